@@ -1,0 +1,66 @@
+/* config.h - the configuration file, parsed once into an immutable struct.
+ *
+ * config_load() reads a libconfig file and validates every key; nothing
+ * outside config.c ever sees libconfig.  A struct mth_config never changes
+ * after config_load() returns: a reload builds a new one and swaps it. */
+#ifndef MTH_CONFIG_H
+#define MTH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Defaults (also documented in etc/mthttpd.conf.in and README.md). */
+#define CONFIG_DEFAULT_PORT 8080
+#define CONFIG_DEFAULT_LISTEN_ADDRESS "::"
+#define CONFIG_DEFAULT_POOL_SIZE 10
+#define CONFIG_DEFAULT_QUEUE_SIZE 256
+#define CONFIG_DEFAULT_KEEPALIVE_TIMEOUT 30
+#define CONFIG_DEFAULT_MAX_REQUESTS 100
+#define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
+#define CONFIG_DEFAULT_LOG_LEVEL 6 /* LOG_INFO */
+
+/* Accepted ranges (inclusive). */
+#define CONFIG_POOL_SIZE_MAX 1024
+#define CONFIG_QUEUE_SIZE_MAX 65536
+#define CONFIG_KEEPALIVE_TIMEOUT_MAX 3600
+#define CONFIG_MAX_REQUESTS_MAX 1000000
+#define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
+
+struct mth_config {
+	char *path;            /* absolute path of the file that was read */
+	unsigned port;         /* 0..65535; 0 = let the kernel choose */
+	char *listen_address;  /* numeric IPv4/IPv6 address, "::" = dual stack */
+	char *document_root;   /* absolute, no trailing slash */
+	char *uploads_dir;     /* absolute, no trailing slash */
+	unsigned pool_size;    /* worker threads, 1..CONFIG_POOL_SIZE_MAX */
+	unsigned queue_size;   /* connections waiting for a worker, 1..max */
+	unsigned keepalive_timeout; /* seconds, 1..CONFIG_KEEPALIVE_TIMEOUT_MAX */
+	unsigned max_requests; /* per connection, 1..CONFIG_MAX_REQUESTS_MAX */
+	char **allowed_hosts;  /* "name" or "name:port", lower-cased */
+	size_t n_allowed_hosts;
+	uint64_t max_body_size; /* bytes, 0..CONFIG_MAX_BODY_SIZE_MAX */
+	char **download_extensions; /* lower-case, without the dot */
+	size_t n_download_extensions;
+	int log_level;         /* syslog priority LOG_EMERG..LOG_DEBUG */
+};
+
+/* Parse and validate the file at PATH.  On success returns 0 and sets *OUT
+ * (free with config_free).  On failure returns a negative errno-style code
+ * and writes one human-readable line into ERR, always naming the file and,
+ * where one exists, the line and the key, e.g.
+ *   "/etc/mthttpd.conf:7: pool_size: must be between 1 and 1024 (got 0)"
+ *   "/etc/mthttpd.conf:3: syntax error"
+ *   "/etc/mthttpd.conf: cannot open: No such file or directory"
+ *   "/etc/mthttpd.conf:9: unknown key 'pool'"
+ * Relative paths in the file are resolved against the file's directory. */
+int config_load(const char *path, struct mth_config **out, char *err, size_t errlen);
+
+/* Accepts NULL. */
+void config_free(struct mth_config *cfg);
+
+/* "info" -> LOG_INFO etc.; returns -1 for an unknown name.  Accepts the
+ * syslog names emerg alert crit err error warning warn notice info debug. */
+int config_log_level_from_name(const char *name);
+const char *config_log_level_name(int level);
+
+#endif

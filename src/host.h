@@ -1,0 +1,45 @@
+/* host.h - the Host header: syntax (RFC 9110 section 7.2, RFC 3986 section
+ * 3.2.2) and the allowed_hosts allow-list.  Pure functions, no I/O. */
+#ifndef MTH_HOST_H
+#define MTH_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HOST_NAME_MAX_LEN 255
+
+struct host_name {
+	char name[HOST_NAME_MAX_LEN + 1]; /* lower-cased; IPv6 keeps brackets */
+	int port;                         /* -1 when no port was given */
+};
+
+/* Parse "name", "name:port", "1.2.3.4:80", "[::1]:8080".  NAME is a reg-name
+ * (letters, digits, '-', '.', '_', '~' and sub-delims are allowed by RFC 3986
+ * but we accept only LDH names plus '.' and '_'), an IPv4 literal or a
+ * bracketed IPv6 literal; PORT is 1..65535 digits.  Returns 0 or -EINVAL. */
+int host_parse(const char *s, size_t len, struct host_name *out);
+
+struct host_allow; /* opaque compiled allow-list */
+
+/* Compile allowed_hosts entries; each must parse with host_parse.  On error
+ * returns -EINVAL and names the bad entry in ERR.  An empty list allows no
+ * name at all. */
+int host_allow_new(char *const *entries, size_t n, struct host_allow **out,
+		   char *err, size_t errlen);
+void host_allow_free(struct host_allow *ha); /* accepts NULL */
+
+enum host_verdict {
+	HOST_OK,
+	HOST_INVALID,   /* not a valid Host value: 400 */
+	HOST_FORBIDDEN, /* valid but not allowed here: 403 */
+};
+
+/* Check a Host value (or an absolute-form authority) that arrived on a
+ * connection accepted on local port CONN_PORT.  The port in VALUE defaults
+ * to 80 (the "http" scheme's port) when absent; it must equal CONN_PORT.  The
+ * name must match an entry case-insensitively; an entry with a port matches
+ * only that port. */
+enum host_verdict host_check(const struct host_allow *ha, const char *value,
+			     size_t len, unsigned conn_port);
+
+#endif

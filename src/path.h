@@ -1,0 +1,38 @@
+/* path.h - from request-target to a file beneath a root directory.
+ *
+ * path_normalize() is pure: it turns the path part of a request-target into a
+ * relative path to open.  path_open_beneath() opens it with openat2(2) and
+ * RESOLVE_BENEATH, so neither ".." nor a symlink can leave the root. */
+#ifndef MTH_PATH_H
+#define MTH_PATH_H
+
+#include <stddef.h>
+
+#define PATH_MAX_DEPTH 32 /* segments */
+
+/* TARGET/LEN is the origin-form path, possibly with "?query" (dropped).
+ * Percent-decodes exactly once, then:
+ *   -EINVAL    (400) does not start with '/', bad %-escape, empty
+ *   -EACCES    (403) a "." or ".." segment, a NUL byte or a backslash
+ *                    after decoding, or a '/' produced by decoding "%2F"
+ *   -ENAMETOOLONG (414) longer than OUTSZ-1 or deeper than PATH_MAX_DEPTH
+ * On success writes a NUL-terminated relative path into OUT: no leading
+ * slash, repeated slashes collapsed, "" for the root; *IS_DIR is set when
+ * the target ends in '/' (or is the root).  Returns the length of OUT. */
+int path_normalize(const char *target, size_t len, char *out, size_t outsz,
+		   int *is_dir);
+
+/* Open REL (from path_normalize; "" means the root itself) beneath ROOT_FD
+ * with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), O_RDONLY|O_CLOEXEC.
+ * Returns the fd or a negative errno: -ENOENT/-ENOTDIR (404), -EXDEV or
+ * -ELOOP (an escape attempt: 403), -EACCES (403), others (500). */
+int path_open_beneath(int root_fd, const char *rel);
+
+/* The extension of the last segment of PATH, lower-cased into OUT (without
+ * the dot); "" when there is none.  Returns the length. */
+size_t path_extension(const char *path, char *out, size_t outsz);
+
+/* The last segment of PATH ("" for the root). */
+const char *path_basename(const char *path);
+
+#endif

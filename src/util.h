@@ -1,0 +1,34 @@
+/* util.h - tiny helpers shared by every module (no state, header only). */
+#ifndef MTH_UTIL_H
+#define MTH_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MTH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MTH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* A borrowed slice of bytes: points into somebody else's buffer. */
+struct mth_str {
+	const char *p;
+	size_t len;
+};
+
+#define MTH_STR_LIT(s) ((struct mth_str){ (s), sizeof(s) - 1 })
+
+static inline bool mth_str_eq(struct mth_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && memcmp(s.p, lit, n) == 0;
+}
+
+static inline bool mth_str_caseeq(struct mth_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && strncasecmp(s.p, lit, n) == 0;
+}
+
+#endif
