@@ -1,1 +1,902 @@
-/* placeholder */
+/* config.c - read and validate the configuration file (see config.h).
+ *
+ * The file is read into memory once, parsed by libconfig, checked for
+ * integer literals that libconfig 1.5 would silently wrap, and then every
+ * top-level setting is dispatched to the handler for its key.  Anything
+ * unknown, mistyped or out of range is an error: a server that guesses what
+ * its operator meant is a server that does the wrong thing quietly. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/share/mthttpd"
+#endif
+
+#define CONFIG_DEFAULT_DOCUMENT_ROOT PKGDATADIR "/www"
+#define CONFIG_DEFAULT_UPLOADS_DIR "/var/lib/mthttpd/uploads"
+
+#define CONFIG_FILE_MAX (1024 * 1024) /* bytes of configuration text */
+#define CONFIG_HOSTS_MAX 256	      /* allowed_hosts entries */
+#define CONFIG_EXTENSIONS_MAX 256     /* download_extensions entries */
+#define CONFIG_EXTENSION_MAX_LEN 16
+#define CONFIG_HOST_NAME_MAX_LEN 255 /* name part of an allowed_hosts entry */
+#define CONFIG_QUOTE_MAX 64	     /* bytes of a bad value echoed back */
+
+static const char *const default_allowed_hosts[] = {"localhost", "127.0.0.1", "[::1]"};
+static const char *const default_download_extensions[] = {"png", "jpg", "jpeg", "txt"};
+
+/* syslog names: the canonical one first for each priority, then aliases */
+static const struct {
+	const char *name;
+	int level;
+} log_levels[] = {
+    {.name = "emerg", .level = LOG_EMERG},  {.name = "alert", .level = LOG_ALERT},
+    {.name = "crit", .level = LOG_CRIT},    {.name = "err", .level = LOG_ERR},
+    {.name = "error", .level = LOG_ERR},    {.name = "warning", .level = LOG_WARNING},
+    {.name = "warn", .level = LOG_WARNING}, {.name = "notice", .level = LOG_NOTICE},
+    {.name = "info", .level = LOG_INFO},    {.name = "debug", .level = LOG_DEBUG},
+};
+
+struct load_ctx {
+	const char *path; /* as the caller spelled it: that is what they recognise */
+	const char *dir;  /* absolute directory of the file */
+	char *err;
+	size_t errlen;
+};
+
+int config_log_level_from_name(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(log_levels); i++)
+		if (strcasecmp(name, log_levels[i].name) == 0)
+			return log_levels[i].level;
+	return -1;
+}
+
+const char *config_log_level_name(int level)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(log_levels); i++)
+		if (log_levels[i].level == level)
+			return log_levels[i].name;
+	return "unknown";
+}
+
+/* "PATH[:LINE]: [KEY: ]message" into ctx->err; returns RET. */
+__attribute__((format(printf, 5, 0))) static int
+vreport(struct load_ctx *ctx, int ret, int line, const char *key, const char *fmt, va_list ap)
+{
+	char msg[512];
+	char where[32] = "";
+
+	if (!ctx->err || ctx->errlen == 0)
+		return ret;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line > 0)
+		snprintf(where, sizeof(where), ":%d", line);
+	snprintf(ctx->err, ctx->errlen, "%s%s: %s%s%s", ctx->path, where, key ? key : "",
+		 key ? ": " : "", msg);
+	return ret;
+}
+
+__attribute__((format(printf, 5, 6))) static int report(struct load_ctx *ctx, int ret, int line,
+							const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ret = vreport(ctx, ret, line, key, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* -EINVAL about setting S or an element of it: S's own line, the name of
+ * the top-level key it belongs to. */
+__attribute__((format(printf, 3, 4))) static int
+invalid(struct load_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	const config_setting_t *top = s;
+	int line = config_setting_source_line(s);
+	va_list ap;
+	int ret;
+
+	while (config_setting_parent(top) && !config_setting_is_root(config_setting_parent(top)))
+		top = config_setting_parent(top);
+	va_start(ap, fmt);
+	ret = vreport(ctx, -EINVAL, line, config_setting_name(top), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* Quote user text for an error line: 'value', control bytes as \xNN, long
+ * values cut, so that the message stays one printable line. */
+static const char *quote(char *buf, size_t size, const char *s)
+{
+	size_t o = 0, i;
+
+	buf[o++] = '\'';
+	for (i = 0; s[i] && o + 8 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == CONFIG_QUOTE_MAX) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o++] = '\'';
+	buf[o] = '\0';
+	return buf;
+}
+
+#define QUOTE_BUF_SIZE (CONFIG_QUOTE_MAX * 4 + 16)
+
+static char *str_lower_dup(const char *s)
+{
+	char *d = strdup(s);
+	char *p;
+
+	if (d)
+		for (p = d; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void config_free(struct mth_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->path);
+	free(cfg->listen_address);
+	free(cfg->document_root);
+	free(cfg->uploads_dir);
+	free_strv(cfg->allowed_hosts, cfg->n_allowed_hosts);
+	free_strv(cfg->download_extensions, cfg->n_download_extensions);
+	free(cfg);
+}
+
+static int strv_from(char ***out, size_t *n, const char *const *src, size_t count)
+{
+	char **v = calloc(count ? count : 1, sizeof(*v));
+	size_t i;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		v[i] = strdup(src[i]);
+		if (!v[i]) {
+			free_strv(v, i);
+			return -ENOMEM;
+		}
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+static int set_defaults(struct mth_config *cfg)
+{
+	cfg->port = CONFIG_DEFAULT_PORT;
+	cfg->pool_size = CONFIG_DEFAULT_POOL_SIZE;
+	cfg->queue_size = CONFIG_DEFAULT_QUEUE_SIZE;
+	cfg->keepalive_timeout = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT;
+	cfg->max_requests = CONFIG_DEFAULT_MAX_REQUESTS;
+	cfg->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
+	cfg->log_level = CONFIG_DEFAULT_LOG_LEVEL;
+	cfg->listen_address = strdup(CONFIG_DEFAULT_LISTEN_ADDRESS);
+	cfg->document_root = strdup(CONFIG_DEFAULT_DOCUMENT_ROOT);
+	cfg->uploads_dir = strdup(CONFIG_DEFAULT_UPLOADS_DIR);
+	if (!cfg->listen_address || !cfg->document_root || !cfg->uploads_dir)
+		return -ENOMEM;
+	if (strv_from(&cfg->allowed_hosts, &cfg->n_allowed_hosts, default_allowed_hosts,
+		      ARRAY_SIZE(default_allowed_hosts)) < 0)
+		return -ENOMEM;
+	if (strv_from(&cfg->download_extensions, &cfg->n_download_extensions,
+		      default_download_extensions, ARRAY_SIZE(default_download_extensions)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---- value getters ---------------------------------------------------- */
+
+static int get_int(struct load_ctx *ctx, const config_setting_t *s, long long min, long long max,
+		   long long *out)
+{
+	long long v;
+	int type = config_setting_type(s);
+
+	/* the explicit -EINVAL lets the compiler see that *OUT is set on 0 */
+	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
+		invalid(ctx, s, "must be an integer");
+		return -EINVAL;
+	}
+	v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		invalid(ctx, s, "must be between %lld and %lld (got %lld)", min, max, v);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int get_string(struct load_ctx *ctx, const config_setting_t *s, const char **out)
+{
+	const char *v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		invalid(ctx, s, "must be a string");
+		return -EINVAL;
+	}
+	v = config_setting_get_string(s);
+	if (!v || !*v) {
+		invalid(ctx, s, "must not be empty");
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int replace_str(char **field, const char *v)
+{
+	char *d = strdup(v);
+
+	if (!d)
+		return -ENOMEM;
+	free(*field);
+	*field = d;
+	return 0;
+}
+
+/* A list or array of strings, each checked and normalised by NORM (which
+ * returns a malloc'd string, or NULL with *ERRNUM set). */
+typedef char *(*norm_fn)(const char *s, int *errnum);
+
+static int get_strv(struct load_ctx *ctx, const config_setting_t *s, size_t max, norm_fn norm,
+		    const char *what, char ***field, size_t *nfield)
+{
+	char qbuf[QUOTE_BUF_SIZE];
+	char **v;
+	size_t n, i;
+	int type = config_setting_type(s);
+	int ret;
+
+	if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY)
+		return invalid(ctx, s, "must be a list of strings, e.g. [\"a\", \"b\"]");
+	n = (size_t)config_setting_length(s);
+	if (n > max)
+		return invalid(ctx, s, "at most %zu entries are allowed (got %zu)", max, n);
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		int errnum = 0;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			ret = invalid(ctx, e, "every entry must be a string");
+			goto fail;
+		}
+		v[i] = norm(config_setting_get_string(e), &errnum);
+		if (!v[i]) {
+			if (errnum == ENOMEM) {
+				ret = -ENOMEM;
+			} else {
+				ret = invalid(
+				    ctx, e, "invalid %s: %s", what,
+				    quote(qbuf, sizeof(qbuf), config_setting_get_string(e)));
+			}
+			goto fail;
+		}
+	}
+	free_strv(*field, *nfield);
+	*field = v;
+	*nfield = n;
+	return 0;
+fail:
+	free_strv(v, i);
+	return ret;
+}
+
+/* ---- allowed_hosts and download_extensions entries --------------------- */
+
+static bool valid_port(const char *p)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; p[i]; i++) {
+		if (i == 5 || !isdigit((unsigned char)p[i]))
+			return false;
+		v = v * 10 + (unsigned long)(p[i] - '0');
+	}
+	return i > 0 && v >= 1 && v <= 65535;
+}
+
+/* "name", "name:port", "1.2.3.4[:port]" or "[v6][:port]" (RFC 3986 section
+ * 3.2.2, restricted to LDH names plus '.' and '_', like the Host check). */
+static bool valid_host_entry(const char *s)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *end;
+	size_t len, i;
+	bool numeric = true;
+
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end)
+			return false;
+		len = (size_t)(end - s - 1);
+		if (len == 0 || len >= sizeof(addr))
+			return false;
+		memcpy(addr, s + 1, len);
+		addr[len] = '\0';
+		if (inet_pton(AF_INET6, addr, &a6) != 1)
+			return false;
+		end++;
+	} else {
+		end = s + strcspn(s, ":");
+		len = (size_t)(end - s);
+		if (len == 0 || len > CONFIG_HOST_NAME_MAX_LEN)
+			return false;
+		for (i = 0; i < len; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (!isalnum(c) && c != '-' && c != '.' && c != '_')
+				return false;
+			if (!isdigit(c) && c != '.')
+				numeric = false;
+		}
+		/* all digits and dots: it must be a real dotted quad */
+		if (numeric) {
+			if (len >= sizeof(addr))
+				return false;
+			memcpy(addr, s, len);
+			addr[len] = '\0';
+			if (inet_pton(AF_INET, addr, &a4) != 1)
+				return false;
+		}
+	}
+	if (*end == '\0')
+		return true;
+	return *end == ':' && valid_port(end + 1);
+}
+
+static char *norm_host(const char *s, int *errnum)
+{
+	char *d;
+
+	if (!valid_host_entry(s)) {
+		*errnum = EINVAL;
+		return NULL;
+	}
+	d = str_lower_dup(s);
+	if (!d)
+		*errnum = ENOMEM;
+	return d;
+}
+
+static char *norm_extension(const char *s, int *errnum)
+{
+	size_t len, i;
+	char *d;
+
+	if (*s == '.')
+		s++;
+	len = strlen(s);
+	if (len == 0 || len > CONFIG_EXTENSION_MAX_LEN)
+		goto bad;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]))
+			goto bad;
+	d = str_lower_dup(s);
+	if (!d)
+		*errnum = ENOMEM;
+	return d;
+bad:
+	*errnum = EINVAL;
+	return NULL;
+}
+
+/* ---- paths --------------------------------------------------------------- */
+
+/* DIR/REL (or ABS as is), with "//", "/./" and trailing slashes removed.
+ * ".." is kept: resolving it lexically would be wrong across symlinks. */
+static int resolve_path(const char *dir, const char *p, char **out)
+{
+	size_t dlen = p[0] == '/' ? 0 : strlen(dir);
+	char *buf = malloc(dlen + strlen(p) + 2);
+	const char *src;
+	char *o;
+
+	if (!buf)
+		return -ENOMEM;
+	if (dlen) {
+		memcpy(buf, dir, dlen);
+		buf[dlen] = '/';
+		strcpy(buf + dlen + 1, p);
+	} else {
+		strcpy(buf, p);
+	}
+	/* in-place: the output never outruns the input */
+	src = buf;
+	o = buf;
+	while (*src) {
+		if (src[0] == '/') {
+			while (src[1] == '/')
+				src++;
+			if (src[1] == '.' && (src[2] == '/' || src[2] == '\0')) {
+				src += 2;
+				continue;
+			}
+		}
+		*o++ = *src++;
+	}
+	while (o > buf + 1 && o[-1] == '/')
+		o--;
+	if (o == buf)
+		*o++ = '/';
+	*o = '\0';
+	if (strlen(buf) >= PATH_MAX) {
+		free(buf);
+		return -ENAMETOOLONG;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* ---- key handlers ---------------------------------------------------- */
+
+typedef int (*key_fn)(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg);
+
+static int key_port(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	long long v;
+	int ret = get_int(ctx, s, 0, 65535, &v);
+
+	if (ret == 0)
+		cfg->port = (unsigned)v;
+	return ret;
+}
+
+static int key_pool_size(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	long long v;
+	int ret = get_int(ctx, s, 1, CONFIG_POOL_SIZE_MAX, &v);
+
+	if (ret == 0)
+		cfg->pool_size = (unsigned)v;
+	return ret;
+}
+
+static int key_queue_size(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	long long v;
+	int ret = get_int(ctx, s, 1, CONFIG_QUEUE_SIZE_MAX, &v);
+
+	if (ret == 0)
+		cfg->queue_size = (unsigned)v;
+	return ret;
+}
+
+static int key_keepalive_timeout(struct load_ctx *ctx, const config_setting_t *s,
+				 struct mth_config *cfg)
+{
+	long long v;
+	int ret = get_int(ctx, s, 1, CONFIG_KEEPALIVE_TIMEOUT_MAX, &v);
+
+	if (ret == 0)
+		cfg->keepalive_timeout = (unsigned)v;
+	return ret;
+}
+
+static int key_max_requests(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	long long v;
+	int ret = get_int(ctx, s, 1, CONFIG_MAX_REQUESTS_MAX, &v);
+
+	if (ret == 0)
+		cfg->max_requests = (unsigned)v;
+	return ret;
+}
+
+static int key_max_body_size(struct load_ctx *ctx, const config_setting_t *s,
+			     struct mth_config *cfg)
+{
+	long long v;
+	int ret = get_int(ctx, s, 0, CONFIG_MAX_BODY_SIZE_MAX, &v);
+
+	if (ret == 0)
+		cfg->max_body_size = (uint64_t)v;
+	return ret;
+}
+
+static int key_listen_address(struct load_ctx *ctx, const config_setting_t *s,
+			      struct mth_config *cfg)
+{
+	char qbuf[QUOTE_BUF_SIZE];
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *v;
+	int ret = get_string(ctx, s, &v);
+
+	if (ret < 0)
+		return ret;
+	if (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1)
+		return invalid(ctx, s, "not a numeric IPv4 or IPv6 address: %s",
+			       quote(qbuf, sizeof(qbuf), v));
+	return replace_str(&cfg->listen_address, v);
+}
+
+static int key_path(struct load_ctx *ctx, const config_setting_t *s, char **field)
+{
+	const char *v;
+	char *abs;
+	int ret = get_string(ctx, s, &v);
+
+	if (ret < 0)
+		return ret;
+	ret = resolve_path(ctx->dir, v, &abs);
+	if (ret == -ENAMETOOLONG)
+		return invalid(ctx, s, "path too long");
+	if (ret < 0)
+		return ret;
+	free(*field);
+	*field = abs;
+	return 0;
+}
+
+static int key_document_root(struct load_ctx *ctx, const config_setting_t *s,
+			     struct mth_config *cfg)
+{
+	return key_path(ctx, s, &cfg->document_root);
+}
+
+static int key_uploads_dir(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	return key_path(ctx, s, &cfg->uploads_dir);
+}
+
+static int key_allowed_hosts(struct load_ctx *ctx, const config_setting_t *s,
+			     struct mth_config *cfg)
+{
+	return get_strv(ctx, s, CONFIG_HOSTS_MAX, norm_host, "host (expected name or name:port)",
+			&cfg->allowed_hosts, &cfg->n_allowed_hosts);
+}
+
+static int key_download_extensions(struct load_ctx *ctx, const config_setting_t *s,
+				   struct mth_config *cfg)
+{
+	return get_strv(ctx, s, CONFIG_EXTENSIONS_MAX, norm_extension,
+			"extension (expected 1 to 16 letters or digits)", &cfg->download_extensions,
+			&cfg->n_download_extensions);
+}
+
+static int key_log_level(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	char qbuf[QUOTE_BUF_SIZE];
+	const char *v;
+	int level, ret = get_string(ctx, s, &v);
+
+	if (ret < 0)
+		return ret;
+	level = config_log_level_from_name(v);
+	if (level < 0)
+		return invalid(ctx, s,
+			       "unknown level %s (expected emerg, alert, crit, err, warning, "
+			       "notice, info or debug)",
+			       quote(qbuf, sizeof(qbuf), v));
+	cfg->log_level = level;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	key_fn parse;
+} keys[] = {
+    {"port", key_port},
+    {"listen_address", key_listen_address},
+    {"document_root", key_document_root},
+    {"uploads_dir", key_uploads_dir},
+    {"pool_size", key_pool_size},
+    {"queue_size", key_queue_size},
+    {"keepalive_timeout", key_keepalive_timeout},
+    {"max_requests", key_max_requests},
+    {"allowed_hosts", key_allowed_hosts},
+    {"max_body_size", key_max_body_size},
+    {"download_extensions", key_download_extensions},
+    {"log_level", key_log_level},
+};
+
+/* ---- the file ----------------------------------------------------------- */
+
+static int read_text(struct load_ctx *ctx, char **out)
+{
+	struct stat st;
+	size_t len = 0, cap = 4096;
+	char *buf, *nbuf;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(ctx->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		return report(ctx, ret, 0, NULL, "cannot open: %s", strerror(-ret));
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		ret = report(ctx, -EISDIR, 0, NULL, "cannot open: %s", strerror(EISDIR));
+		goto fail;
+	}
+	for (;;) {
+		if (cap - len < 2) {
+			cap *= 2;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			report(ctx, ret, 0, NULL, "cannot read: %s", strerror(-ret));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_FILE_MAX) {
+			ret = report(ctx, -EINVAL, 0, NULL, "file too large (more than %d bytes)",
+				     CONFIG_FILE_MAX);
+			goto fail;
+		}
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len) {
+		ret = report(ctx, -EINVAL, 0, NULL, "not a text file (contains a NUL byte)");
+		goto fail;
+	}
+	close(fd);
+	*out = buf;
+	return 0;
+fail:
+	close(fd);
+	free(buf);
+	return ret;
+}
+
+static bool is_name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '*';
+}
+
+/* libconfig 1.5 converts decimal literals with atoi() and hex ones with
+ * strtoul() into an int, so "port = 4294975392;" would arrive as 8192.
+ * Walk the tokens of TEXT (already accepted by the parser) and refuse any
+ * integer literal that does not fit its type.  @include is refused here too:
+ * the server reads exactly one file, and included files would escape this
+ * check. */
+static int check_literals(struct load_ctx *ctx, const char *p)
+{
+	char key[64] = "";
+	int line = 1;
+
+	while (*p) {
+		const char *start = p;
+
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				line += *p == '\n';
+			if (*p)
+				p += 2;
+		} else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				line += *p == '\n';
+			}
+			if (*p)
+				p++;
+		} else if (*p == '@') {
+			return report(ctx, -EINVAL, line, NULL, "@include is not supported");
+		} else if (isalpha((unsigned char)*p) || *p == '*') {
+			while (is_name_char(*p))
+				p++;
+			if (!(p - start == 4 && strncasecmp(start, "true", 4) == 0) &&
+			    !(p - start == 5 && strncasecmp(start, "false", 5) == 0))
+				snprintf(key, sizeof(key), "%.*s", (int)(p - start), start);
+		} else if (isdigit((unsigned char)*p) || *p == '-' || *p == '+' || *p == '.') {
+			const char *q = start;
+			bool hex, wide, ok;
+			char *end;
+
+			while (isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '+')
+				p++;
+			if (*q == '-' || *q == '+')
+				q++;
+			hex = q[0] == '0' && (q[1] == 'x' || q[1] == 'X');
+			if (!hex && memchr(start, '.', (size_t)(p - start)))
+				continue; /* float */
+			if (!hex && (memchr(start, 'e', (size_t)(p - start)) ||
+				     memchr(start, 'E', (size_t)(p - start))))
+				continue; /* float */
+			wide = p[-1] == 'L';
+			errno = 0;
+			if (hex) {
+				unsigned long long u = strtoull(q + 2, &end, 16);
+
+				ok = errno == 0 && (wide ? u <= LLONG_MAX : u <= INT_MAX);
+			} else {
+				long long v = strtoll(start, &end, 10);
+
+				ok = errno == 0 && (wide || (v >= INT_MIN && v <= INT_MAX));
+			}
+			if (!ok)
+				return report(ctx, -EINVAL, line, key[0] ? key : NULL,
+					      "integer out of range (%.*s)%s",
+					      (int)(p - start > 32 ? 32 : p - start), start,
+					      wide ? "" : "; a 64-bit value needs the L suffix");
+		} else {
+			p++;
+		}
+	}
+	return 0;
+}
+
+/* Absolute directory of PATH, and the absolute PATH itself. */
+static int locate(struct load_ctx *ctx, char **dirp, char **abspath)
+{
+	const char *slash = strrchr(ctx->path, '/');
+	const char *base = slash ? slash + 1 : ctx->path;
+	char *dir, *real;
+	int ret;
+
+	if (!slash)
+		dir = strdup(".");
+	else if (slash == ctx->path)
+		dir = strdup("/");
+	else
+		dir = strndup(ctx->path, (size_t)(slash - ctx->path));
+	if (!dir)
+		return -ENOMEM;
+	real = realpath(dir, NULL);
+	free(dir);
+	if (!real) {
+		ret = -errno;
+		if (ret == -ENOMEM)
+			return ret;
+		return report(ctx, ret, 0, NULL, "cannot resolve directory: %s", strerror(-ret));
+	}
+	if (asprintf(abspath, "%s%s%s", real, strcmp(real, "/") ? "/" : "", base) < 0) {
+		free(real);
+		return -ENOMEM;
+	}
+	*dirp = real;
+	return 0;
+}
+
+int config_load(const char *path, struct mth_config **out, char *err, size_t errlen)
+{
+	struct load_ctx ctx = {.path = path, .err = err, .errlen = errlen};
+	struct mth_config *cfg = NULL;
+	config_setting_t *root;
+	config_t lc;
+	char *text = NULL, *dir = NULL;
+	int n, i, ret;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	config_init(&lc);
+	config_set_options(&lc, config_get_options(&lc) & ~CONFIG_OPTION_AUTOCONVERT);
+
+	ret = read_text(&ctx, &text);
+	if (ret < 0)
+		goto fail;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = locate(&ctx, &dir, &cfg->path);
+	if (ret < 0)
+		goto fail;
+	ctx.dir = dir;
+	ret = set_defaults(cfg);
+	if (ret < 0)
+		goto fail;
+
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		if (config_error_file(&lc))
+			ctx.path = config_error_file(&lc);
+		ret = report(&ctx, -EINVAL, config_error_line(&lc), NULL, "%s",
+			     config_error_text(&lc) ? config_error_text(&lc) : "parse error");
+		goto fail;
+	}
+	ret = check_literals(&ctx, text);
+	if (ret < 0)
+		goto fail;
+
+	root = config_root_setting(&lc);
+	n = config_setting_length(root);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(s);
+		size_t k;
+
+		for (k = 0; k < ARRAY_SIZE(keys); k++)
+			if (name && strcmp(name, keys[k].name) == 0)
+				break;
+		if (k == ARRAY_SIZE(keys)) {
+			ret = report(&ctx, -EINVAL, config_setting_source_line(s), NULL,
+				     "unknown key '%s'", name ? name : "");
+			goto fail;
+		}
+		ret = keys[k].parse(&ctx, s, cfg);
+		if (ret < 0)
+			goto fail;
+	}
+
+	config_destroy(&lc);
+	free(text);
+	free(dir);
+	*out = cfg;
+	return 0;
+fail:
+	if (ret == -ENOMEM && err && errlen)
+		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+	config_destroy(&lc);
+	free(text);
+	free(dir);
+	config_free(cfg);
+	return ret;
+}

@@ -52,7 +52,10 @@ struct mth_config {
  *   "/etc/mthttpd.conf:3: syntax error"
  *   "/etc/mthttpd.conf: cannot open: No such file or directory"
  *   "/etc/mthttpd.conf:9: unknown key 'pool'"
- * Relative paths in the file are resolved against the file's directory. */
+ * Relative paths in the file are resolved against the file's directory.
+ * Returns -ENOENT (no such file), -EINVAL (anything invalid in the file),
+ * -ENOMEM, or another -errno from opening/reading it (-EACCES, -EISDIR).
+ * Only ERR is written on failure: config_load() never logs. */
 int config_load(const char *path, struct mth_config **out, char *err, size_t errlen);
 
 /* Accepts NULL. */
@@ -61,6 +64,7 @@ void config_free(struct mth_config *cfg);
 /* "info" -> LOG_INFO etc.; returns -1 for an unknown name.  Accepts the
  * syslog names emerg alert crit err error warning warn notice info debug. */
 int config_log_level_from_name(const char *name);
+/* LOG_INFO -> "info" (canonical names); "unknown" outside LOG_EMERG..LOG_DEBUG. */
 const char *config_log_level_name(int level);
 
 #endif

@@ -1,1 +1,803 @@
-/* placeholder */
+/* conn.c - one client connection: read, parse, route, handle, write.
+ *
+ * Memory: a struct conn is small and lives as long as the socket.  While a
+ * request is in progress it owns a struct iobuf (request head buffer,
+ * response head buffer, per-request state); an idle keep-alive connection
+ * gives the iobuf back, so ten thousand idle clients cost little.  The POST
+ * body, when there is one, is a separate allocation of Content-Length bytes
+ * (bounded by max_body_size) owned by the iobuf. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "http_parse.h"
+#include "listener.h"
+#include "log.h"
+#include "response.h"
+#include "router.h"
+#include "site.h"
+#include "static_file.h"
+#include "upload.h"
+
+/* The request head buffer holds the largest head the parser accepts: the
+ * request line, its CRLF and the field block (see http_default_limits). */
+#define IN_CAP (8192 + 2 + 16384 + 64)
+#define OUT_CAP 4096
+#define LINGER_MS 2000
+/* Work done per conn_run() before the worker yields to other connections:
+ * a fast client of a big file or a long pipeline must not starve the rest. */
+#define RUN_BYTES_BUDGET (1u << 20)
+#define RUN_REQUESTS_BUDGET 16
+#define SENDFILE_MAX 0x7ffff000 /* what one sendfile(2) call moves at most */
+
+struct iobuf {
+	size_t in_len;
+	size_t out_len, out_off;
+	int file_fd;
+	uint64_t file_off, file_end;
+	char *body;
+	size_t body_len, body_need;
+	bool expect_continue;
+
+	/* the request in progress, for the access log */
+	int status;
+	bool close_after;
+	uint64_t bytes_sent;
+	int64_t start_us;
+	char reqline[256];
+
+	char out[OUT_CAP];
+	char in[IN_CAP];
+};
+
+struct conn {
+	int fd;
+	enum conn_state state;
+	unsigned port;
+	unsigned requests; /* responses completed on this connection */
+	unsigned site_gen;
+	struct site *site;
+	struct iobuf *io;
+	int64_t deadline; /* atomic, shared with the reaper */
+	bool timed_out;   /* atomic, set by the reaper */
+	bool idle;        /* atomic, read by the reaper on shutdown */
+	char peer[56];    /* "ip:port" / "[ip6]:port" */
+};
+
+static bool draining;
+static uint64_t requests_served;
+
+void conn_set_draining(bool on)
+{
+	__atomic_store_n(&draining, on, __ATOMIC_RELAXED);
+}
+
+uint64_t conn_requests_served(void)
+{
+	return __atomic_load_n(&requests_served, __ATOMIC_RELAXED);
+}
+
+int64_t conn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void format_peer(char *out, size_t cap, const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
+		snprintf(out, cap, "%s:%u", addr, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			/* a dual-stack socket's IPv4 client: log it as IPv4 */
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr, sizeof addr);
+			snprintf(out, cap, "%s:%u", addr, ntohs(sin6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
+			snprintf(out, cap, "[%s]:%u", addr, ntohs(sin6->sin6_port));
+		}
+	} else {
+		snprintf(out, cap, "unknown");
+	}
+}
+
+struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
+		      const struct listener *l)
+{
+	struct conn *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->fd = fd;
+	c->state = CONN_READ_HEAD;
+	c->port = l->port;
+	c->site_gen = site_generation();
+	c->site = site_acquire();
+	c->idle = true;
+	format_peer(c->peer, sizeof c->peer, peer);
+	log_debug("connection from %s on %s", c->peer, l->name);
+	return c;
+}
+
+static void io_release(struct conn *c)
+{
+	struct iobuf *io = c->io;
+
+	if (!io)
+		return;
+	if (io->file_fd >= 0)
+		close(io->file_fd);
+	free(io->body);
+	free(io);
+	c->io = NULL;
+}
+
+static struct iobuf *io_get(struct conn *c)
+{
+	struct iobuf *io = c->io;
+
+	if (io)
+		return io;
+	/* only the small header part needs zeroing */
+	io = malloc(sizeof *io);
+	if (!io)
+		return NULL;
+	memset(io, 0, offsetof(struct iobuf, out));
+	io->file_fd = -1;
+	c->io = io;
+	return io;
+}
+
+void conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	log_debug("connection from %s closed after %u requests", c->peer, c->requests);
+	io_release(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	site_unref(c->site);
+	free(c);
+}
+
+int conn_fd(const struct conn *c)
+{
+	return c->fd;
+}
+
+const char *conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+int64_t conn_deadline(const struct conn *c)
+{
+	return __atomic_load_n(&c->deadline, __ATOMIC_RELAXED);
+}
+
+bool conn_is_idle(const struct conn *c)
+{
+	return __atomic_load_n(&c->idle, __ATOMIC_RELAXED);
+}
+
+void conn_timeout(struct conn *c)
+{
+	__atomic_store_n(&c->timed_out, true, __ATOMIC_RELAXED);
+	/* wakes the parked connection (EPOLLIN|EPOLLRDHUP) without closing the
+	 * fd under its owner's feet; the write side stays open for a 408 */
+	shutdown(c->fd, SHUT_RD);
+}
+
+/* ------------------------------------------------------------------------
+ * Building responses into io->out
+ */
+
+static void copy_reqline(struct iobuf *io, const char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; n < len && n < sizeof io->reqline - 1; n++) {
+		unsigned char ch = (unsigned char)buf[n];
+		if (ch == '\r' || ch == '\n')
+			break;
+		/* never let a client forge log lines or terminal escapes */
+		io->reqline[n] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
+	}
+	io->reqline[n] = '\0';
+}
+
+/* Keep the connection after this response?  RFC 9112 section 9.3: HTTP/1.1
+ * persists unless "close"; HTTP/1.0 only with "keep-alive". */
+static bool want_keep_alive(const struct conn *c, const struct http_request *req)
+{
+	if (__atomic_load_n(&draining, __ATOMIC_RELAXED))
+		return false;
+	if (c->requests + 1 >= c->site->cfg->max_requests)
+		return false;
+	if (req->version_minor >= 1)
+		return !req->conn_close;
+	return req->conn_keep_alive && !req->conn_close;
+}
+
+/* Put head + optional in-memory body into io->out.  EXTRA are further field
+ * lines.  Falls back to a bare 500 if it does not fit (it always should). */
+static void set_response(struct conn *c, int status, const char *ctype, const char *body,
+			 size_t body_len, uint64_t content_length, const char *extra,
+			 size_t extra_len, bool head_only)
+{
+	struct iobuf *io = c->io;
+	const struct mth_config *cfg = c->site->cfg;
+	struct resp_head h = {
+		.status = status,
+		.content_type = ctype,
+		.content_length = content_length,
+		.keep_alive = !io->close_after,
+		.ka_timeout = cfg->keepalive_timeout,
+		.ka_max = cfg->max_requests - c->requests - 1,
+		.extra = extra,
+		.extra_len = extra_len,
+	};
+	size_t n = response_head(io->out, OUT_CAP, &h);
+
+	if (n == 0 || (!head_only && body_len > OUT_CAP - n)) {
+		io->close_after = true;
+		status = 500;
+		n = (size_t)snprintf(io->out, OUT_CAP,
+				     "HTTP/1.1 500 Internal Server Error\r\n"
+				     "Content-Length: 0\r\nConnection: close\r\n\r\n");
+		body_len = 0;
+	}
+	if (!head_only && body_len) {
+		memcpy(io->out + n, body, body_len);
+		n += body_len;
+	}
+	io->status = status;
+	io->out_len = n;
+	io->out_off = 0;
+}
+
+static void respond_error(struct conn *c, int status, bool json, const char *message,
+			  const char *allow, bool head_only)
+{
+	char body[512], extra[128];
+	size_t blen, elen = 0;
+
+	if (json)
+		blen = response_error_json(body, sizeof body, status, message);
+	else
+		blen = response_error_html(body, sizeof body, status);
+	if (allow)
+		elen = (size_t)snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+	else if (status == 503)
+		elen = (size_t)snprintf(extra, sizeof extra, "Retry-After: 5\r\n");
+	set_response(c, status, json ? "application/json" : "text/html; charset=utf-8", body,
+		     blen, blen, elen ? extra : NULL, elen, head_only);
+}
+
+/* A status for a request we could not even parse: always closes. */
+static void respond_parse_error(struct conn *c, int status)
+{
+	struct iobuf *io = c->io;
+
+	copy_reqline(io, io->in, io->in_len);
+	io->close_after = true;
+	respond_error(c, status, false, NULL, NULL, false);
+}
+
+/* ------------------------------------------------------------------------
+ * Handlers
+ */
+
+static void serve_file(struct conn *c, const struct route *r, bool upload)
+{
+	struct iobuf *io = c->io;
+	struct static_file f;
+	char extra[768], location[ROUTE_PATH_MAX + 2];
+	size_t elen = 0;
+	int dirfd = upload ? c->site->uploads_fd : c->site->root_fd;
+	int status;
+
+	status = static_file_open(c->site, dirfd, r->rel, r->is_dir, !upload, &f, location,
+				  sizeof location);
+	if (status == 301) {
+		char loc[ROUTE_PATH_MAX + 32], body[512];
+		int n = snprintf(loc, sizeof loc, "Location: %s\r\n", location);
+		size_t blen = response_error_html(body, sizeof body, 301);
+		set_response(c, 301, "text/html; charset=utf-8", body, blen, blen, loc,
+			     (size_t)n, r->head);
+		return;
+	}
+	if (status != 200) {
+		if (status == 403)
+			log_warning("security: %s \"%s\": path resolves outside the root or is "
+				    "not readable -> 403",
+				    c->peer, io->reqline);
+		respond_error(c, status, upload, status == 404 ? "not found" : "cannot serve",
+			      NULL, r->head);
+		return;
+	}
+	if (upload) {
+		elen = (size_t)snprintf(extra, sizeof extra, "X-Content-Type-Options: nosniff\r\n");
+		f.content_type = "application/json";
+	} else if (f.attachment) {
+		elen = response_content_disposition(extra, sizeof extra, f.name);
+	}
+	set_response(c, 200, f.content_type, NULL, 0, f.size, elen ? extra : NULL, elen,
+		     true);
+	if (!r->head && f.size > 0) {
+		io->file_fd = f.fd;
+		io->file_off = 0;
+		io->file_end = f.size;
+	} else {
+		close(f.fd);
+	}
+}
+
+static void finish_upload(struct conn *c)
+{
+	struct iobuf *io = c->io;
+	char err[160], name[UPLOAD_NAME_MAX], body[256], extra[128];
+	int r, n, m;
+
+	r = upload_validate_json(io->body, io->body_len, err, sizeof err);
+	if (r < 0) {
+		char msg[200];
+		snprintf(msg, sizeof msg, "invalid JSON: %s", err);
+		respond_error(c, 400, true, msg, NULL, false);
+		goto out;
+	}
+	r = upload_store(c->site->uploads_fd, io->body, io->body_len, name);
+	if (r < 0) {
+		bool full = r == -ENOSPC || r == -EDQUOT;
+		log_err("upload from %s (%zu bytes) not stored: %s -> %d", c->peer, io->body_len,
+			strerror(-r), full ? 507 : 500);
+		respond_error(c, full ? 507 : 500, true,
+			      full ? "insufficient storage" : "cannot store the upload", NULL,
+			      false);
+		goto out;
+	}
+	log_info("upload from %s stored as %s/%s (%zu bytes)", c->peer,
+		 c->site->cfg->uploads_dir, name, io->body_len);
+	n = snprintf(body, sizeof body,
+		     "{\"status\":\"created\",\"path\":\"/uploads/%s\",\"bytes\":%zu}\n", name,
+		     io->body_len);
+	m = snprintf(extra, sizeof extra, "Location: /uploads/%s\r\n", name);
+	set_response(c, 201, "application/json", body, (size_t)n, (size_t)n, extra, (size_t)m,
+		     false);
+out:
+	free(io->body);
+	io->body = NULL;
+}
+
+/* Consume the head (and whatever body bytes are buffered for it) from the
+ * input buffer, keeping pipelined bytes that follow. */
+static void consume_input(struct iobuf *io, size_t n)
+{
+	if (n >= io->in_len) {
+		io->in_len = 0;
+		return;
+	}
+	memmove(io->in, io->in + n, io->in_len - n);
+	io->in_len -= n;
+}
+
+static void start_upload_body(struct conn *c, const struct http_request *req)
+{
+	struct iobuf *io = c->io;
+	size_t need = (size_t)req->content_length;
+	size_t have = io->in_len - req->head_len;
+
+	io->body = malloc(need ? need : 1);
+	if (!io->body) {
+		io->close_after = true;
+		respond_error(c, 500, true, "out of memory", NULL, false);
+		consume_input(io, io->in_len);
+		return;
+	}
+	if (have > need)
+		have = need;
+	memcpy(io->body, io->in + req->head_len, have);
+	io->body_len = have;
+	io->body_need = need;
+	io->expect_continue = req->expect_continue && req->version_minor >= 1 && have < need;
+	consume_input(io, req->head_len + have);
+	c->state = CONN_READ_BODY;
+}
+
+/* A whole head is buffered: decide, and either build the response or start
+ * reading a body. */
+static void handle_request(struct conn *c, const struct http_request *req)
+{
+	struct iobuf *io = c->io;
+	struct route r;
+
+	copy_reqline(io, req->method_token.p, (size_t)(io->in + io->in_len - req->method_token.p));
+	router_route(c->site, req, c->port, &r);
+	io->close_after = r.close || !want_keep_alive(c, req);
+
+	switch (r.kind) {
+	case ROUTE_ERROR:
+		if (r.security)
+			log_warning("security: %s \"%s\": %s -> %d", c->peer, io->reqline,
+				    r.message, r.status);
+		respond_error(c, r.status, r.json, r.message, r.allow, r.head);
+		break;
+	case ROUTE_STATIC:
+		serve_file(c, &r, false);
+		break;
+	case ROUTE_UPLOAD_GET:
+		serve_file(c, &r, true);
+		break;
+	case ROUTE_UPLOAD_POST:
+		start_upload_body(c, req);
+		return;
+	}
+	/* Whatever the handler left unread is not consumed as a new request:
+	 * close_after is set for every route that leaves a body behind. */
+	consume_input(io, io->close_after ? io->in_len : req->head_len);
+	c->state = CONN_WRITE;
+}
+
+/* ------------------------------------------------------------------------
+ * The state machine.  Each step either moves to another state and asks to
+ * run again (STEP_AGAIN) or says what to wait for.
+ */
+
+enum step { STEP_AGAIN, STEP_READ, STEP_WRITE, STEP_CLOSE };
+
+static void set_idle(struct conn *c, bool on)
+{
+	__atomic_store_n(&c->idle, on, __ATOMIC_RELAXED);
+}
+
+static void log_access(struct conn *c)
+{
+	struct iobuf *io = c->io;
+
+	log_info("%s \"%s\" %d %" PRIu64 " %" PRId64 "us", c->peer, io->reqline, io->status,
+		 io->bytes_sent, now_us() - io->start_us);
+}
+
+static bool head_complete(const struct iobuf *io, size_t scan_from)
+{
+	scan_from = scan_from >= 3 ? scan_from - 3 : 0;
+	return io->in_len >= 4 &&
+	       memmem(io->in + scan_from, io->in_len - scan_from, "\r\n\r\n", 4) != NULL;
+}
+
+/* Should the (incomplete) buffer be shown to the parser now?  Only when it
+ * can decide something: a complete head, a full buffer, or a request line
+ * already over its limit (414).  This keeps a client that trickles bytes
+ * from making us re-parse the whole buffer for every byte. */
+static bool worth_parsing(const struct conn *c, size_t old_len)
+{
+	const struct iobuf *io = c->io;
+	size_t rl = c->site->limits.max_request_line + 2;
+
+	if (head_complete(io, old_len) || io->in_len >= IN_CAP)
+		return true;
+	return io->in_len > rl && old_len <= rl + 4 && !memmem(io->in, rl, "\r\n", 2);
+}
+
+/* Returns true when the request was handled (state is now CONN_WRITE or
+ * CONN_READ_BODY); false when more input is needed. */
+static bool try_parse(struct conn *c)
+{
+	struct iobuf *io = c->io;
+	struct http_request req;
+	int status = 400;
+
+	switch (http_parse_request(io->in, io->in_len, &c->site->limits, &req, &status)) {
+	case HTTP_PARSE_DONE:
+		handle_request(c, &req);
+		return true;
+	case HTTP_PARSE_ERROR:
+		break;
+	case HTTP_PARSE_NEED_MORE:
+	default:
+		if (io->in_len < IN_CAP)
+			return false;
+		status = 431; /* cannot happen with the limits the buffer fits */
+		break;
+	}
+	log_info("%s: malformed request -> %d", c->peer, status);
+	respond_parse_error(c, status);
+	consume_input(io, io->in_len);
+	c->state = CONN_WRITE;
+	return true;
+}
+
+static void begin_request(struct conn *c)
+{
+	struct iobuf *io = c->io;
+	unsigned gen = site_generation();
+
+	set_idle(c, false);
+	/* a reload happened: this request uses the new configuration */
+	if (gen != c->site_gen) {
+		struct site *s = site_acquire();
+		if (s) {
+			site_unref(c->site);
+			c->site = s;
+			c->site_gen = gen;
+		}
+	}
+	io->start_us = now_us();
+	io->status = 0;
+	io->bytes_sent = 0;
+	io->close_after = false;
+	io->reqline[0] = '\0';
+}
+
+static enum step do_read_head(struct conn *c, unsigned *budget)
+{
+	struct iobuf *io = c->io;
+
+	if (io->in_len && conn_is_idle(c)) {
+		/* bytes of a pipelined request are already buffered */
+		begin_request(c);
+		if (worth_parsing(c, 0) && try_parse(c))
+			return STEP_AGAIN;
+	}
+	for (;;) {
+		size_t old = io->in_len;
+		ssize_t n = recv(c->fd, io->in + old, IN_CAP - old, 0);
+
+		if (n > 0) {
+			if (old == 0)
+				begin_request(c);
+			io->in_len += (size_t)n;
+			*budget += (unsigned)n;
+			if (worth_parsing(c, old) && try_parse(c))
+				return STEP_AGAIN;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_READ;
+		if (n == 0 && io->in_len)
+			log_debug("%s closed in the middle of a request", c->peer);
+		return STEP_CLOSE;
+	}
+}
+
+static enum step do_read_body(struct conn *c, unsigned *budget)
+{
+	struct iobuf *io = c->io;
+
+	if (io->expect_continue) {
+		/* RFC 9110 section 10.1.1: the request will be accepted, so ask
+		 * for the body.  Best effort: if the socket buffer is full the
+		 * client sends the body after its own wait anyway. */
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		(void)send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		io->expect_continue = false;
+	}
+	while (io->body_len < io->body_need) {
+		ssize_t n;
+
+		if (*budget >= RUN_BYTES_BUDGET)
+			return STEP_READ; /* yield: the socket is still readable */
+		n = recv(c->fd, io->body + io->body_len, io->body_need - io->body_len, 0);
+		if (n > 0) {
+			io->body_len += (size_t)n;
+			*budget += (unsigned)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_READ;
+		log_info("%s: connection lost during an upload body (%zu of %zu bytes)", c->peer,
+			 io->body_len, io->body_need);
+		return STEP_CLOSE;
+	}
+	finish_upload(c);
+	c->state = CONN_WRITE;
+	return STEP_AGAIN;
+}
+
+static void start_linger(struct conn *c)
+{
+	/* RFC 9112 section 9.6: close the write side first and drain what the
+	 * client still sends, so that our answer is not destroyed by a TCP
+	 * reset when unread data arrives after close(). */
+	shutdown(c->fd, SHUT_WR);
+	io_release(c);
+	c->state = CONN_LINGER;
+}
+
+/* The response is out: log it and get ready for the next request. */
+static enum step finish_response(struct conn *c)
+{
+	struct iobuf *io = c->io;
+
+	log_access(c);
+	c->requests++;
+	__atomic_add_fetch(&requests_served, 1, __ATOMIC_RELAXED);
+	if (io->close_after) {
+		if (io->status >= 400 || io->in_len) {
+			start_linger(c);
+			return STEP_READ;
+		}
+		return STEP_CLOSE;
+	}
+	c->state = CONN_READ_HEAD;
+	set_idle(c, true);
+	if (io->in_len)
+		return STEP_AGAIN; /* a pipelined request waits in the buffer */
+	io_release(c);             /* idle keep-alive: give the buffers back */
+	return STEP_READ;
+}
+
+static enum step do_write(struct conn *c, unsigned *budget)
+{
+	struct iobuf *io = c->io;
+
+	while (io->out_off < io->out_len) {
+		/* MSG_MORE: with a file body following, the head and the first
+		 * body bytes share a segment despite TCP_NODELAY */
+		ssize_t n = send(c->fd, io->out + io->out_off, io->out_len - io->out_off,
+				 MSG_NOSIGNAL | (io->file_fd >= 0 ? MSG_MORE : 0));
+		if (n > 0) {
+			io->out_off += (size_t)n;
+			io->bytes_sent += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_WRITE;
+		return STEP_CLOSE;
+	}
+	while (io->file_fd >= 0 && io->file_off < io->file_end) {
+		uint64_t left = io->file_end - io->file_off;
+		off_t off = (off_t)io->file_off;
+		ssize_t n;
+
+		if (*budget >= RUN_BYTES_BUDGET)
+			return STEP_WRITE; /* yield; epoll brings us back */
+		n = sendfile(c->fd, io->file_fd, &off, left > SENDFILE_MAX ? SENDFILE_MAX : left);
+		if (n > 0) {
+			io->file_off += (uint64_t)n;
+			io->bytes_sent += (uint64_t)n;
+			*budget += (unsigned)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_WRITE;
+		if (n == 0)
+			log_warning("%s: file shrank while being sent (\"%s\")", c->peer,
+				    io->reqline);
+		return STEP_CLOSE;
+	}
+	if (io->file_fd >= 0) {
+		close(io->file_fd);
+		io->file_fd = -1;
+	}
+	return finish_response(c);
+}
+
+static enum step do_linger(struct conn *c)
+{
+	char sink[4096];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_READ;
+		return STEP_CLOSE;
+	}
+}
+
+static enum step on_timeout(struct conn *c)
+{
+	struct iobuf *io = c->io;
+
+	if (io && ((c->state == CONN_READ_HEAD && io->in_len) || c->state == CONN_READ_BODY)) {
+		/* RFC 9110 section 15.5.9: tell the client why we close */
+		log_info("%s: request not received within %us -> 408", c->peer,
+			 c->site->cfg->keepalive_timeout);
+		if (!io->reqline[0])
+			copy_reqline(io, io->in, io->in_len);
+		io->close_after = true;
+		free(io->body);
+		io->body = NULL;
+		respond_error(c, 408, false, NULL, NULL, false);
+		(void)send(c->fd, io->out, io->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		io->bytes_sent = io->out_len;
+		log_access(c);
+	} else if (c->state == CONN_WRITE && io) {
+		log_info("%s: client stopped reading \"%s\"; closing", c->peer, io->reqline);
+	}
+	return STEP_CLOSE;
+}
+
+static enum step run_state(struct conn *c, unsigned *budget)
+{
+	switch (c->state) {
+	case CONN_READ_HEAD:
+		return do_read_head(c, budget);
+	case CONN_READ_BODY:
+		return do_read_body(c, budget);
+	case CONN_WRITE:
+		return do_write(c, budget);
+	case CONN_LINGER:
+		return do_linger(c);
+	case CONN_CLOSING:
+	default:
+		return STEP_CLOSE;
+	}
+}
+
+#define RUN_STEPS_MAX (4 * RUN_REQUESTS_BUDGET)
+
+enum conn_want conn_run(struct conn *c)
+{
+	unsigned budget = 0, steps = 0;
+	enum step st;
+	int64_t ms;
+
+	__atomic_store_n(&c->deadline, 0, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&c->timed_out, __ATOMIC_RELAXED)) {
+		st = on_timeout(c);
+		goto out;
+	}
+	if (c->state != CONN_LINGER && !io_get(c)) {
+		log_err("%s: out of memory", c->peer);
+		st = STEP_CLOSE;
+		goto out;
+	}
+	do {
+		st = run_state(c, &budget);
+	} while (st == STEP_AGAIN && ++steps < RUN_STEPS_MAX && budget < RUN_BYTES_BUDGET);
+	if (st == STEP_AGAIN)
+		st = STEP_WRITE; /* yield with work buffered: writable wakes us */
+out:
+	switch (st) {
+	case STEP_READ:
+	case STEP_WRITE:
+		ms = c->state == CONN_LINGER ? LINGER_MS
+					      : (int64_t)c->site->cfg->keepalive_timeout * 1000;
+		__atomic_store_n(&c->deadline, conn_now_ms() + ms, __ATOMIC_RELAXED);
+		return st == STEP_READ ? CONN_WANT_READ : CONN_WANT_WRITE;
+	case STEP_AGAIN:
+	case STEP_CLOSE:
+	default:
+		c->state = CONN_CLOSING;
+		return CONN_WANT_CLOSE;
+	}
+}

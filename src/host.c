@@ -1,1 +1,194 @@
-/* placeholder */
+/* host.c - the Host header (RFC 9110 section 7.2) and the allowed_hosts
+ * allow-list.
+ *
+ * Host = uri-host [ ":" port ], with uri-host = IP-literal / IPv4address /
+ * reg-name (RFC 3986 section 3.2.2).  We accept a deliberately narrower
+ * reg-name than RFC 3986 (no '~', no sub-delims, no percent-encoding): a
+ * name that could be in DNS or /etc/hosts is all a web server needs to
+ * match, and everything else is more likely an attack than a client.
+ *
+ * A fully qualified name may end in a dot ("localhost."); it names the same
+ * host, so host_parse() strips one trailing dot and both sides of every
+ * comparison are in that canonical form. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+#define HOST_PORT_MAX_DIGITS 5
+#define HOST_HTTP_PORT 80 /* RFC 9110 section 4.2.1: the "http" default */
+
+struct host_allow {
+	size_t n;
+	struct host_name entries[]; /* n of them */
+};
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static int is_reg_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_';
+}
+
+/* port = 1..5 DIGIT, value 1..65535.  Port 0 cannot be connected to, so
+ * it cannot legitimately appear in a Host header.  Leading zeros ("080")
+ * are allowed, as RFC 3986 section 3.2.3 allows them. */
+static int parse_port(const char *s, size_t len)
+{
+	int v = 0;
+
+	if (len == 0 || len > HOST_PORT_MAX_DIGITS)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -EINVAL;
+	return v;
+}
+
+/* "[" IPv6address "]": the inside must be what inet_pton(AF_INET6) accepts.
+ * IPvFuture and zone identifiers (RFC 6874) are not accepted.  Returns the
+ * length of the literal including both brackets. */
+static int parse_ipv6_literal(const char *s, size_t len, struct host_name *out)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	struct in6_addr addr;
+	const char *close;
+	size_t inner;
+
+	close = memchr(s, ']', len);
+	if (!close)
+		return -EINVAL;
+	inner = (size_t)(close - s) - 1;
+	if (inner == 0 || inner >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s + 1, inner);
+	buf[inner] = '\0';
+	/* inet_pton stops at a NUL; an embedded one would hide trailing junk */
+	if (strlen(buf) != inner || inet_pton(AF_INET6, buf, &addr) != 1)
+		return -EINVAL;
+
+	for (size_t i = 0; i < inner + 2; i++)
+		out->name[i] = ascii_lower(s[i]);
+	out->name[inner + 2] = '\0';
+	return (int)inner + 2;
+}
+
+static int parse_reg_name(const char *s, size_t len, struct host_name *out)
+{
+	size_t n = 0, keep;
+
+	while (n < len && s[n] != ':') {
+		if (!is_reg_name_char(s[n]))
+			return -EINVAL;
+		n++;
+	}
+	/* one trailing dot: "localhost." is the FQDN form of "localhost" */
+	keep = n > 0 && s[n - 1] == '.' ? n - 1 : n;
+	if (keep == 0 || keep > HOST_NAME_MAX_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < keep; i++)
+		out->name[i] = ascii_lower(s[i]);
+	out->name[keep] = '\0';
+	return (int)n;
+}
+
+int host_parse(const char *s, size_t len, struct host_name *out)
+{
+	struct host_name tmp;
+	int used, port = -1;
+
+	if (!s || len == 0)
+		return -EINVAL;
+	if (s[0] == '[')
+		used = parse_ipv6_literal(s, len, &tmp);
+	else
+		used = parse_reg_name(s, len, &tmp);
+	if (used < 0)
+		return used;
+
+	if ((size_t)used < len) {
+		/* the only thing that may follow the name is ":" port */
+		if (s[used] != ':')
+			return -EINVAL;
+		port = parse_port(s + used + 1, len - (size_t)used - 1);
+		if (port < 0)
+			return port;
+	}
+
+	tmp.port = port;
+	*out = tmp;
+	return 0;
+}
+
+int host_allow_new(char *const *entries, size_t n, struct host_allow **out, char *err,
+		   size_t errlen)
+{
+	struct host_allow *ha;
+
+	*out = NULL;
+	ha = calloc(1, sizeof(*ha) + n * sizeof(ha->entries[0]));
+	if (!ha) {
+		if (err && errlen)
+			snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *e = entries[i] ? entries[i] : "";
+
+		if (host_parse(e, strlen(e), &ha->entries[i]) < 0) {
+			if (err && errlen)
+				snprintf(err, errlen, "invalid allowed_hosts entry '%s'", e);
+			free(ha);
+			return -EINVAL;
+		}
+	}
+	ha->n = n;
+	*out = ha;
+	return 0;
+}
+
+void host_allow_free(struct host_allow *ha)
+{
+	free(ha);
+}
+
+enum host_verdict host_check(const struct host_allow *ha, const char *value, size_t len,
+			     unsigned conn_port)
+{
+	struct host_name h;
+
+	if (host_parse(value, len, &h) < 0)
+		return HOST_INVALID;
+	if (h.port < 0)
+		h.port = HOST_HTTP_PORT;
+	/* The port is part of the origin (RFC 9110 section 4.3.1): a Host
+	 * naming another port than the one the request arrived on asks for
+	 * another server, which we are not (section 7.4).  Note that this
+	 * also refuses port-forwarding setups that rewrite the port. */
+	if ((unsigned)h.port != conn_port)
+		return HOST_FORBIDDEN;
+	if (!ha) /* no list compiled: same as an empty list */
+		return HOST_FORBIDDEN;
+	for (size_t i = 0; i < ha->n; i++) {
+		const struct host_name *e = &ha->entries[i];
+
+		/* both names are lower-cased and without a trailing dot */
+		if (strcmp(e->name, h.name) != 0)
+			continue;
+		if (e->port < 0 || e->port == h.port)
+			return HOST_OK;
+	}
+	return HOST_FORBIDDEN;
+}

@@ -16,7 +16,11 @@ struct host_name {
 /* Parse "name", "name:port", "1.2.3.4:80", "[::1]:8080".  NAME is a reg-name
  * (letters, digits, '-', '.', '_', '~' and sub-delims are allowed by RFC 3986
  * but we accept only LDH names plus '.' and '_'), an IPv4 literal or a
- * bracketed IPv6 literal; PORT is 1..65535 digits.  Returns 0 or -EINVAL. */
+ * bracketed IPv6 literal; PORT is 1..5 digits with a value of 1..65535.
+ * One trailing dot is dropped ("localhost." is stored as "localhost"), so
+ * the FQDN form matches the plain one.  IPv6 literals are kept as text
+ * (lower-cased), not canonicalised: "[0::1]" does not equal "[::1]".
+ * Returns 0 or -EINVAL; OUT is written only on success. */
 int host_parse(const char *s, size_t len, struct host_name *out);
 
 struct host_allow; /* opaque compiled allow-list */
@@ -38,7 +42,8 @@ enum host_verdict {
  * connection accepted on local port CONN_PORT.  The port in VALUE defaults
  * to 80 (the "http" scheme's port) when absent; it must equal CONN_PORT.  The
  * name must match an entry case-insensitively; an entry with a port matches
- * only that port. */
+ * only that port.  An invalid VALUE is HOST_INVALID before any port or
+ * name test.  HA may be NULL, which allows nothing, like an empty list. */
 enum host_verdict host_check(const struct host_allow *ha, const char *value,
 			     size_t len, unsigned conn_port);
 

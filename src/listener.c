@@ -1,1 +1,152 @@
-/* placeholder */
+/* listener.c - listening sockets from systemd or from bind(2). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "listener.h"
+
+static void describe(struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	l->port = 0;
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) < 0)
+		goto out;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
+		l->port = ntohs(sin->sin_port);
+		snprintf(l->name, sizeof l->name, "%s:%u", addr, l->port);
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
+		l->port = ntohs(sin6->sin6_port);
+		snprintf(l->name, sizeof l->name, "[%s]:%u", addr, l->port);
+		return;
+	}
+out:
+	snprintf(l->name, sizeof l->name, "fd %d", l->fd);
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static int from_systemd(struct listener *l, size_t *n, char *err, size_t errlen)
+{
+	int nfds = sd_listen_fds(1);
+
+	if (nfds <= 0)
+		return nfds;
+	if (nfds > LISTENER_MAX) {
+		snprintf(err, errlen, "systemd passed %d sockets, at most %d are supported", nfds,
+			 LISTENER_MAX);
+		return -EMFILE;
+	}
+	for (int i = 0; i < nfds; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			snprintf(err, errlen, "passed fd %d is not a listening stream socket", fd);
+			return -EINVAL;
+		}
+		if (set_nonblock(fd) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+			snprintf(err, errlen, "passed fd %d: %s", fd, strerror(errno));
+			return -errno;
+		}
+		l[i].fd = fd;
+		l[i].activated = true;
+		describe(&l[i]);
+	}
+	*n = (size_t)nfds;
+	return nfds;
+}
+
+static int bind_own(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,
+		    size_t errlen)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sslen;
+	int fd = -1, one = 1, zero = 0, r;
+
+	if (inet_pton(AF_INET6, cfg->listen_address,
+		      &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->port);
+		sslen = sizeof(struct sockaddr_in6);
+	} else if (inet_pton(AF_INET, cfg->listen_address,
+			     &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);
+		sslen = sizeof(struct sockaddr_in);
+	} else {
+		snprintf(err, errlen, "listen_address '%s' is not a numeric address",
+			 cfg->listen_address);
+		return -EINVAL;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+		goto fail;
+	/* "::" serves IPv4 too (dual stack), whatever net.ipv6.bindv6only says */
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
+		goto fail;
+	/* inherited by accepted sockets: a response's last segment is not held
+	 * back waiting for the peer's delayed ACK */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
+		goto fail;
+	if (listen(fd, LISTENER_BACKLOG) < 0)
+		goto fail;
+	l[0].fd = fd;
+	l[0].activated = false;
+	describe(&l[0]);
+	*n = 1;
+	return 0;
+fail:
+	r = -errno;
+	snprintf(err, errlen, "cannot listen on %s port %u: %s", cfg->listen_address, cfg->port,
+		 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,
+		   size_t errlen)
+{
+	int r;
+
+	*n = 0;
+	r = from_systemd(l, n, err, errlen);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	return bind_own(cfg, l, n, err, errlen);
+}
+
+void listeners_close(struct listener *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (l[i].fd >= 0)
+			close(l[i].fd);
+		l[i].fd = -1;
+	}
+}

@@ -1,1 +1,548 @@
-/* placeholder */
+/* pool.c - worker threads on a shared epoll set, the accept queue and the
+ * reaper.  See pool.h and doc/ARCHITECTURE.md for the design. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "pool.h"
+#include "response.h"
+
+#define ACCEPT_BATCH 64
+#define REAPER_TICK_MS 1000
+#define REAPER_DRAIN_TICK_MS 100
+#define LOG_EVERY_MS 5000 /* rate limit of the saturation/queue warnings */
+
+struct worker {
+	struct pool *pool;
+	unsigned index;
+	pthread_t thread;
+};
+
+struct pool {
+	int epfd;
+	int wakefd; /* EFD_SEMAPHORE: one token per queued connection */
+	int stopfd; /* written once, never read: wakes every worker */
+	struct listener ls[LISTENER_MAX];
+	size_t nls;
+	struct worker *workers;
+	unsigned nworkers;
+	unsigned busy; /* atomic */
+
+	/* accepted connections waiting for a free worker (FIFO ring) */
+	pthread_mutex_t qlock;
+	struct conn **q;
+	unsigned qcap, qhead, qlen;
+	uint64_t rejected;
+
+	/* every open connection, indexed by fd: the reaper walks it */
+	pthread_mutex_t reglock;
+	pthread_cond_t regcond; /* signalled when the last connection closes */
+	struct conn **reg;
+	size_t regcap, nconns;
+
+	bool accept_paused; /* under reglock: out of fds, retried by the reaper */
+	bool draining;      /* under reglock */
+	bool stopping;      /* under reglock */
+	pthread_t reaper;
+	bool reaper_started;
+	pthread_cond_t reapcond;
+
+	int64_t last_saturated_log; /* atomic */
+	int64_t last_queue_log;     /* atomic */
+};
+
+/* Rate-limited warnings: at most one per LOG_EVERY_MS for each kind. */
+static bool log_due(int64_t *last)
+{
+	int64_t now = conn_now_ms(), prev = __atomic_load_n(last, __ATOMIC_RELAXED);
+
+	return now - prev >= LOG_EVERY_MS &&
+	       __atomic_compare_exchange_n(last, &prev, now, false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------------
+ * Registry of open connections
+ */
+
+static int registry_add(struct pool *p, struct conn *c)
+{
+	size_t fd = (size_t)conn_fd(c);
+	int r = 0;
+
+	pthread_mutex_lock(&p->reglock);
+	if (fd >= p->regcap) {
+		size_t cap = p->regcap ? p->regcap : 1024;
+		struct conn **n;
+		while (cap <= fd)
+			cap *= 2;
+		n = realloc(p->reg, cap * sizeof *n);
+		if (!n) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memset(n + p->regcap, 0, (cap - p->regcap) * sizeof *n);
+		p->reg = n;
+		p->regcap = cap;
+	}
+	p->reg[fd] = c;
+	p->nconns++;
+out:
+	pthread_mutex_unlock(&p->reglock);
+	return r;
+}
+
+/* Unregister and free: after this the reaper cannot see C any more, so the
+ * fd can be closed and reused safely. */
+static void conn_close(struct pool *p, struct conn *c)
+{
+	size_t fd = (size_t)conn_fd(c);
+
+	pthread_mutex_lock(&p->reglock);
+	p->reg[fd] = NULL;
+	if (--p->nconns == 0)
+		pthread_cond_broadcast(&p->regcond);
+	pthread_mutex_unlock(&p->reglock);
+	conn_free(c);
+}
+
+/* ------------------------------------------------------------------------
+ * The queue of accepted connections waiting for a worker
+ */
+
+/* Returns 0 when queued, else the number of rejections so far. */
+static uint64_t queue_push(struct pool *p, struct conn *c)
+{
+	unsigned len;
+	uint64_t rejected;
+
+	pthread_mutex_lock(&p->qlock);
+	if (p->qlen == p->qcap) {
+		rejected = ++p->rejected;
+		pthread_mutex_unlock(&p->qlock);
+		return rejected;
+	}
+	p->q[(p->qhead + p->qlen) % p->qcap] = c;
+	len = p->qlen + 1;
+	__atomic_store_n(&p->qlen, len, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->qlock);
+	log_debug("queued connection from %s (%u/%u waiting)", conn_peer(c), len, p->qcap);
+	/* one token per queued connection wakes one sleeping worker */
+	if (eventfd_write(p->wakefd, 1) < 0)
+		log_err("cannot wake a worker: %s", strerror(errno));
+	return 0;
+}
+
+static struct conn *queue_pop(struct pool *p)
+{
+	struct conn *c = NULL;
+
+	/* unlocked peek: a stale answer only costs one epoll_wait round */
+	if (!__atomic_load_n(&p->qlen, __ATOMIC_RELAXED))
+		return NULL;
+	pthread_mutex_lock(&p->qlock);
+	if (p->qlen) {
+		c = p->q[p->qhead];
+		p->qhead = (p->qhead + 1) % p->qcap;
+		__atomic_store_n(&p->qlen, p->qlen - 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&p->qlock);
+	return c;
+}
+
+/* The queue is full: say so and close.  The request (if it has arrived) is
+ * read first, so that close() does not turn into a reset that destroys the
+ * answer before the client reads it. */
+static void reject_busy(struct pool *p, int fd, const char *peer, uint64_t rejected)
+{
+	char buf[1536], sink[4096];
+	size_t blen, n;
+	struct resp_head h = {
+		.status = 503,
+		.content_type = "text/html; charset=utf-8",
+		.extra = "Retry-After: 5\r\n",
+		.extra_len = strlen("Retry-After: 5\r\n"),
+	};
+
+	while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+		;
+	blen = response_error_html(sink, sizeof sink, 503);
+	h.content_length = blen;
+	n = response_head(buf, sizeof buf - blen, &h);
+	if (n) {
+		memcpy(buf + n, sink, blen);
+		(void)send(fd, buf, n + blen, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	if (log_due(&p->last_queue_log))
+		log_warning("queue full (%u waiting, all %u workers busy): 503 to %s "
+			    "(%" PRIu64 " rejected so far)",
+			    p->qcap, p->nworkers, peer, rejected);
+}
+
+/* ------------------------------------------------------------------------
+ * Accepting
+ */
+
+static void listener_arm(struct pool *p, struct listener *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = l };
+
+	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0 && errno != ENOENT)
+		log_err("cannot re-arm listener %s: %s", l->name, strerror(errno));
+}
+
+/* Accept what is pending on L (up to ACCEPT_BATCH).  Returns the first new
+ * connection, which the calling worker serves itself; the rest are queued. */
+static struct conn *accept_batch(struct pool *p, struct listener *l)
+{
+	struct conn *first = NULL;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		struct conn *c;
+		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: back off for a tick
+			 * instead of spinning on a listener we cannot serve */
+			log_err("accept on %s: %s; pausing accepts for a second", l->name,
+				strerror(errno));
+			pthread_mutex_lock(&p->reglock);
+			p->accept_paused = true;
+			pthread_mutex_unlock(&p->reglock);
+			return first;
+		}
+		c = conn_new(fd, (struct sockaddr *)&ss, len, l);
+		if (!c || registry_add(p, c) < 0) {
+			log_err("out of memory accepting a connection on %s", l->name);
+			if (c)
+				conn_free(c);
+			else
+				close(fd);
+			continue;
+		}
+		if (!first) {
+			first = c;
+			continue;
+		}
+		uint64_t rejected = queue_push(p, c);
+		if (rejected) {
+			reject_busy(p, fd, conn_peer(c), rejected);
+			conn_close(p, c);
+		}
+	}
+	listener_arm(p, l);
+	return first;
+}
+
+/* ------------------------------------------------------------------------
+ * Workers
+ */
+
+static void park(struct pool *p, struct conn *c, enum conn_want w)
+{
+	struct epoll_event ev = {
+		.events = (w == CONN_WANT_READ ? EPOLLIN : EPOLLOUT) | EPOLLRDHUP | EPOLLONESHOT,
+		.data.ptr = c,
+	};
+	int fd = conn_fd(c);
+
+	/* after this call another worker may already run C: do not touch it */
+	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return;
+	if (errno == ENOENT && epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return;
+	log_err("epoll_ctl for %s: %s; closing it", conn_peer(c), strerror(errno));
+	conn_close(p, c);
+}
+
+static void serve(struct pool *p, struct conn *c)
+{
+	unsigned busy = __atomic_add_fetch(&p->busy, 1, __ATOMIC_RELAXED);
+	enum conn_want w;
+
+	if (busy == p->nworkers && log_due(&p->last_saturated_log))
+		log_warning("pool saturated: all %u workers busy, %u connections queued",
+			    p->nworkers, __atomic_load_n(&p->qlen, __ATOMIC_RELAXED));
+	w = conn_run(c);
+	if (w == CONN_WANT_CLOSE)
+		conn_close(p, c);
+	else
+		park(p, c, w);
+	__atomic_sub_fetch(&p->busy, 1, __ATOMIC_RELAXED);
+}
+
+static bool is_listener(const struct pool *p, const void *tag)
+{
+	return tag >= (const void *)&p->ls[0] && tag < (const void *)&p->ls[p->nls];
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	char name[16];
+
+	snprintf(name, sizeof name, "worker-%u", w->index);
+	log_set_thread_name(name);
+	snprintf(name, sizeof name, "mthttpd-w%u", w->index);
+	pthread_setname_np(pthread_self(), name);
+
+	for (;;) {
+		struct epoll_event ev;
+		struct conn *c = queue_pop(p);
+		int n;
+
+		if (c) {
+			serve(p, c);
+			continue;
+		}
+		n = epoll_wait(p->epfd, &ev, 1, -1);
+		if (n <= 0) {
+			if (n < 0 && errno != EINTR)
+				log_err("epoll_wait: %s", strerror(errno));
+			continue;
+		}
+		if (ev.data.ptr == &p->stopfd)
+			break;
+		if (ev.data.ptr == &p->wakefd) {
+			eventfd_t v;
+			(void)eventfd_read(p->wakefd, &v); /* take one token */
+			continue;
+		}
+		if (is_listener(p, ev.data.ptr)) {
+			c = accept_batch(p, ev.data.ptr);
+			if (c)
+				serve(p, c);
+			continue;
+		}
+		serve(p, ev.data.ptr);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * The reaper: deadlines, paused accepts, draining
+ */
+
+static void reap(struct pool *p, int64_t now)
+{
+	for (size_t fd = 0; fd < p->regcap; fd++) {
+		struct conn *c = p->reg[fd];
+		int64_t d;
+
+		if (!c)
+			continue;
+		d = conn_deadline(c);
+		if (d && (now >= d || (p->draining && conn_is_idle(c))))
+			conn_timeout(c);
+	}
+}
+
+static void *reaper_main(void *arg)
+{
+	struct pool *p = arg;
+
+	log_set_thread_name("reaper");
+	pthread_setname_np(pthread_self(), "mthttpd-reaper");
+	pthread_mutex_lock(&p->reglock);
+	while (!p->stopping) {
+		struct timespec ts;
+		int64_t tick = p->draining ? REAPER_DRAIN_TICK_MS : REAPER_TICK_MS;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += tick / 1000;
+		ts.tv_nsec += (tick % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&p->reapcond, &p->reglock, &ts);
+		if (p->stopping)
+			break;
+		reap(p, conn_now_ms());
+		if (p->accept_paused && !p->draining) {
+			p->accept_paused = false;
+			for (size_t i = 0; i < p->nls; i++)
+				listener_arm(p, &p->ls[i]);
+		}
+	}
+	pthread_mutex_unlock(&p->reglock);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Life cycle
+ */
+
+static int epoll_add(int epfd, int fd, uint32_t events, void *tag)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned pool_size,
+	       unsigned queue_size, char *err, size_t errlen)
+{
+	struct pool *p;
+	int r;
+
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	p->epfd = p->wakefd = p->stopfd = -1;
+	pthread_mutex_init(&p->qlock, NULL);
+	pthread_mutex_init(&p->reglock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->regcond, &ca);
+	pthread_cond_init(&p->reapcond, &ca);
+	pthread_condattr_destroy(&ca);
+	memcpy(p->ls, l, n * sizeof *l);
+	p->nls = n;
+	p->qcap = queue_size;
+	p->q = calloc(queue_size, sizeof *p->q);
+	p->workers = calloc(pool_size, sizeof *p->workers);
+	if (!p->q || !p->workers) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+	p->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->epfd < 0 || p->wakefd < 0 || p->stopfd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create epoll/eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	/* level-triggered: every token in wakefd, and stopfd once written,
+	 * keeps waking workers until consumed (stopfd: forever) */
+	if ((r = epoll_add(p->epfd, p->wakefd, EPOLLIN, &p->wakefd)) < 0 ||
+	    (r = epoll_add(p->epfd, p->stopfd, EPOLLIN, &p->stopfd)) < 0)
+		goto fail_epoll;
+	for (size_t i = 0; i < n; i++)
+		if ((r = epoll_add(p->epfd, p->ls[i].fd, EPOLLIN | EPOLLONESHOT, &p->ls[i])) < 0)
+			goto fail_epoll;
+
+	for (unsigned i = 0; i < pool_size; i++) {
+		p->workers[i].pool = p;
+		p->workers[i].index = i + 1;
+		r = -pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot start worker %u: %s", i + 1, strerror(-r));
+			goto fail;
+		}
+		p->nworkers++;
+	}
+	r = -pthread_create(&p->reaper, NULL, reaper_main, p);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start the reaper thread: %s", strerror(-r));
+		goto fail;
+	}
+	p->reaper_started = true;
+	log_info("pool started: %u workers, queue of %u", p->nworkers, p->qcap);
+	*out = p;
+	return 0;
+fail_epoll:
+	snprintf(err, errlen, "epoll_ctl: %s", strerror(-r));
+fail:
+	pool_free(p);
+	return r;
+}
+
+size_t pool_drain(struct pool *p, int64_t timeout_ms)
+{
+	struct timespec ts;
+	size_t left;
+
+	/* no new connections: the listeners leave the epoll set */
+	for (size_t i = 0; i < p->nls; i++)
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->ls[i].fd, NULL);
+	conn_set_draining(true);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->reglock);
+	p->draining = true;
+	pthread_cond_signal(&p->reapcond);
+	while (p->nconns > 0)
+		if (pthread_cond_timedwait(&p->regcond, &p->reglock, &ts) == ETIMEDOUT)
+			break;
+	left = p->nconns;
+	pthread_mutex_unlock(&p->reglock);
+	return left;
+}
+
+void pool_free(struct pool *p)
+{
+	if (!p)
+		return;
+	if (p->stopfd >= 0 && eventfd_write(p->stopfd, 1) < 0)
+		log_err("cannot stop the workers: %s", strerror(errno));
+	for (unsigned i = 0; i < p->nworkers; i++)
+		pthread_join(p->workers[i].thread, NULL);
+	if (p->reaper_started) {
+		pthread_mutex_lock(&p->reglock);
+		p->stopping = true;
+		pthread_cond_signal(&p->reapcond);
+		pthread_mutex_unlock(&p->reglock);
+		pthread_join(p->reaper, NULL);
+	}
+	/* only this thread is left: free whatever is still open or queued */
+	for (size_t fd = 0; fd < p->regcap; fd++)
+		if (p->reg[fd])
+			conn_free(p->reg[fd]);
+	free(p->reg);
+	free(p->q);
+	free(p->workers);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	if (p->wakefd >= 0)
+		close(p->wakefd);
+	if (p->stopfd >= 0)
+		close(p->stopfd);
+	pthread_mutex_destroy(&p->qlock);
+	pthread_mutex_destroy(&p->reglock);
+	pthread_cond_destroy(&p->regcond);
+	pthread_cond_destroy(&p->reapcond);
+	free(p);
+}
+
+void pool_get_stats(struct pool *p, struct pool_stats *out)
+{
+	out->workers = p->nworkers;
+	out->busy = __atomic_load_n(&p->busy, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&p->qlock);
+	out->queued = p->qlen;
+	out->queue_cap = p->qcap;
+	out->rejected = p->rejected;
+	pthread_mutex_unlock(&p->qlock);
+	pthread_mutex_lock(&p->reglock);
+	out->connections = p->nconns;
+	pthread_mutex_unlock(&p->reglock);
+	out->requests = conn_requests_served();
+}

@@ -1,1 +1,170 @@
-/* placeholder */
+/* router.c - method, Host, path and body-framing rules, in the order RFC 9110
+ * and our security policy need them. */
+#include <errno.h>
+#include <string.h>
+
+#include "host.h"
+#include "path.h"
+#include "router.h"
+#include "upload.h"
+
+#define ALLOW_ALL "GET, HEAD, POST"
+#define ALLOW_READ "GET, HEAD"
+#define ALLOW_UPLOAD "POST"
+
+static void fail(struct route *r, int status, const char *message)
+{
+	r->kind = ROUTE_ERROR;
+	r->status = status;
+	r->message = message;
+}
+
+static bool is_known_method(enum http_method m)
+{
+	return m != HTTP_M_UNKNOWN;
+}
+
+/* Host (RFC 9112 section 3.2): the parser already refused HTTP/1.1 without
+ * Host and duplicates.  With an absolute-form target the target's authority
+ * is what names the server (RFC 9112 section 3.2.2), so that is checked;
+ * HTTP/1.0 without Host names nothing and is let through. */
+static bool check_host(const struct site *s, const struct http_request *req,
+		       unsigned conn_port, struct route *r)
+{
+	const char *v;
+	size_t len;
+
+	if (req->target_authority.len) {
+		v = req->target_authority.p;
+		len = req->target_authority.len;
+	} else if (req->has_host) {
+		v = req->host.p;
+		len = req->host.len;
+	} else {
+		return true;
+	}
+	switch (host_check(s->hosts, v, len, conn_port)) {
+	case HOST_OK:
+		return true;
+	case HOST_INVALID:
+		fail(r, 400, "invalid Host");
+		r->security = true;
+		return false;
+	case HOST_FORBIDDEN:
+	default:
+		fail(r, 403, "Host not allowed");
+		r->security = true;
+		return false;
+	}
+}
+
+static bool check_path(const struct http_request *req, struct route *r)
+{
+	int n = path_normalize(req->path.p, req->path.len, r->rel, sizeof r->rel, &r->is_dir);
+
+	if (n >= 0)
+		return true;
+	switch (n) {
+	case -EACCES:
+		fail(r, 403, "forbidden path (traversal attempt)");
+		r->security = true;
+		break;
+	case -ENAMETOOLONG:
+		fail(r, 414, "path too long or too deep");
+		break;
+	default:
+		fail(r, 400, "malformed path");
+		break;
+	}
+	return false;
+}
+
+static void route_upload_post(const struct site *s, const struct http_request *req,
+			      struct route *r)
+{
+	r->json = true;
+	if (!req->content_type.len ||
+	    !upload_content_type_ok(req->content_type.p, req->content_type.len)) {
+		fail(r, 415, "Content-Type must be application/json");
+		r->close = true;
+		return;
+	}
+	/* Chunked request bodies are not supported yet: without a length we
+	 * cannot bound or frame the body (RFC 9110 section 15.5.12). */
+	if (req->has_transfer_encoding || req->content_length < 0) {
+		fail(r, 411, "Content-Length required");
+		r->close = true;
+		return;
+	}
+	if ((uint64_t)req->content_length > s->cfg->max_body_size) {
+		fail(r, 413, "body larger than max_body_size");
+		r->close = true;
+		return;
+	}
+	r->kind = ROUTE_UPLOAD_POST;
+}
+
+void router_route(const struct site *s, const struct http_request *req, unsigned conn_port,
+		  struct route *r)
+{
+	memset(r, 0, offsetof(struct route, rel));
+	r->rel[0] = '\0';
+	r->head = req->method == HTTP_M_HEAD;
+
+	if (!is_known_method(req->method)) {
+		fail(r, 501, "method not implemented");
+		r->close = true;
+		return;
+	}
+	if (!check_host(s, req, conn_port, r))
+		return;
+	/* Transfer codings other than chunked cannot be framed at all (RFC 9112
+	 * section 6.1): answer 501 and close. */
+	if (req->has_transfer_encoding && !req->te_chunked) {
+		fail(r, 501, "transfer coding not implemented");
+		r->close = true;
+		return;
+	}
+	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD &&
+	    req->method != HTTP_M_POST) {
+		fail(r, 405, "method not allowed");
+		r->allow = ALLOW_ALL;
+		r->close = req->content_length > 0 || req->has_transfer_encoding;
+		return;
+	}
+	if (!check_path(req, r))
+		return;
+
+	if (req->method == HTTP_M_POST) {
+		if (strcmp(r->rel, "upload") != 0 || r->is_dir) {
+			fail(r, 405, "POST is only accepted at /upload");
+			r->allow = ALLOW_READ;
+			r->close = true; /* the body was not read */
+			return;
+		}
+		route_upload_post(s, req, r);
+		return;
+	}
+
+	/* GET and HEAD carry no body we use; one that was sent anyway is not
+	 * read, so the connection closes rather than parse it as a request. */
+	if (req->content_length > 0 || req->has_transfer_encoding)
+		r->close = true;
+	if (strcmp(r->rel, "upload") == 0) {
+		fail(r, 405, "/upload accepts POST only");
+		r->allow = ALLOW_UPLOAD;
+		r->json = true;
+		return;
+	}
+	if (strncmp(r->rel, "uploads/", 8) == 0 || strcmp(r->rel, "uploads") == 0) {
+		const char *name = r->rel + (r->rel[7] == '/' ? 8 : 7);
+		if (!upload_name_valid(name)) {
+			fail(r, 404, "no such upload");
+			return;
+		}
+		memmove(r->rel, name, strlen(name) + 1);
+		r->kind = ROUTE_UPLOAD_GET;
+		return;
+	}
+	r->kind = ROUTE_STATIC;
+}

@@ -1,1 +1,120 @@
-/* placeholder */
+/* site.c - one configuration generation, opened and ready to serve. */
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "mime.h"
+#include "site.h"
+
+int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen)
+{
+	struct site *s;
+	int r;
+
+	s = calloc(1, sizeof *s);
+	if (!s) {
+		config_free(cfg);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->cfg = cfg;
+	s->root_fd = -1;
+	s->uploads_fd = -1;
+	s->refs = 1;
+	s->limits = http_default_limits;
+
+	s->root_fd = open(cfg->document_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: document_root '%s': %s", cfg->path,
+			 cfg->document_root, strerror(errno));
+		goto fail;
+	}
+	s->uploads_fd = open(cfg->uploads_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->uploads_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: uploads_dir '%s': %s", cfg->path, cfg->uploads_dir,
+			 strerror(errno));
+		goto fail;
+	}
+	r = host_allow_new(cfg->allowed_hosts, cfg->n_allowed_hosts, &s->hosts, err, errlen);
+	if (r < 0)
+		goto fail;
+	s->mime = mime_table_load(MIME_TYPES_PATH);
+	if (!s->mime) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	site_unref(s);
+	return r;
+}
+
+struct site *site_ref(struct site *s)
+{
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+void site_unref(struct site *s)
+{
+	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	if (s->uploads_fd >= 0)
+		close(s->uploads_fd);
+	mime_table_free(s->mime);
+	host_allow_free(s->hosts);
+	config_free((struct mth_config *)s->cfg);
+	free(s);
+}
+
+bool site_is_download(const struct site *s, const char *ext)
+{
+	if (!*ext)
+		return false;
+	for (size_t i = 0; i < s->cfg->n_download_extensions; i++)
+		if (strcmp(s->cfg->download_extensions[i], ext) == 0)
+			return true;
+	return false;
+}
+
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct site *current;
+static unsigned current_gen;
+
+void site_publish(struct site *s)
+{
+	struct site *old;
+
+	pthread_mutex_lock(&current_lock);
+	old = current;
+	current = s;
+	__atomic_add_fetch(&current_gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&current_lock);
+	site_unref(old);
+}
+
+struct site *site_acquire(void)
+{
+	struct site *s;
+
+	pthread_mutex_lock(&current_lock);
+	s = current ? site_ref(current) : NULL;
+	pthread_mutex_unlock(&current_lock);
+	return s;
+}
+
+unsigned site_generation(void)
+{
+	return __atomic_load_n(&current_gen, __ATOMIC_ACQUIRE);
+}

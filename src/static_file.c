@@ -1,1 +1,86 @@
-/* placeholder */
+/* static_file.c - open what a GET names: regular files only, never outside
+ * the root (openat2 RESOLVE_BENEATH does the enforcing, see path.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mime.h"
+#include "path.h"
+#include "router.h"
+#include "static_file.h"
+
+static int errno_status(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENOTDIR:
+		return 404;
+	case -EXDEV: /* RESOLVE_BENEATH: the path or a symlink left the root */
+	case -ELOOP:
+	case -EACCES:
+	case -EPERM:
+		return 403;
+	case -ENAMETOOLONG:
+		return 414;
+	default:
+		return 500;
+	}
+}
+
+int static_file_open(const struct site *s, int dirfd, const char *rel, int is_dir,
+		     bool downloads, struct static_file *out, char *location_out,
+		     size_t location_cap)
+{
+	char index_rel[ROUTE_PATH_MAX + sizeof STATIC_INDEX + 1];
+	const char *open_rel = rel;
+	struct stat st;
+	char ext[32];
+	int fd, status;
+
+	fd = path_open_beneath(dirfd, rel);
+	if (fd < 0)
+		return errno_status(fd);
+	if (fstat(fd, &st) < 0) {
+		status = 500;
+		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		fd = -1;
+		if (!is_dir && rel[0]) {
+			int n = snprintf(location_out, location_cap, "/%s/", rel);
+			return n > 0 && (size_t)n < location_cap ? 301 : 414;
+		}
+		if ((size_t)snprintf(index_rel, sizeof index_rel, "%s%s" STATIC_INDEX, rel,
+				     rel[0] ? "/" : "") >= sizeof index_rel)
+			return 414;
+		open_rel = index_rel;
+		fd = path_open_beneath(dirfd, index_rel);
+		if (fd < 0)
+			return errno_status(fd);
+		if (fstat(fd, &st) < 0) {
+			status = 500;
+			goto fail;
+		}
+	}
+	if (!S_ISREG(st.st_mode)) {
+		status = 404;
+		goto fail;
+	}
+	out->fd = fd;
+	out->size = (uint64_t)st.st_size;
+	out->mtime = st.st_mtime;
+	snprintf(out->name, sizeof out->name, "%s", path_basename(open_rel));
+	path_extension(open_rel, ext, sizeof ext);
+	out->attachment = downloads && site_is_download(s, ext);
+	out->content_type = out->attachment ? MIME_DEFAULT_TYPE : mime_lookup(s->mime, ext);
+	return 200;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return status;
+}

@@ -1,1 +1,667 @@
-/* placeholder */
+/* upload.c - POST /upload: accept a JSON document and store it durably.
+ *
+ * The body is checked twice: a byte-level pass over RFC 8259's tokens (see
+ * json_lex_check() for why json-c's strict mode alone is not enough), then
+ * json-c for the structure.  Storage follows the usual recipe for a file
+ * that must appear complete or not at all: write an unnamed (O_TMPFILE) or
+ * hidden temporary file, fsync it, give it its final name with a call that
+ * never replaces an existing entry, fsync the directory. */
+#include "upload.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "util.h"
+
+/* "upload_YYYYmmddTHHMMSSZ_" + 16 hex + ".json" */
+#define NAME_LEN 45
+_Static_assert(NAME_LEN < UPLOAD_NAME_MAX, "UPLOAD_NAME_MAX too small");
+
+/* '#' stands for a decimal digit, '%' for a lowercase hex digit. */
+static const char name_template[] = "upload_########T######Z_%%%%%%%%%%%%%%%%.json";
+_Static_assert(sizeof(name_template) - 1 == NAME_LEN, "name template length");
+
+#define TMP_PREFIX ".upload-"
+#define TMP_SUFFIX ".tmp"
+/* ".upload-" + 16 hex + ".tmp" + NUL */
+#define TMP_NAME_SIZE (sizeof(TMP_PREFIX) - 1 + 16 + sizeof(TMP_SUFFIX))
+
+/* How often to draw a new name when the previous one already exists.  A
+ * clash needs the same second and the same 64 random bits, so running out
+ * means something is badly wrong (e.g. no randomness at all). */
+#define NAME_TRIES 16
+
+/* json_tokener_parse_ex() takes an int length.  Feeding moderate chunks
+ * rather than INT_MAX at once costs one call per MiB and lets the unit
+ * tests reach the chunk boundary handling with small bodies. */
+#define JSON_CHUNK ((size_t)1 << 20)
+
+/* One write(2) never asks for more than this: POSIX leaves counts above
+ * SSIZE_MAX implementation-defined, and Linux caps a call near 2 GiB. */
+#define WRITE_CHUNK ((size_t)1 << 30)
+
+static size_t size_min(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * Content-Type
+ */
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_ctl(char c)
+{
+	unsigned char u = (unsigned char)c;
+	return u < 0x20 || u == 0x7f;
+}
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Compared by hand rather than with strncasecmp(), which follows the
+ * locale (the Turkish dotless i would break "application"). */
+static bool ascii_caseeq(const char *s, const char *lower, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ascii_lower(s[i]) != lower[i])
+			return false;
+	}
+	return true;
+}
+
+/* media-type = type "/" subtype *( OWS ";" OWS parameter ) (RFC 9110
+ * section 8.3.1).  The parameters are not interpreted: JSON is UTF-8 by
+ * definition (RFC 8259 section 8.1), so a charset adds nothing. */
+bool upload_content_type_ok(const char *value, size_t len)
+{
+	static const char type[] = "application/json";
+	const size_t tlen = sizeof(type) - 1;
+	size_t i = 0;
+
+	if (!value)
+		return false;
+	while (i < len && is_ows(value[i]))
+		i++;
+	while (len > i && is_ows(value[len - 1]))
+		len--;
+	if (len - i < tlen || !ascii_caseeq(value + i, type, tlen))
+		return false;
+	i += tlen;
+	while (i < len && is_ows(value[i]))
+		i++;
+	if (i == len)
+		return true;
+	if (value[i] != ';')
+		return false;
+	/* HTAB is a CTL but legal in OWS and quoted-string. */
+	for (i++; i < len; i++) {
+		if (is_ctl(value[i]) && value[i] != '\t')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * JSON validation
+ */
+
+static bool json_is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool json_all_ws(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (!json_is_ws(p[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* number = [ "-" ] int [ frac ] [ exp ] (RFC 8259 section 6) */
+static bool json_number_ok(const char *s, size_t n)
+{
+	size_t i = 0, start;
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0') {
+		i++;
+	} else if (i < n && s[i] >= '1' && s[i] <= '9') {
+		while (i < n && is_digit(s[i]))
+			i++;
+	} else {
+		return false;
+	}
+	if (i < n && s[i] == '.') {
+		start = ++i;
+		while (i < n && is_digit(s[i]))
+			i++;
+		if (i == start)
+			return false;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		start = i;
+		while (i < n && is_digit(s[i]))
+			i++;
+		if (i == start)
+			return false;
+	}
+	return i == n;
+}
+
+/* Characters that can make up a literal or a number, and the things
+ * json-c would otherwise take for one (NaN, Infinity, 0x10, ...). */
+static bool is_bare_char(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+	       c == '+' || c == '.' || c == '_';
+}
+
+static bool json_bare_ok(const char *s, size_t n)
+{
+	return (n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0) ||
+	       (n == 4 && memcmp(s, "null", 4) == 0) || json_number_ok(s, n);
+}
+
+static bool in_range(unsigned char c, unsigned char lo, unsigned char hi)
+{
+	return c >= lo && c <= hi;
+}
+
+/* Length of the well-formed UTF-8 sequence at P (Unicode 15, table 3-7:
+ * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+	unsigned char c = p[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (avail < n)
+		return 0;
+	/* Only the second byte has a narrower range. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (!in_range(p[1], lo, hi))
+		return 0;
+	for (size_t i = 2; i < n; i++) {
+		if (!in_range(p[i], 0x80, 0xbf))
+			return 0;
+	}
+	return n;
+}
+
+/* Skip the string starting at the '"' at *I; NULL or the reason it is bad.
+ * Escapes are only stepped over here: json-c checks them. */
+static const char *json_lex_string(const char *p, size_t len, size_t *i)
+{
+	size_t n;
+
+	for (*i += 1; *i < len;) {
+		unsigned char c = (unsigned char)p[*i];
+
+		if (c == '"') {
+			*i += 1;
+			return NULL;
+		}
+		if (c == '\\') {
+			*i += 2;
+		} else if (c < 0x20) {
+			/* RFC 8259 section 7: control characters must be escaped. */
+			return "control character in string";
+		} else if (c < 0x80) {
+			*i += 1;
+		} else {
+			n = utf8_len((const unsigned char *)p + *i, len - *i);
+			if (!n)
+				return "invalid UTF-8 in string";
+			*i += n;
+		}
+	}
+	return json_tokener_error_desc(json_tokener_error_parse_eof);
+}
+
+/* json-c 0.16 in strict mode still accepts NaN, Infinity, "1.", single
+ * quoted object keys, raw control characters and any bytes at all inside
+ * strings.  None of that is JSON (RFC 8259), and a stored upload is served
+ * back as application/json, so check the tokens here; json-c then only has
+ * to judge the structure.  Returns NULL or the reason. */
+static const char *json_lex_check(const char *p, size_t len)
+{
+	const char *why;
+	size_t i = 0, start;
+
+	while (i < len) {
+		char c = p[i];
+
+		if (json_is_ws(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == ',' ||
+		    c == ':') {
+			i++;
+		} else if (c == '"') {
+			why = json_lex_string(p, len, &i);
+			if (why)
+				return why;
+		} else if (is_bare_char(c)) {
+			start = i;
+			while (i < len && is_bare_char(p[i]))
+				i++;
+			if (!json_bare_ok(p + start, i - start))
+				return "invalid literal or number";
+		} else {
+			return json_tokener_error_desc(json_tokener_error_parse_unexpected);
+		}
+	}
+	return NULL;
+}
+
+int upload_validate_json(const char *body, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *obj = NULL;
+	enum json_tokener_error jerr = json_tokener_continue;
+	const char *why;
+	size_t off = 0, n;
+	int r = -EINVAL;
+
+	if (!body || json_all_ws(body, len)) {
+		why = "empty body";
+		goto fail;
+	}
+	/* json-c takes a NUL for the end of the input. */
+	if (memchr(body, '\0', len)) {
+		why = "NUL byte in body";
+		goto fail;
+	}
+	why = json_lex_check(body, len);
+	if (why)
+		goto fail;
+
+	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	if (!tok) {
+		r = -ENOMEM;
+		why = "out of memory";
+		goto fail;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	while (off < len) {
+		n = size_min(len - off, JSON_CHUNK);
+		obj = json_tokener_parse_ex(tok, body + off, (int)n);
+		jerr = json_tokener_get_error(tok);
+		if (jerr != json_tokener_continue)
+			break;
+		off += n;
+	}
+	if (jerr == json_tokener_continue) {
+		/* A top-level number or literal ends only with the input
+		 * ("123" could go on); json-c's end of input is a NUL. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+	} else if (jerr == json_tokener_success) {
+		off += json_tokener_get_parse_end(tok);
+	}
+	if (jerr != json_tokener_success) {
+		why = json_tokener_error_desc(jerr);
+		goto fail;
+	}
+	if (!json_all_ws(body + off, len - off)) {
+		why = "data after the JSON text";
+		goto fail;
+	}
+	json_object_put(obj);
+	json_tokener_free(tok);
+	if (err && errlen)
+		err[0] = '\0';
+	return 0;
+
+fail:
+	json_object_put(obj);
+	if (tok)
+		json_tokener_free(tok);
+	if (err && errlen)
+		snprintf(err, errlen, "%s", why);
+	return r;
+}
+
+/*
+ * Names
+ */
+
+/* Fallback when getrandom(2) cannot deliver (ENOSYS, or EAGAIN before the
+ * kernel's pool is initialised early in boot): xorshift64* per thread,
+ * seeded from two clocks, the thread id and a thread-local address.  Such
+ * names are unique enough -- a clash only costs a retry, as linking never
+ * replaces a file -- but guessable, so an upload stored this way is less
+ * private than one named from getrandom(). */
+static uint64_t fallback_random(void)
+{
+	static __thread uint64_t state;
+	uint64_t x;
+
+	if (!state) {
+		struct timespec rt = { 0 }, mono = { 0 };
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		x = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+		x ^= ((uint64_t)mono.tv_nsec << 32) ^ (uint64_t)mono.tv_sec;
+		x ^= (uint64_t)gettid() << 48 ^ (uint64_t)(uintptr_t)&state;
+		/* splitmix64 finaliser: spread the low-entropy seed bits */
+		x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+		x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+		x ^= x >> 31;
+		state = x ? x : 0x9e3779b97f4a7c15u;
+	}
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	return state * 0x2545f4914f6cdd1du;
+}
+
+static uint64_t random64(void)
+{
+	unsigned char b[8];
+	uint64_t v = 0;
+	ssize_t n;
+	int saved = errno;
+
+	do {
+		n = getrandom(b, sizeof(b), GRND_NONBLOCK);
+	} while (n < 0 && errno == EINTR);
+	errno = saved;
+	if (n != (ssize_t)sizeof(b))
+		return fallback_random();
+	for (size_t i = 0; i < sizeof(b); i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+int upload_make_name(char *out, size_t outsz, time_t now)
+{
+	struct tm tm;
+	int n;
+
+	if (!out || outsz < NAME_LEN + 1)
+		return -ENAMETOOLONG;
+	/* The name has room for four year digits; anything else could not
+	 * pass upload_name_valid(). */
+	if (!gmtime_r(&now, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+		return -EOVERFLOW;
+	n = snprintf(out, outsz, "upload_%04d%02d%02dT%02d%02d%02dZ_%016" PRIx64 ".json",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, random64());
+	if (n != NAME_LEN) {
+		out[0] = '\0';
+		return -EOVERFLOW;
+	}
+	return 0;
+}
+
+bool upload_name_valid(const char *name)
+{
+	if (!name || strnlen(name, NAME_LEN + 1) != NAME_LEN)
+		return false;
+	for (size_t i = 0; i < NAME_LEN; i++) {
+		char c = name[i];
+
+		switch (name_template[i]) {
+		case '#':
+			if (!is_digit(c))
+				return false;
+			break;
+		case '%':
+			if (!is_digit(c) && !(c >= 'a' && c <= 'f'))
+				return false;
+			break;
+		default:
+			if (c != name_template[i])
+				return false;
+			break;
+		}
+	}
+	return true;
+}
+
+/*
+ * Storage
+ */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, size_min(len, WRITE_CHUNK));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* Not expected from a regular file; do not spin on it. */
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The temporary file: unnamed if the file system supports O_TMPFILE
+ * (TMP stays ""), else a new hidden ".upload-*.tmp" named in TMP. */
+static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE])
+{
+	int fd;
+
+	tmp[0] = '\0';
+	fd = openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		return fd;
+	/* EISDIR: a kernel without O_TMPFILE sees only its O_DIRECTORY bit;
+	 * EOPNOTSUPP: the file system lacks it. */
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	for (int i = 0; i < NAME_TRIES; i++) {
+		snprintf(tmp, TMP_NAME_SIZE, TMP_PREFIX "%016" PRIx64 TMP_SUFFIX, random64());
+		fd = openat(dir_fd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+			    0640);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			break;
+	}
+	tmp[0] = '\0';
+	return -errno;
+}
+
+/* Give the O_TMPFILE file FD a fresh name.  linkat() never replaces an
+ * existing entry, so a clash (EEXIST) just means drawing again. */
+static int link_unnamed(int fd, int dir_fd, char *name)
+{
+	char proc[32];
+	int r;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (int i = 0; i < NAME_TRIES; i++) {
+		r = upload_make_name(name, UPLOAD_NAME_MAX, time(NULL));
+		if (r < 0)
+			return r;
+		/* Linking through /proc needs no privilege; AT_EMPTY_PATH
+		 * would need CAP_DAC_READ_SEARCH. */
+		if (linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* Rename the hidden temporary file TMP to a fresh name, never replacing
+ * an existing entry.  On success TMP no longer exists. */
+static int link_named(int dir_fd, const char *tmp, char *name)
+{
+	int r;
+
+	for (int i = 0; i < NAME_TRIES; i++) {
+		r = upload_make_name(name, UPLOAD_NAME_MAX, time(NULL));
+		if (r < 0)
+			return r;
+		if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST)
+			continue;
+		/* EINVAL: the file system lacks RENAME_NOREPLACE; ENOSYS: the
+		 * kernel lacks renameat2.  link + unlink does not replace
+		 * either, at the cost of a moment with two names. */
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+		if (linkat(dir_fd, tmp, dir_fd, name, 0) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return -errno;
+		}
+		if (unlinkat(dir_fd, tmp, 0) < 0) {
+			r = -errno;
+			unlinkat(dir_fd, name, 0);
+			return r;
+		}
+		return 0;
+	}
+	return -EEXIST;
+}
+
+int upload_store(int dir_fd, const char *body, size_t len, char *name)
+{
+	char tmp[TMP_NAME_SIZE];
+	bool linked = false;
+	int fd, r;
+
+	name[0] = '\0';
+	fd = open_temp(dir_fd, tmp);
+	if (fd < 0) {
+		r = fd;
+		goto fail;
+	}
+	r = write_all(fd, body, len);
+	if (r < 0)
+		goto fail;
+	if (fsync(fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = tmp[0] ? link_named(dir_fd, tmp, name) : link_unnamed(fd, dir_fd, name);
+	if (r < 0)
+		goto fail;
+	tmp[0] = '\0';
+	linked = true;
+	/* Makes the new directory entry durable: without it a crash could
+	 * lose a file the client was told is stored. */
+	if (fsync(dir_fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* The data is on disk already (fsync above), so close() has nothing
+	 * left to report. */
+	close(fd);
+	return 0;
+
+fail:
+	/* The name was handed out nowhere yet: take it back rather than
+	 * leave a file whose durability we could not confirm. */
+	if (linked)
+		unlinkat(dir_fd, name, 0);
+	if (tmp[0])
+		unlinkat(dir_fd, tmp, 0);
+	if (fd >= 0)
+		close(fd);
+	name[0] = '\0';
+	return r;
+}
+
+static bool is_temp_name(const char *s)
+{
+	size_t n = strlen(s);
+	const size_t plen = sizeof(TMP_PREFIX) - 1, slen = sizeof(TMP_SUFFIX) - 1;
+
+	return n >= plen + slen && memcmp(s, TMP_PREFIX, plen) == 0 &&
+	       memcmp(s + n - slen, TMP_SUFFIX, slen) == 0;
+}
+
+int upload_cleanup_temp(int dir_fd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, count = 0, r = 0;
+
+	/* A new open file description rather than dup(): a dup shares the
+	 * directory offset with DIR_FD, and readdir() would move it. */
+	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno && !r)
+				r = -errno;
+			break;
+		}
+		if (!is_temp_name(de->d_name))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			count++;
+			continue;
+		}
+		/* Gone already (another process cleaning up) or a directory
+		 * that merely looks like ours: neither is an error. */
+		if (errno != ENOENT && errno != EISDIR && !r)
+			r = -errno;
+	}
+	closedir(d);
+	return r < 0 ? r : count;
+}

@@ -1,2 +1,59 @@
 #!/bin/sh
-exit 0
+# The command line: -t on good and broken configs (the error names file,
+# line and key), --version, --help, and a bad option.
+# Exit status: 0 pass, 1 fail (automake's plain test protocol).
+set -u
+bin=${MTHTTPD_BIN:-../src/mthttpd}
+src=${MTHTTPD_SRCDIR:-..}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mthttpd-cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# expect DESCRIPTION STATUS PATTERN -- command...
+expect() {
+    desc=$1 want=$2 pat=$3
+    shift 4
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        bad "$desc: exit $rc, want $want: $out"
+    elif ! printf '%s\n' "$out" | grep -q -- "$pat"; then
+        bad "$desc: output lacks '$pat': $out"
+    else
+        ok "$desc"
+    fi
+}
+
+# the packaged config, with its make-time paths substituted
+sed -e "s|@pkgdatadir@|/usr/share/mthttpd|g" -e "s|@localstatedir@|/var|g" \
+    "$src/etc/mthttpd.conf.in" > "$tmp/packaged.conf"
+expect "packaged config is valid" 0 "configuration OK" -- "$bin" -t -c "$tmp/packaged.conf"
+sed -e "s|@abs_top_srcdir@|$src|g" "$src/etc/mthttpd-dev.conf.in" > "$tmp/dev.conf"
+expect "developer config is valid" 0 "configuration OK" -- "$bin" -t -c "$tmp/dev.conf"
+
+printf 'port = 8080;\npool_size = 0;\n' > "$tmp/range.conf"
+expect "out-of-range value names file, line and key" 1 "range.conf:2.*pool_size" -- \
+    "$bin" -t -c "$tmp/range.conf"
+printf 'port = 8080;\n\nbogus_key = 1;\n' > "$tmp/unknown.conf"
+expect "unknown key names file, line and key" 1 "unknown.conf:3.*bogus_key" -- \
+    "$bin" -t -c "$tmp/unknown.conf"
+printf 'port = 8080\npool_size = ;\n' > "$tmp/syntax.conf"
+expect "syntax error names file and line" 1 "syntax.conf:[0-9]" -- \
+    "$bin" -t -c "$tmp/syntax.conf"
+printf 'port = "8080";\n' > "$tmp/type.conf"
+expect "wrong type names the key" 1 "type.conf:1.*port" -- "$bin" -t -c "$tmp/type.conf"
+expect "missing file" 1 "nonexistent.conf" -- "$bin" -t -c "$tmp/nonexistent.conf"
+expect "a bad config stops the daemon too" 1 "pool_size" -- "$bin" -c "$tmp/range.conf"
+
+expect "--version" 0 "^mthttpd [0-9]" -- "$bin" --version
+expect "--help" 0 "Usage: mthttpd" -- "$bin" --help
+expect "unknown option" 2 "Usage" -- "$bin" --no-such-option
+
+printf 'port = 0;\nlisten_address = "127.0.0.1";\ndocument_root = "%s/missing";\n' "$tmp" \
+    > "$tmp/nodir.conf"
+expect "missing document_root is a clear start-up error" 1 "document_root" -- \
+    env -u LISTEN_FDS "$bin" -c "$tmp/nodir.conf"
+
+[ "$fails" -eq 0 ]

@@ -1,1 +1,405 @@
-/* harness */
+/* harness.c - see harness.h. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#ifndef TOP_SRCDIR
+#define TOP_SRCDIR "."
+#endif
+#ifndef MTHTTPD_BIN_DEFAULT
+#define MTHTTPD_BIN_DEFAULT "mthttpd"
+#endif
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : def;
+}
+
+const char *srcdir(void)
+{
+	return env_or("MTHTTPD_SRCDIR", TOP_SRCDIR);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void rm_rf(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	while ((e = readdir(d))) {
+		char sub[512];
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+			rm_rf(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+int server_wait_notify(struct server *s, const char *what, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = s->notify_fd, .events = POLLIN };
+		char buf[4096];
+		int64_t left = end - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return -1;
+		n = recv(s->notify_fd, buf, sizeof buf - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, what))
+			return 0;
+	}
+}
+
+void server_start(struct server *s, const struct server_opts *o)
+{
+	static const struct server_opts defaults = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = sizeof sin;
+	FILE *f;
+	int lfd, logfd;
+
+	if (!o)
+		o = &defaults;
+	memset(s, 0, sizeof *s);
+	mkdir(TOP_BUILDDIR_TMP, 0755);
+	snprintf(s->dir, sizeof s->dir, "%s/it-XXXXXX", TOP_BUILDDIR_TMP);
+	cr_assert_not_null(mkdtemp(s->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(s->conf, sizeof s->conf, "%s/mthttpd.conf", s->dir);
+	snprintf(s->uploads, sizeof s->uploads, "%s/uploads", s->dir);
+	snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
+	cr_assert_eq(mkdir(s->uploads, 0755), 0);
+	if (o->own_docroot) {
+		snprintf(s->docroot, sizeof s->docroot, "%s/www", s->dir);
+		cr_assert_eq(mkdir(s->docroot, 0755), 0);
+	} else {
+		snprintf(s->docroot, sizeof s->docroot, "%s/resources", srcdir());
+	}
+
+	/* the "socket unit": 127.0.0.1:0, the kernel picks a free port */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(lfd, 0);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	cr_assert_eq(listen(lfd, 1024), 0);
+	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	s->port = ntohs(sin.sin_port);
+
+	f = fopen(s->conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+		"port = %u;\nlisten_address = \"127.0.0.1\";\n"
+		"document_root = \"%s\";\nuploads_dir = \"uploads\";\n"
+		"pool_size = %u;\nqueue_size = %u;\nkeepalive_timeout = %u;\n"
+		"max_requests = %u;\nmax_body_size = %llu;\n"
+		"allowed_hosts = [\"localhost\", \"127.0.0.1\", \"[::1]\"];\n"
+		"log_level = \"debug\";\n%s\n",
+		s->port, s->docroot, o->pool_size ? o->pool_size : 4,
+		o->queue_size ? o->queue_size : 64,
+		o->keepalive_timeout ? o->keepalive_timeout : 5,
+		o->max_requests ? o->max_requests : 100,
+		(unsigned long long)(o->max_body_size ? o->max_body_size : 1048576),
+		o->extra ? o->extra : "");
+	fclose(f);
+
+	/* the "service manager": receives READY=1 etc. */
+	cr_assert_lt(strlen(s->dir) + sizeof "/notify", sizeof sun.sun_path,
+		     "temp dir path too long for a unix socket: %s", s->dir);
+	memcpy(sun.sun_path, s->dir, strlen(s->dir));
+	memcpy(sun.sun_path + strlen(s->dir), "/notify", sizeof "/notify");
+	s->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(s->notify_fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	logfd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cr_assert_geq(logfd, 0);
+
+	s->pid = fork();
+	cr_assert_neq(s->pid, -1);
+	if (s->pid == 0) {
+		char pidbuf[32];
+		const char *bin = env_or("MTHTTPD_BIN", MTHTTPD_BIN_DEFAULT);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+		dup2(logfd, STDERR_FILENO);
+		if (lfd != 3) {
+			dup2(lfd, 3);
+			close(lfd);
+		}
+		fcntl(3, F_SETFD, 0);
+		snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
+		setenv("LISTEN_PID", pidbuf, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+		unsetenv("JOURNAL_STREAM");
+		execl(bin, "mthttpd", "-c", s->conf, (char *)NULL);
+		perror(bin);
+		_exit(127);
+	}
+	close(lfd);
+	close(logfd);
+	if (server_wait_notify(s, "READY=1", 10000) != 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+		cr_assert_fail("server did not send READY=1; log in %s", s->log);
+	}
+}
+
+void server_stop(struct server *s)
+{
+	int status = 0;
+	int64_t end = now_ms() + 15000;
+	pid_t r = 0;
+
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, SIGTERM);
+	while (now_ms() < end && (r = waitpid(s->pid, &status, WNOHANG)) == 0)
+		usleep(10000);
+	if (r == 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, &status, 0);
+		s->pid = 0;
+		cr_assert_fail("server did not stop within 15 s of SIGTERM");
+	}
+	s->pid = 0;
+	close(s->notify_fd);
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		char *log = read_whole(s->log, NULL);
+		cr_log_error("server log:\n%s", log ? log : "(none)");
+		free(log);
+	}
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "server exit status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	rm_rf(s->dir);
+}
+
+int server_count_uploads(const struct server *s)
+{
+	DIR *d = opendir(s->uploads);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+bool server_log_contains(const struct server *s, const char *needle)
+{
+	char *log = read_whole(s->log, NULL);
+	bool found = log && strstr(log, needle);
+
+	free(log);
+	return found;
+}
+
+int http_connect(unsigned port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 5, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "connect: %s",
+		     strerror(errno));
+	return fd;
+}
+
+void send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		cr_assert_gt(n, 0, "send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void send_str(int fd, const char *s)
+{
+	send_all(fd, s, strlen(s));
+}
+
+bool http_header(const struct http_resp *r, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	const char *line = strstr(r->head, "\r\n");
+
+	while (line && line[2] != '\r') {
+		line += 2;
+		if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			const char *v = line + nlen + 1, *end = strstr(v, "\r\n");
+			size_t n;
+			while (*v == ' ')
+				v++;
+			n = (size_t)(end - v);
+			if (n >= cap)
+				n = cap - 1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return true;
+		}
+		line = strstr(line, "\r\n");
+	}
+	return false;
+}
+
+int http_read(int fd, struct http_resp *r, bool head)
+{
+	size_t len = 0, need, have;
+	char *end = NULL, cl[32];
+
+	memset(r, 0, sizeof *r);
+	while (!end) {
+		ssize_t n;
+		if (len >= sizeof r->head - 1)
+			return -1;
+		n = recv(fd, r->head + len, sizeof r->head - 1 - len, MSG_PEEK);
+		if (n <= 0)
+			return -1;
+		r->head[len + (size_t)n] = '\0';
+		end = strstr(r->head, "\r\n\r\n");
+		/* consume exactly the head, leave the body in the socket */
+		need = end ? (size_t)(end + 4 - r->head) - len : (size_t)n;
+		if (recv(fd, r->head + len, need, 0) != (ssize_t)need)
+			return -1;
+		len += need;
+		r->head[len] = '\0';
+		end = strstr(r->head, "\r\n\r\n");
+	}
+	if (sscanf(r->head, "HTTP/1.1 %d", &r->status) != 1)
+		return -1;
+	if (r->status == 100) /* interim: the real response follows */
+		return http_read(fd, r, head);
+	need = 0;
+	if (!head && r->status != 304 && http_header(r, "Content-Length", cl, sizeof cl))
+		need = strtoull(cl, NULL, 10);
+	r->body = malloc(need + 1);
+	cr_assert_not_null(r->body);
+	for (have = 0; have < need;) {
+		ssize_t n = recv(fd, r->body + have, need - have, 0);
+		if (n <= 0) {
+			r->body[have] = '\0';
+			r->body_len = have;
+			return -1;
+		}
+		have += (size_t)n;
+	}
+	r->body[need] = '\0';
+	r->body_len = need;
+	return 0;
+}
+
+void http_resp_free(struct http_resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+int http_get(const struct server *s, const char *method, const char *path, struct http_resp *r)
+{
+	char req[2048];
+	int fd = http_connect(s->port), rc;
+
+	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", method, path,
+		 s->port);
+	send_str(fd, req);
+	rc = http_read(fd, r, strcmp(method, "HEAD") == 0);
+	close(fd);
+	return rc;
+}
+
+bool wait_closed(int fd, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = end - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return false;
+		n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+	}
+}
+
+char *read_whole(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	if (buf) {
+		buf[n] = '\0';
+		if (len)
+			*len = (size_t)n;
+	}
+	return buf;
+}

@@ -1,1 +1,75 @@
-/* harness */
+/* harness.h - run the real mthttpd binary the way systemd does, and speak
+ * HTTP to it over loopback.
+ *
+ * server_start() binds 127.0.0.1:0 itself (the kernel picks a free port, so
+ * parallel tests never race for one), passes the socket as LISTEN_FDS=1 and
+ * waits for READY=1 on its own NOTIFY_SOCKET: no sleeps, no port guessing.
+ * Every wait is bounded; the daemon is stopped by PID and dies with the test
+ * process (PR_SET_PDEATHSIG) even when an assertion aborts the test. */
+#ifndef MTH_TEST_HARNESS_H
+#define MTH_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct server_opts {
+	unsigned pool_size;         /* 0 = 4 */
+	unsigned queue_size;        /* 0 = 64 */
+	unsigned keepalive_timeout; /* 0 = 5 */
+	unsigned max_requests;      /* 0 = 100 */
+	uint64_t max_body_size;     /* 0 = 1 MiB */
+	bool own_docroot;           /* a writable copy-free docroot in the temp dir */
+	const char *extra;          /* more config lines */
+};
+
+struct server {
+	pid_t pid;
+	unsigned port;
+	int notify_fd;
+	char dir[200];       /* temp dir, removed by server_stop() */
+	char conf[256];
+	char uploads[256];
+	char docroot[256];
+	char log[256];      /* the daemon's stderr */
+};
+
+void server_start(struct server *s, const struct server_opts *o);
+/* SIGTERM, wait (bounded), assert exit status 0, remove the temp dir. */
+void server_stop(struct server *s);
+/* Wait until a datagram containing WHAT arrives on the notify socket. */
+int server_wait_notify(struct server *s, const char *what, int timeout_ms);
+/* Count the regular files in the uploads directory. */
+int server_count_uploads(const struct server *s);
+/* Does the daemon's log contain NEEDLE? */
+bool server_log_contains(const struct server *s, const char *needle);
+
+/* A TCP connection to the server with 5 s send/receive timeouts. */
+int http_connect(unsigned port);
+void send_all(int fd, const void *buf, size_t len);
+void send_str(int fd, const char *s);
+
+struct http_resp {
+	int status;
+	char head[16384];   /* the response head, NUL-terminated */
+	char *body;         /* malloc'd, NUL-terminated */
+	size_t body_len;
+};
+
+/* Read one response (Content-Length framed; HEAD: no body).  Returns 0, or
+ * -1 if the connection closed or timed out before a complete response. */
+int http_read(int fd, struct http_resp *r, bool head);
+void http_resp_free(struct http_resp *r);
+/* Value of a header (case-insensitive name) copied into OUT; false if absent. */
+bool http_header(const struct http_resp *r, const char *name, char *out, size_t cap);
+/* One request on a new connection: "GET /path" with Host: 127.0.0.1:PORT. */
+int http_get(const struct server *s, const char *method, const char *path, struct http_resp *r);
+/* True when the peer closed the connection (EOF) within TIMEOUT_MS. */
+bool wait_closed(int fd, int timeout_ms);
+
+/* Whole file into a malloc'd buffer (NUL-terminated), or NULL. */
+char *read_whole(const char *path, size_t *len);
+const char *srcdir(void);
+
+#endif

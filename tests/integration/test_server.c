@@ -1,1 +1,970 @@
+/* test_server.c - the real daemon over loopback: every behaviour of the seed
+ * (GET, downloads, uploads, security, concurrency) and the HTTP/1.1
+ * connection rules.  Each test starts its own daemon (see harness.h). */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct server srv;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start_default(void)
+{
+	server_start(&srv, NULL);
+}
+
+static void stop(void)
+{
+	server_stop(&srv);
+}
+
+static char *resource(const char *name, size_t *len)
+{
+	char path[512];
+	char *data;
+
+	snprintf(path, sizeof path, "%s/resources/%s", srcdir(), name);
+	data = read_whole(path, len);
+	cr_assert_not_null(data, "cannot read %s", path);
+	return data;
+}
+
+/* A request on a fresh connection, with our Host. */
+static void request(const char *raw, struct http_resp *r, bool head)
+{
+	int fd = http_connect(srv.port);
+
+	send_str(fd, raw);
+	cr_assert_eq(http_read(fd, r, head), 0, "no complete response to: %s", raw);
+	close(fd);
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	static char buf[8][4096];
+	static int i;
+	va_list ap;
+	char *b = buf[i++ % 8];
+
+	va_start(ap, f);
+	vsnprintf(b, sizeof buf[0], f, ap);
+	va_end(ap);
+	return b;
+}
+
+static void assert_header(const struct http_resp *r, const char *name, const char *want)
+{
+	char v[1024];
+
+	cr_assert(http_header(r, name, v, sizeof v), "missing %s in:\n%s", name, r->head);
+	cr_assert_str_eq(v, want, "%s: got '%s', want '%s'", name, v, want);
+}
+
+/* ---------------------------------------------------------------- GET */
+
+TestSuite(get, .init = start_default, .fini = stop, .timeout = 60);
+
+Test(get, root_serves_index_html)
+{
+	struct http_resp r;
+	size_t len;
+	char *want = resource("index.html", &len);
+	char v[256];
+
+	cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+	cr_assert_eq(r.status, 200);
+	assert_header(&r, "Content-Type", "text/html; charset=utf-8");
+	assert_header(&r, "Content-Length", fmt("%zu", len));
+	assert_header(&r, "Connection", "keep-alive");
+	assert_header(&r, "Keep-Alive", "timeout=5, max=99");
+	cr_assert(http_header(&r, "Server", v, sizeof v));
+	cr_assert(strncmp(v, "mthttpd/", 8) == 0, "Server: %s", v);
+	cr_assert(http_header(&r, "Date", v, sizeof v));
+	cr_assert_eq(strlen(v), 29, "Date not IMF-fixdate: %s", v);
+	cr_assert_str_eq(v + 26, "GMT");
+	cr_assert_eq(r.body_len, len);
+	cr_assert(memcmp(r.body, want, len) == 0);
+	http_resp_free(&r);
+	free(want);
+}
+
+Test(get, html_pages)
+{
+	static const char *pages[] = { "about.html", "contact.html", "index.html" };
+
+	for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+		struct http_resp r;
+		size_t len;
+		char *want = resource(pages[i], &len);
+
+		cr_assert_eq(http_get(&srv, "GET", fmt("/%s", pages[i]), &r), 0);
+		cr_assert_eq(r.status, 200, "%s -> %d", pages[i], r.status);
+		assert_header(&r, "Content-Type", "text/html; charset=utf-8");
+		cr_assert(!http_header(&r, "Content-Disposition", (char[8]){ 0 }, 8));
+		cr_assert_eq(r.body_len, len);
+		cr_assert(memcmp(r.body, want, len) == 0);
+		http_resp_free(&r);
+		free(want);
+	}
+}
+
+Test(get, downloads_are_attachments_and_byte_exact)
+{
+	static const char *files[] = { "logo.png", "photo.png", "family.jpg", "friend.jpg",
+				       "sample.txt" };
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		struct http_resp r;
+		size_t len;
+		char *want = resource(files[i], &len);
+
+		cr_assert_eq(http_get(&srv, "GET", fmt("/%s", files[i]), &r), 0);
+		cr_assert_eq(r.status, 200, "%s -> %d", files[i], r.status);
+		assert_header(&r, "Content-Type", "application/octet-stream");
+		assert_header(&r, "Content-Disposition",
+			      fmt("attachment; filename=\"%s\"", files[i]));
+		assert_header(&r, "Content-Length", fmt("%zu", len));
+		cr_assert_eq(r.body_len, len);
+		cr_assert(memcmp(r.body, want, len) == 0, "%s differs", files[i]);
+		http_resp_free(&r);
+		free(want);
+	}
+}
+
+Test(get, missing_file_is_404)
+{
+	struct http_resp r;
+
+	cr_assert_eq(http_get(&srv, "GET", "/nonexistent.png", &r), 0);
+	cr_assert_eq(r.status, 404);
+	http_resp_free(&r);
+	cr_assert_eq(http_get(&srv, "GET", "/no/such/dir/", &r), 0);
+	cr_assert_eq(r.status, 404);
+	http_resp_free(&r);
+}
+
+Test(get, head_has_get_headers_and_no_body)
+{
+	struct http_resp g, h;
+	char a[64], b[64];
+	int fd;
+
+	cr_assert_eq(http_get(&srv, "GET", "/logo.png", &g), 0);
+	fd = http_connect(srv.port);
+	/* HEAD then GET on one connection: a body after HEAD would corrupt
+	 * the second response */
+	send_str(fd, fmt("HEAD /logo.png HTTP/1.1\r\nHost: localhost:%u\r\n\r\n"
+			 "GET /sample.txt HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+			 srv.port, srv.port));
+	cr_assert_eq(http_read(fd, &h, true), 0);
+	cr_assert_eq(h.status, 200);
+	cr_assert(http_header(&g, "Content-Length", a, sizeof a));
+	cr_assert(http_header(&h, "Content-Length", b, sizeof b));
+	cr_assert_str_eq(a, b);
+	assert_header(&h, "Content-Type", "application/octet-stream");
+	assert_header(&h, "Content-Disposition", "attachment; filename=\"logo.png\"");
+	http_resp_free(&h);
+	cr_assert_eq(http_read(fd, &h, false), 0);
+	cr_assert_eq(h.status, 200);
+	assert_header(&h, "Content-Disposition", "attachment; filename=\"sample.txt\"");
+	http_resp_free(&h);
+	http_resp_free(&g);
+	close(fd);
+}
+
+Test(get, query_string_is_ignored)
+{
+	struct http_resp r;
+
+	cr_assert_eq(http_get(&srv, "GET", "/about.html?x=1&y=2", &r), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+}
+
+/* ---------------------------------------------------- files and dirs */
+
+static void own_root(void)
+{
+	struct server_opts o = { .own_docroot = true };
+	server_start(&srv, &o);
+}
+
+TestSuite(files, .init = own_root, .fini = stop, .timeout = 120);
+
+static void write_file(const char *path, const char *data)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(data, f);
+	fclose(f);
+}
+
+Test(files, directories_index_redirect_and_404)
+{
+	struct http_resp r;
+
+	cr_assert_eq(mkdir(fmt("%s/docs", srv.docroot), 0755), 0);
+	cr_assert_eq(mkdir(fmt("%s/empty", srv.docroot), 0755), 0);
+	write_file(fmt("%s/docs/index.html", srv.docroot), "<p>docs</p>\n");
+
+	cr_assert_eq(http_get(&srv, "GET", "/docs/", &r), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "<p>docs</p>\n");
+	http_resp_free(&r);
+
+	cr_assert_eq(http_get(&srv, "GET", "/docs", &r), 0);
+	cr_assert_eq(r.status, 301);
+	assert_header(&r, "Location", "/docs/");
+	http_resp_free(&r);
+
+	cr_assert_eq(http_get(&srv, "GET", "/empty/", &r), 0);
+	cr_assert_eq(r.status, 404, "directory without index must be 404");
+	http_resp_free(&r);
+
+	/* the root without index.html */
+	cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+	cr_assert_eq(r.status, 404);
+	http_resp_free(&r);
+}
+
+Test(files, only_regular_files)
+{
+	struct http_resp r;
+
+	cr_assert_eq(mkfifo(fmt("%s/fifo.txt", srv.docroot), 0644), 0);
+	/* opening a FIFO must not block a worker: the answer is 404 */
+	cr_assert_eq(http_get(&srv, "GET", "/fifo.txt", &r), 0);
+	cr_assert_eq(r.status, 404);
+	http_resp_free(&r);
+}
+
+Test(files, symlink_out_of_root_is_403)
+{
+	struct http_resp r;
+
+	write_file(fmt("%s/secret.txt", srv.dir), "top secret\n");
+	write_file(fmt("%s/inside.txt", srv.docroot), "fine\n");
+	cr_assert_eq(symlink(fmt("%s/secret.txt", srv.dir), fmt("%s/abs.txt", srv.docroot)), 0);
+	cr_assert_eq(symlink("../secret.txt", fmt("%s/rel.txt", srv.docroot)), 0);
+	cr_assert_eq(symlink("/etc", fmt("%s/etc", srv.docroot)), 0);
+	cr_assert_eq(symlink("inside.txt", fmt("%s/ok.txt", srv.docroot)), 0);
+
+	cr_assert_eq(http_get(&srv, "GET", "/abs.txt", &r), 0);
+	cr_assert_eq(r.status, 403);
+	cr_assert_null(strstr(r.body, "top secret"));
+	http_resp_free(&r);
+	cr_assert_eq(http_get(&srv, "GET", "/rel.txt", &r), 0);
+	cr_assert_eq(r.status, 403);
+	http_resp_free(&r);
+	cr_assert_eq(http_get(&srv, "GET", "/etc/passwd", &r), 0);
+	cr_assert_eq(r.status, 403);
+	http_resp_free(&r);
+	/* a link that stays inside the root is fine */
+	cr_assert_eq(http_get(&srv, "GET", "/ok.txt", &r), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "fine\n");
+	http_resp_free(&r);
+}
+
+Test(files, large_file_with_sendfile)
+{
+	const size_t size = 24u << 20; /* several sendfile rounds and yields */
+	char *data = malloc(size);
+	struct http_resp r;
+	FILE *f;
+
+	for (size_t i = 0; i < size; i++)
+		data[i] = (char)(i * 2654435761u >> 13);
+	f = fopen(fmt("%s/big.bin", srv.docroot), "wb");
+	cr_assert_eq(fwrite(data, 1, size, f), size);
+	fclose(f);
+	cr_assert_eq(http_get(&srv, "GET", "/big.bin", &r), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(r.body_len, size);
+	cr_assert(memcmp(r.body, data, size) == 0);
+	http_resp_free(&r);
+	free(data);
+}
+
+/* Over 4 GiB: 64-bit lengths and offsets end to end, and the ~2 GiB cap of
+ * one sendfile(2) call.  The file is sparse, so it costs no disk. */
+Test(files, file_over_4_gib)
+{
+	const uint64_t size = (4ull << 30) + 4096 + 7;
+	char req[256], buf[1 << 16], tail[8] = { 0 };
+	struct http_resp r;
+	uint64_t got = 0;
+	int fd, ffd;
+
+	ffd = open(fmt("%s/huge.bin", srv.docroot), O_WRONLY | O_CREAT, 0644);
+	cr_assert_geq(ffd, 0);
+	cr_assert_eq(pwrite(ffd, "THE-END", 7, (off_t)size - 7), 7);
+	close(ffd);
+
+	fd = http_connect(srv.port);
+	snprintf(req, sizeof req, "GET /huge.bin HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port);
+	send_str(fd, req);
+	cr_assert_eq(http_read(fd, &r, true), 0); /* head only: stream the body */
+	cr_assert_eq(r.status, 200);
+	assert_header(&r, "Content-Length", fmt("%llu", (unsigned long long)size));
+	while (got < size) {
+		ssize_t n = recv(fd, buf, sizeof buf, 0);
+		cr_assert_gt(n, 0, "connection ended after %llu bytes", (unsigned long long)got);
+		if (got + (uint64_t)n >= size - 7) {
+			for (ssize_t i = 0; i < n; i++)
+				if (got + (uint64_t)i >= size - 7)
+					tail[got + (uint64_t)i - (size - 7)] = buf[i];
+		}
+		got += (uint64_t)n;
+	}
+	cr_assert_eq(got, size);
+	cr_assert_str_eq(tail, "THE-END");
+	http_resp_free(&r);
+	close(fd);
+}
+
+/* ------------------------------------------------------------ uploads */
+
+TestSuite(upload, .init = start_default, .fini = stop, .timeout = 60);
+
+static int post(const char *ctype, const char *body, struct http_resp *r)
+{
+	int fd = http_connect(srv.port), rc;
+
+	send_str(fd, fmt("POST /upload HTTP/1.1\r\nHost: localhost:%u\r\n%s%s%s"
+			 "Content-Length: %zu\r\n\r\n",
+			 srv.port, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+			 ctype ? "\r\n" : "", strlen(body)));
+	send_str(fd, body);
+	rc = http_read(fd, r, false);
+	close(fd);
+	return rc;
+}
+
+Test(upload, valid_json_is_stored_durably_and_served_back)
+{
+	const char *body = "{\"name\":\"mthttpd\",\"tags\":[1,2,3],\"ok\":true}";
+	struct http_resp r, g;
+	char loc[256], expect[512], path[512];
+	size_t len;
+	char *stored;
+
+	cr_assert_eq(post("application/json; charset=utf-8", body, &r), 0);
+	cr_assert_eq(r.status, 201, "got %d: %s", r.status, r.body);
+	assert_header(&r, "Content-Type", "application/json");
+	cr_assert(http_header(&r, "Location", loc, sizeof loc));
+	cr_assert(strncmp(loc, "/uploads/upload_", 16) == 0, "Location %s", loc);
+	snprintf(expect, sizeof expect, "{\"status\":\"created\",\"path\":\"%s\",\"bytes\":%zu}\n",
+		 loc, strlen(body));
+	cr_assert_str_eq(r.body, expect);
+
+	snprintf(path, sizeof path, "%s/%s", srv.uploads, loc + 9);
+	stored = read_whole(path, &len);
+	cr_assert_not_null(stored, "%s missing", path);
+	cr_assert_eq(len, strlen(body));
+	cr_assert(memcmp(stored, body, len) == 0);
+	cr_assert_eq(server_count_uploads(&srv), 1, "temp files left behind");
+
+	cr_assert_eq(http_get(&srv, "GET", loc, &g), 0);
+	cr_assert_eq(g.status, 200);
+	assert_header(&g, "Content-Type", "application/json");
+	assert_header(&g, "X-Content-Type-Options", "nosniff");
+	cr_assert_str_eq(g.body, body);
+	http_resp_free(&g);
+	http_resp_free(&r);
+	free(stored);
+}
+
+Test(upload, two_uploads_two_files)
+{
+	struct http_resp r;
+
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(post("application/json", "[1,2]", &r), 0);
+		cr_assert_eq(r.status, 201);
+		http_resp_free(&r);
+	}
+	cr_assert_eq(server_count_uploads(&srv), 2);
+}
+
+Test(upload, wrong_content_type_is_415)
+{
+	struct http_resp r;
+
+	cr_assert_eq(post("text/plain", "{\"a\":1}", &r), 0);
+	cr_assert_eq(r.status, 415);
+	assert_header(&r, "Content-Type", "application/json");
+	cr_assert_not_null(strstr(r.body, "\"error\""));
+	http_resp_free(&r);
+	cr_assert_eq(post(NULL, "{\"a\":1}", &r), 0);
+	cr_assert_eq(r.status, 415);
+	http_resp_free(&r);
+	cr_assert_eq(server_count_uploads(&srv), 0);
+}
+
+Test(upload, invalid_or_empty_json_is_400)
+{
+	static const char *bad[] = { "{\"a\":", "{'a':1}", "not json", "{} {}", "", "   " };
+	struct http_resp r;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cr_assert_eq(post("application/json", bad[i], &r), 0);
+		cr_assert_eq(r.status, 400, "'%s' -> %d", bad[i], r.status);
+		assert_header(&r, "Content-Type", "application/json");
+		cr_assert_not_null(strstr(r.body, "\"status\":\"error\""));
+		http_resp_free(&r);
+	}
+	cr_assert_eq(server_count_uploads(&srv), 0);
+}
+
+Test(upload, missing_length_is_411)
+{
+	struct http_resp r;
+
+	request(fmt("POST /upload HTTP/1.1\r\nHost: localhost:%u\r\n"
+		    "Content-Type: application/json\r\n\r\n{}",
+		    srv.port),
+		&r, false);
+	cr_assert_eq(r.status, 411);
+	http_resp_free(&r);
+	cr_assert_eq(server_count_uploads(&srv), 0);
+}
+
+Test(upload, post_elsewhere_is_405)
+{
+	struct http_resp r;
+
+	request(fmt("POST /index.html HTTP/1.1\r\nHost: localhost:%u\r\n"
+		    "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+		    srv.port),
+		&r, false);
+	cr_assert_eq(r.status, 405);
+	assert_header(&r, "Allow", "GET, HEAD");
+	http_resp_free(&r);
+	cr_assert_eq(server_count_uploads(&srv), 0);
+}
+
+Test(upload, expect_100_continue)
+{
+	struct http_resp r;
+	char interim[64] = { 0 };
+	int fd = http_connect(srv.port);
+
+	send_str(fd, fmt("POST /upload HTTP/1.1\r\nHost: localhost:%u\r\n"
+			 "Content-Type: application/json\r\nContent-Length: 8\r\n"
+			 "Expect: 100-continue\r\n\r\n",
+			 srv.port));
+	cr_assert_eq(recv(fd, interim, 25, MSG_WAITALL), 25);
+	cr_assert_str_eq(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+	send_str(fd, "{\"a\":42}");
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 201);
+	http_resp_free(&r);
+	close(fd);
+}
+
+static void small_body_limit(void)
+{
+	struct server_opts o = { .max_body_size = 64 };
+	server_start(&srv, &o);
+}
+
+Test(upload, body_over_limit_is_413_without_reading_it, .init = small_body_limit,
+     .fini = stop, .timeout = 60)
+{
+	struct http_resp r;
+	int fd = http_connect(srv.port);
+
+	/* announce 10 MB but send only the head: the answer must come anyway */
+	send_str(fd, fmt("POST /upload HTTP/1.1\r\nHost: localhost:%u\r\n"
+			 "Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
+			 srv.port));
+	send_str(fd, "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24]");
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 413);
+	assert_header(&r, "Connection", "close");
+	cr_assert(wait_closed(fd, 5000), "server must close after 413");
+	http_resp_free(&r);
+	close(fd);
+	cr_assert_eq(server_count_uploads(&srv), 0);
+}
+
+/* ----------------------------------------------------------- security */
+
+TestSuite(security, .init = start_default, .fini = stop, .timeout = 60);
+
+Test(security, traversal_raw_and_encoded_is_403)
+{
+	static const char *paths[] = {
+		"/../etc/passwd",         "/../../../../etc/passwd", "/a/../../etc/passwd",
+		"/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E/etc/passwd",     "/..%2f..%2fetc%2fpasswd",
+		"/.%2e/etc/passwd",       "/./index.html",           "/index.html%00.txt",
+		"/..\\..\\etc\\passwd",   "/%5c..%5cetc/passwd",
+	};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		struct http_resp r;
+
+		request(fmt("GET %s HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", paths[i], srv.port), &r,
+			false);
+		cr_assert_eq(r.status, 403, "%s -> %d", paths[i], r.status);
+		cr_assert_null(strstr(r.body, "root:"), "%s leaked a file", paths[i]);
+		http_resp_free(&r);
+	}
+	cr_assert(server_log_contains(&srv, "security:"), "rejections are logged");
+}
+
+Test(security, malformed_target_is_400)
+{
+	static const char *targets[] = { "index.html", "*", "localhost:80", "https://x/",
+					 "/%zz", "/%4" };
+	for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+		struct http_resp r;
+
+		request(fmt("GET %s HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", targets[i], srv.port),
+			&r, false);
+		cr_assert_eq(r.status, 400, "%s -> %d", targets[i], r.status);
+		http_resp_free(&r);
+	}
+}
+
+Test(security, host_header_rules)
+{
+	struct http_resp r;
+
+	request("GET / HTTP/1.1\r\n\r\n", &r, false);
+	cr_assert_eq(r.status, 400, "HTTP/1.1 without Host");
+	http_resp_free(&r);
+	request(fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\nHost: localhost:%u\r\n\r\n", srv.port,
+		    srv.port),
+		&r, false);
+	cr_assert_eq(r.status, 400, "two Host fields");
+	http_resp_free(&r);
+	request(fmt("GET / HTTP/1.1\r\nHost: evil.example:%u\r\n\r\n", srv.port), &r, false);
+	cr_assert_eq(r.status, 403, "name not allowed");
+	http_resp_free(&r);
+	request(fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port + 1), &r, false);
+	cr_assert_eq(r.status, 403, "wrong port");
+	http_resp_free(&r);
+	request("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", &r, false);
+	cr_assert_eq(r.status, 403, "no port means 80, which is not ours");
+	http_resp_free(&r);
+	request("GET / HTTP/1.1\r\nHost: bad host\r\n\r\n", &r, false);
+	cr_assert_eq(r.status, 400, "invalid Host");
+	http_resp_free(&r);
+	request(fmt("GET / HTTP/1.1\r\nHost: LOCALHOST:%u\r\n\r\n", srv.port), &r, false);
+	cr_assert_eq(r.status, 200, "names compare case-insensitively");
+	http_resp_free(&r);
+	request(fmt("GET / HTTP/1.1\r\nHost: [::1]:%u\r\n\r\n", srv.port), &r, false);
+	cr_assert_eq(r.status, 200, "IPv6 literal");
+	http_resp_free(&r);
+	/* absolute-form: the target's authority decides (RFC 9112 3.2.2) */
+	request(fmt("GET http://evil.example:%u/ HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port,
+		    srv.port),
+		&r, false);
+	cr_assert_eq(r.status, 403);
+	http_resp_free(&r);
+	request(fmt("GET http://localhost:%u/about.html HTTP/1.1\r\nHost: x\r\n\r\n", srv.port), &r,
+		false);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	/* HTTP/1.0 may omit Host */
+	request("GET / HTTP/1.0\r\n\r\n", &r, false);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+}
+
+Test(security, bad_host_stores_nothing)
+{
+	struct http_resp r;
+
+	request(fmt("POST /upload HTTP/1.1\r\nHost: evil.example:%u\r\n"
+		    "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+		    srv.port),
+		&r, false);
+	cr_assert_eq(r.status, 403);
+	http_resp_free(&r);
+	cr_assert_eq(server_count_uploads(&srv), 0);
+}
+
+Test(security, methods)
+{
+	static const char *m405[] = { "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE" };
+	struct http_resp r;
+
+	for (size_t i = 0; i < sizeof m405 / sizeof m405[0]; i++) {
+		request(fmt("%s / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", m405[i], srv.port), &r,
+			false);
+		cr_assert_eq(r.status, 405, "%s -> %d", m405[i], r.status);
+		assert_header(&r, "Allow", "GET, HEAD, POST");
+		http_resp_free(&r);
+	}
+	request(fmt("BREW / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port), &r, false);
+	cr_assert_eq(r.status, 501);
+	http_resp_free(&r);
+}
+
+Test(security, malformed_requests_close_the_connection)
+{
+	struct {
+		const char *req;
+		int status;
+	} cases[] = {
+		{ "garbage\r\n\r\n", 400 },
+		{ "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505 },
+		{ "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400 },
+		{ "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n",
+		  400 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct http_resp r;
+		int fd = http_connect(srv.port);
+
+		send_str(fd, cases[i].req);
+		cr_assert_eq(http_read(fd, &r, false), 0, "case %zu", i);
+		cr_assert_eq(r.status, cases[i].status, "case %zu -> %d", i, r.status);
+		assert_header(&r, "Connection", "close");
+		cr_assert(wait_closed(fd, 5000), "case %zu: connection not closed", i);
+		http_resp_free(&r);
+		close(fd);
+	}
+}
+
+Test(security, size_limits)
+{
+	struct http_resp r;
+	size_t n = 9000;
+	char *big = malloc(n + 64);
+	int fd;
+
+	/* request line over 8 KiB -> 414 */
+	memcpy(big, "GET /", 5);
+	memset(big + 5, 'a', n);
+	strcpy(big + 5 + n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	fd = http_connect(srv.port);
+	send_str(fd, big);
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 414);
+	http_resp_free(&r);
+	close(fd);
+	free(big);
+
+	/* more than 100 fields -> 431 */
+	fd = http_connect(srv.port);
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n", srv.port));
+	for (int i = 0; i < 120; i++)
+		send_str(fd, fmt("X-F%d: v\r\n", i));
+	send_str(fd, "\r\n");
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 431);
+	http_resp_free(&r);
+	close(fd);
+
+	/* a header block over 16 KiB -> 431 */
+	fd = http_connect(srv.port);
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n", srv.port));
+	for (int i = 0; i < 20; i++) {
+		char line[1100];
+		memset(line, 'v', sizeof line);
+		memcpy(line, "X-Big: ", 7);
+		memcpy(line + sizeof line - 2, "\r\n", 2);
+		send_all(fd, line, sizeof line);
+	}
+	send_str(fd, "\r\n");
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 431);
+	http_resp_free(&r);
+	close(fd);
+}
+
+/* ---------------------------------------------------------- keep-alive */
+
+TestSuite(keepalive, .init = start_default, .fini = stop, .timeout = 60);
+
+Test(keepalive, http11_persists_and_pipelines_in_order)
+{
+	static const char *paths[] = { "/about.html", "/sample.txt", "/nope", "/contact.html" };
+	char req[4096] = "";
+	int fd = http_connect(srv.port);
+
+	for (size_t i = 0; i < 4; i++)
+		strcat(req, fmt("GET %s HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", paths[i], srv.port));
+	send_str(fd, req); /* all four in one segment */
+	for (size_t i = 0; i < 4; i++) {
+		struct http_resp r;
+		cr_assert_eq(http_read(fd, &r, false), 0, "response %zu", i);
+		cr_assert_eq(r.status, i == 2 ? 404 : 200, "%s -> %d", paths[i], r.status);
+		if (i == 1)
+			assert_header(&r, "Content-Disposition", "attachment; filename=\"sample.txt\"");
+		assert_header(&r, "Connection", "keep-alive");
+		http_resp_free(&r);
+	}
+	close(fd);
+}
+
+Test(keepalive, connection_close_is_honoured)
+{
+	struct http_resp r;
+	int fd = http_connect(srv.port);
+
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n",
+			 srv.port));
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	assert_header(&r, "Connection", "close");
+	cr_assert(wait_closed(fd, 3000));
+	http_resp_free(&r);
+	close(fd);
+}
+
+Test(keepalive, http10_closes_unless_asked)
+{
+	struct http_resp r;
+	int fd = http_connect(srv.port);
+
+	send_str(fd, "GET / HTTP/1.0\r\n\r\n");
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	assert_header(&r, "Connection", "close");
+	cr_assert(wait_closed(fd, 3000));
+	http_resp_free(&r);
+	close(fd);
+
+	fd = http_connect(srv.port);
+	for (int i = 0; i < 2; i++) {
+		send_str(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+		cr_assert_eq(http_read(fd, &r, false), 0);
+		assert_header(&r, "Connection", "keep-alive");
+		http_resp_free(&r);
+	}
+	close(fd);
+}
+
+static void three_requests(void)
+{
+	struct server_opts o = { .max_requests = 3 };
+	server_start(&srv, &o);
+}
+
+Test(keepalive, max_requests_closes, .init = three_requests, .fini = stop, .timeout = 60)
+{
+	int fd = http_connect(srv.port);
+
+	for (int i = 1; i <= 3; i++) {
+		struct http_resp r;
+		send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+		cr_assert_eq(http_read(fd, &r, false), 0);
+		if (i < 3) {
+			assert_header(&r, "Keep-Alive", fmt("timeout=5, max=%d", 3 - i));
+		} else {
+			assert_header(&r, "Connection", "close");
+		}
+		http_resp_free(&r);
+	}
+	cr_assert(wait_closed(fd, 3000), "connection must close after max_requests");
+	close(fd);
+}
+
+static void short_timeout(void)
+{
+	struct server_opts o = { .keepalive_timeout = 1 };
+	server_start(&srv, &o);
+}
+
+Test(keepalive, idle_timeout_closes, .init = short_timeout, .fini = stop, .timeout = 60)
+{
+	struct http_resp r;
+	int fd = http_connect(srv.port);
+	int64_t t0;
+
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	http_resp_free(&r);
+	t0 = mono_ms();
+	cr_assert(wait_closed(fd, 4000), "idle connection not closed");
+	cr_assert_geq(mono_ms() - t0, 500, "closed before the timeout");
+	close(fd);
+
+	/* a half-sent request gets 408 */
+	fd = http_connect(srv.port);
+	send_str(fd, "GET / HTTP/1.1\r\nHost: loc");
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 408);
+	http_resp_free(&r);
+	close(fd);
+}
+
+/* --------------------------------------------------------- concurrency */
+
+struct client_arg {
+	unsigned port;
+	int ok;
+};
+
+static void *client_main(void *p)
+{
+	struct client_arg *a = p;
+	int fd = http_connect(a->port);
+
+	for (int i = 0; i < 5; i++) {
+		struct http_resp r;
+		char req[256];
+		snprintf(req, sizeof req, "GET /%s HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+			 i % 2 ? "logo.png" : "", a->port);
+		send_str(fd, req);
+		if (http_read(fd, &r, false) == 0 && r.status == 200)
+			a->ok++;
+		http_resp_free(&r);
+	}
+	close(fd);
+	return NULL;
+}
+
+TestSuite(concurrency, .fini = stop, .timeout = 120);
+
+Test(concurrency, two_hundred_clients_five_requests_each, .init = start_default)
+{
+	enum { N = 200 };
+	pthread_t t[N];
+	struct client_arg a[N];
+	int total = 0;
+
+	for (int i = 0; i < N; i++) {
+		a[i] = (struct client_arg){ srv.port, 0 };
+		cr_assert_eq(pthread_create(&t[i], NULL, client_main, &a[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		total += a[i].ok;
+	}
+	cr_assert_eq(total, N * 5, "only %d of %d requests served", total, N * 5);
+}
+
+static void tiny_pool(void)
+{
+	struct server_opts o = { .pool_size = 2, .keepalive_timeout = 30 };
+	server_start(&srv, &o);
+}
+
+/* Idle keep-alive connections hold no worker: with 4 x pool_size of them
+ * open (and as many that never sent a byte), a new client is served at
+ * once. */
+Test(concurrency, idle_connections_do_not_hold_workers, .init = tiny_pool)
+{
+	enum { IDLE = 8 };
+	int idle[IDLE], silent[IDLE];
+	struct http_resp r;
+	int64_t t0, dt;
+
+	for (int i = 0; i < IDLE; i++) {
+		idle[i] = http_connect(srv.port);
+		send_str(idle[i], fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+		cr_assert_eq(http_read(idle[i], &r, false), 0);
+		http_resp_free(&r);
+		silent[i] = http_connect(srv.port);
+	}
+	t0 = mono_ms();
+	cr_assert_eq(http_get(&srv, "GET", "/about.html", &r), 0);
+	dt = mono_ms() - t0;
+	cr_assert_eq(r.status, 200);
+	cr_assert_lt(dt, 1000, "new client waited %lld ms", (long long)dt);
+	http_resp_free(&r);
+	/* and the idle ones are still usable */
+	send_str(idle[0], fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+	cr_assert_eq(http_read(idle[0], &r, false), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	for (int i = 0; i < IDLE; i++) {
+		close(idle[i]);
+		close(silent[i]);
+	}
+}
+
+static void one_worker_one_slot(void)
+{
+	struct server_opts o = { .pool_size = 1, .queue_size = 1 };
+	server_start(&srv, &o);
+}
+
+/* With the daemon frozen, connections pile up in the listen backlog; when it
+ * resumes, its single worker takes one, queues one (queue_size = 1) and must
+ * answer the rest 503 with Retry-After. */
+Test(concurrency, full_queue_answers_503, .init = one_worker_one_slot)
+{
+	enum { N = 6 };
+	int fd[N], ok = 0, busy = 0;
+
+	cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+	for (int i = 0; i < N; i++) {
+		fd[i] = http_connect(srv.port);
+		send_str(fd[i], fmt("GET /about.html HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+				    srv.port));
+	}
+	usleep(100000); /* let the kernel finish the handshakes */
+	cr_assert_eq(kill(srv.pid, SIGCONT), 0);
+	for (int i = 0; i < N; i++) {
+		struct http_resp r;
+		char v[64];
+		cr_assert_eq(http_read(fd[i], &r, false), 0, "client %d got no answer", i);
+		if (r.status == 200) {
+			ok++;
+		} else {
+			cr_assert_eq(r.status, 503, "client %d: %d", i, r.status);
+			cr_assert(http_header(&r, "Retry-After", v, sizeof v));
+			assert_header(&r, "Connection", "close");
+			busy++;
+		}
+		http_resp_free(&r);
+		close(fd[i]);
+	}
+	cr_assert_eq(ok, 2, "one served at once, one from the queue (got %d)", ok);
+	cr_assert_eq(busy, N - 2);
+	cr_assert(server_log_contains(&srv, "queue full"), "queue event logged");
+	/* and the daemon serves new clients afterwards */
+	{
+		struct http_resp r;
+		cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+		cr_assert_eq(r.status, 200);
+		http_resp_free(&r);
+	}
+}
+
+/* ------------------------------------------------------------ logging */
+
+Test(get, access_log_line)
+{
+	struct http_resp r;
+
+	cr_assert_eq(http_get(&srv, "GET", "/sample.txt", &r), 0);
+	http_resp_free(&r);
+	/* time, worker thread, client ip:port, request line, status, bytes */
+	for (int i = 0; i < 100 && !server_log_contains(&srv, "\"GET /sample.txt HTTP/1.1\" 200");
+	     i++)
+		usleep(20000);
+	cr_assert(server_log_contains(&srv, "\"GET /sample.txt HTTP/1.1\" 200"));
+	cr_assert(server_log_contains(&srv, "<6>"));
+	cr_assert(server_log_contains(&srv, " worker-"));
+	cr_assert(server_log_contains(&srv, "127.0.0.1:"));
+}

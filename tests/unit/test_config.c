@@ -1,1 +1,820 @@
+/* test_config.c - config_load(): defaults, every key, types, ranges, error
+ * lines, and the shipped configuration files. */
 #include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/share/mthttpd"
+#endif
+
+static char g_dir[64];	/* this test's temporary directory */
+static char g_path[96]; /* g_dir/test.conf */
+static char g_err[1024];
+static struct mth_config *g_cfg;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void setup(void)
+{
+	snprintf(g_dir, sizeof(g_dir), "/tmp/mthttpd-test-config-XXXXXX");
+	cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
+	snprintf(g_path, sizeof(g_path), "%s/test.conf", g_dir);
+}
+
+static void teardown(void)
+{
+	config_free(g_cfg);
+	g_cfg = NULL;
+	if (g_dir[0])
+		nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
+	cr_assert_eq(fwrite(text, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void write_str(const char *path, const char *text)
+{
+	write_file(path, text, strlen(text));
+}
+
+static int load_path(const char *path)
+{
+	config_free(g_cfg);
+	g_cfg = NULL;
+	memset(g_err, 'x', sizeof(g_err) - 1);
+	g_err[sizeof(g_err) - 1] = '\0';
+	return config_load(path, &g_cfg, g_err, sizeof(g_err));
+}
+
+static int load(const char *text)
+{
+	write_str(g_path, text);
+	return load_path(g_path);
+}
+
+static void load_ok(const char *text)
+{
+	int ret = load(text);
+
+	cr_assert_eq(ret, 0, "config_load(\"%s\") = %d: %s", text, ret, g_err);
+	cr_assert_not_null(g_cfg);
+}
+
+/* Must fail with -EINVAL and exactly "<g_path>" WHAT as the message. */
+static void load_fail(const char *text, const char *what)
+{
+	char expected[2048];
+	int ret = load(text);
+
+	snprintf(expected, sizeof(expected), "%s%s", g_path, what);
+	cr_assert_eq(ret, -EINVAL, "config_load(\"%s\") = %d (%s)", text, ret, g_err);
+	cr_assert_null(g_cfg);
+	cr_assert_str_eq(g_err, expected, "config \"%s\"", text);
+}
+
+/* Must fail with -EINVAL, naming line LINE and key KEY. */
+static void load_fail_key(const char *text, int line, const char *key)
+{
+	char prefix[PATH_MAX + 128];
+	int ret = load(text);
+
+	snprintf(prefix, sizeof(prefix), "%s:%d: %s: ", g_path, line, key);
+	cr_assert_eq(ret, -EINVAL, "config_load(\"%s\") = %d (%s)", text, ret, g_err);
+	cr_assert_null(g_cfg);
+	cr_assert_eq(strncmp(g_err, prefix, strlen(prefix)), 0, "config \"%s\": got \"%s\"", text,
+		     g_err);
+	cr_assert_null(strchr(g_err, '\n'), "message is one line: %s", g_err);
+}
+
+static const char *srcdir(void)
+{
+	const char *d = getenv("MTHTTPD_SRCDIR");
+
+	if (d && *d)
+		return d;
+#ifdef TOP_SRCDIR
+	return TOP_SRCDIR;
+#else
+	return ".";
+#endif
+}
+
+/* sed -e 's|@NAME@|VALUE|g'... IN > OUT, the way the Makefile does it. */
+static void sed_file(const char *in, const char *out, const char *const *exprs, size_t n)
+{
+	const char *argv[16];
+	size_t i, k = 0;
+	pid_t pid;
+	int status, fd;
+
+	cr_assert_lt(n * 2 + 3, sizeof(argv) / sizeof(argv[0]));
+	argv[k++] = "sed";
+	for (i = 0; i < n; i++) {
+		argv[k++] = "-e";
+		argv[k++] = exprs[i];
+	}
+	argv[k++] = in;
+	argv[k] = NULL;
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+			_exit(127);
+		execvp("sed", (char *const *)argv);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sed %s failed", in);
+}
+
+static void assert_defaults_except_paths(const struct mth_config *c)
+{
+	cr_assert_eq(c->port, CONFIG_DEFAULT_PORT);
+	cr_assert_str_eq(c->listen_address, CONFIG_DEFAULT_LISTEN_ADDRESS);
+	cr_assert_eq(c->pool_size, CONFIG_DEFAULT_POOL_SIZE);
+	cr_assert_eq(c->queue_size, CONFIG_DEFAULT_QUEUE_SIZE);
+	cr_assert_eq(c->keepalive_timeout, CONFIG_DEFAULT_KEEPALIVE_TIMEOUT);
+	cr_assert_eq(c->max_requests, CONFIG_DEFAULT_MAX_REQUESTS);
+	cr_assert_eq(c->max_body_size, CONFIG_DEFAULT_MAX_BODY_SIZE);
+	cr_assert_eq(c->log_level, CONFIG_DEFAULT_LOG_LEVEL);
+	cr_assert_eq(c->n_allowed_hosts, 3);
+	cr_assert_str_eq(c->allowed_hosts[0], "localhost");
+	cr_assert_str_eq(c->allowed_hosts[1], "127.0.0.1");
+	cr_assert_str_eq(c->allowed_hosts[2], "[::1]");
+	cr_assert_eq(c->n_download_extensions, 4);
+	cr_assert_str_eq(c->download_extensions[0], "png");
+	cr_assert_str_eq(c->download_extensions[1], "jpg");
+	cr_assert_str_eq(c->download_extensions[2], "jpeg");
+	cr_assert_str_eq(c->download_extensions[3], "txt");
+}
+
+/* ---- defaults and every key ---------------------------------------------- */
+
+Test(config, defaults_for_empty_file)
+{
+	char abs[PATH_MAX];
+
+	load_ok("");
+	assert_defaults_except_paths(g_cfg);
+	cr_assert_str_eq(g_cfg->document_root, PKGDATADIR "/www");
+	cr_assert_str_eq(g_cfg->uploads_dir, "/var/lib/mthttpd/uploads");
+	cr_assert_not_null(realpath(g_path, abs));
+	cr_assert_str_eq(g_cfg->path, abs);
+	cr_assert_str_eq(g_err, "", "no message on success");
+}
+
+Test(config, defaults_for_comments_only)
+{
+	load_ok("# nothing\n// at all\n/* really\n nothing */\n");
+	assert_defaults_except_paths(g_cfg);
+}
+
+Test(config, every_key_parsed)
+{
+	load_ok("port = 8081;\n"
+		"listen_address = \"127.0.0.1\";\n"
+		"document_root = \"/srv/www\";\n"
+		"uploads_dir = \"/srv/uploads\";\n"
+		"pool_size = 4;\n"
+		"queue_size = 64;\n"
+		"keepalive_timeout = 5;\n"
+		"max_requests = 1000;\n"
+		"allowed_hosts = [\"www.example.org\", \"www.example.org:8081\"];\n"
+		"max_body_size = 2048;\n"
+		"download_extensions = [\"pdf\", \"zip\"];\n"
+		"log_level = \"debug\";\n");
+	cr_assert_eq(g_cfg->port, 8081);
+	cr_assert_str_eq(g_cfg->listen_address, "127.0.0.1");
+	cr_assert_str_eq(g_cfg->document_root, "/srv/www");
+	cr_assert_str_eq(g_cfg->uploads_dir, "/srv/uploads");
+	cr_assert_eq(g_cfg->pool_size, 4);
+	cr_assert_eq(g_cfg->queue_size, 64);
+	cr_assert_eq(g_cfg->keepalive_timeout, 5);
+	cr_assert_eq(g_cfg->max_requests, 1000);
+	cr_assert_eq(g_cfg->n_allowed_hosts, 2);
+	cr_assert_str_eq(g_cfg->allowed_hosts[0], "www.example.org");
+	cr_assert_str_eq(g_cfg->allowed_hosts[1], "www.example.org:8081");
+	cr_assert_eq(g_cfg->max_body_size, 2048);
+	cr_assert_eq(g_cfg->n_download_extensions, 2);
+	cr_assert_str_eq(g_cfg->download_extensions[0], "pdf");
+	cr_assert_str_eq(g_cfg->download_extensions[1], "zip");
+	cr_assert_eq(g_cfg->log_level, LOG_DEBUG);
+}
+
+Test(config, colon_assignment_lists_and_hex)
+{
+	/* libconfig's other spellings: ':' for '=', (lists), hex, int64 */
+	load_ok("port : 0x1F90\n"
+		"allowed_hosts = (\"a.example\")\n"
+		"max_body_size = 1048576L;\n"
+		"pool_size = 2L;\n");
+	cr_assert_eq(g_cfg->port, 8080);
+	cr_assert_eq(g_cfg->n_allowed_hosts, 1);
+	cr_assert_eq(g_cfg->max_body_size, 1048576);
+	cr_assert_eq(g_cfg->pool_size, 2);
+}
+
+Test(config, empty_lists_allowed)
+{
+	load_ok("allowed_hosts = [];\ndownload_extensions = ();\n");
+	cr_assert_eq(g_cfg->n_allowed_hosts, 0);
+	cr_assert_eq(g_cfg->n_download_extensions, 0);
+}
+
+/* ---- paths ------------------------------------------------------------- */
+
+Test(config, relative_paths_resolved_against_file_dir)
+{
+	char real[PATH_MAX], want[PATH_MAX + 64];
+
+	cr_assert_not_null(realpath(g_dir, real));
+	load_ok("document_root = \"www\";\nuploads_dir = \"./data//uploads/\";\n");
+	snprintf(want, sizeof(want), "%s/www", real);
+	cr_assert_str_eq(g_cfg->document_root, want);
+	snprintf(want, sizeof(want), "%s/data/uploads", real);
+	cr_assert_str_eq(g_cfg->uploads_dir, want);
+
+	/* ".." is kept: resolving it lexically would be wrong across symlinks */
+	load_ok("document_root = \"../www\";\n");
+	snprintf(want, sizeof(want), "%s/../www", real);
+	cr_assert_str_eq(g_cfg->document_root, want);
+}
+
+Test(config, relative_paths_with_relative_file_name)
+{
+	char real[PATH_MAX], want[PATH_MAX + 64], cwd[PATH_MAX];
+	int ret;
+
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_not_null(realpath(g_dir, real));
+	cr_assert_eq(mkdir(strcat(strcpy(want, g_dir), "/sub"), 0755), 0);
+	write_str(strcat(strcpy(want, g_dir), "/sub/x.conf"), "document_root = \"www/\";\n");
+	cr_assert_eq(chdir(g_dir), 0);
+	ret = load_path("sub/x.conf");
+	cr_assert_eq(chdir(cwd), 0);
+	cr_assert_eq(ret, 0, "%s", g_err);
+	snprintf(want, sizeof(want), "%s/sub/www", real);
+	cr_assert_str_eq(g_cfg->document_root, want);
+	snprintf(want, sizeof(want), "%s/sub/x.conf", real);
+	cr_assert_str_eq(g_cfg->path, want);
+
+	/* a bare file name: the directory is the current one */
+	snprintf(want, sizeof(want), "%s/sub", g_dir);
+	cr_assert_eq(chdir(want), 0);
+	ret = load_path("x.conf");
+	cr_assert_eq(chdir(cwd), 0);
+	cr_assert_eq(ret, 0, "%s", g_err);
+	snprintf(want, sizeof(want), "%s/sub/www", real);
+	cr_assert_str_eq(g_cfg->document_root, want);
+}
+
+Test(config, absolute_paths_normalised)
+{
+	load_ok("document_root = \"/srv//www/./\";\nuploads_dir = \"/\";\n");
+	cr_assert_str_eq(g_cfg->document_root, "/srv/www");
+	cr_assert_str_eq(g_cfg->uploads_dir, "/");
+	load_ok("document_root = \"/srv/www///\";\nuploads_dir = \"/a/.\";\n");
+	cr_assert_str_eq(g_cfg->document_root, "/srv/www");
+	cr_assert_str_eq(g_cfg->uploads_dir, "/a");
+}
+
+Test(config, directories_need_not_exist)
+{
+	load_ok("document_root = \"/nonexistent/mthttpd/www\";\nuploads_dir = \"nope\";\n");
+	cr_assert_str_eq(g_cfg->document_root, "/nonexistent/mthttpd/www");
+}
+
+Test(config, empty_path_rejected)
+{
+	load_fail("\ndocument_root = \"\";\n", ":2: document_root: must not be empty");
+	load_fail("uploads_dir = \"\";\n", ":1: uploads_dir: must not be empty");
+}
+
+/* ---- file-level errors ------------------------------------------------- */
+
+Test(config, missing_file)
+{
+	char path[PATH_MAX + 32], want[PATH_MAX + 128];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/missing.conf", g_dir);
+	ret = load_path(path);
+	cr_assert_eq(ret, -ENOENT);
+	cr_assert_null(g_cfg);
+	snprintf(want, sizeof(want), "%s: cannot open: %s", path, strerror(ENOENT));
+	cr_assert_str_eq(g_err, want);
+	cr_assert_str_eq(g_err + strlen(path), ": cannot open: No such file or directory");
+}
+
+Test(config, directory_instead_of_file)
+{
+	char want[PATH_MAX + 128];
+
+	cr_assert_lt(load_path(g_dir), 0);
+	cr_assert_null(g_cfg);
+	snprintf(want, sizeof(want), "%s: cannot open: %s", g_dir, strerror(EISDIR));
+	cr_assert_str_eq(g_err, want);
+}
+
+Test(config, syntax_error_names_file_and_line)
+{
+	load_fail("port = 8080;\npool_size = ;\n", ":2: syntax error");
+	load_fail("port = 8080;\n\n\nlog_level = \"info\"\npool_size 3\n", ":5: syntax error");
+}
+
+Test(config, duplicate_key)
+{
+	load_fail("port = 1;\nport = 2;\n", ":2: duplicate setting name");
+}
+
+Test(config, unknown_key_names_file_line_and_key)
+{
+	load_fail("port = 8080;\n# a comment\npool = 3;\n", ":3: unknown key 'pool'");
+	load_fail("Port = 8080;\n", ":1: unknown key 'Port'");
+	load_fail("/* a\n   b */\nserver = { port = 1; };\n", ":3: unknown key 'server'");
+}
+
+Test(config, include_rejected)
+{
+	char inc[PATH_MAX + 32], text[PATH_MAX + 64];
+
+	snprintf(inc, sizeof(inc), "%s/inc.conf", g_dir);
+	write_str(inc, "pool_size = 2;\n");
+	snprintf(text, sizeof(text), "port = 1;\n@include \"%s\"\n", inc);
+	load_fail(text, ":2: @include is not supported");
+}
+
+Test(config, nul_byte_rejected)
+{
+	int ret;
+
+	write_file(g_path, "port = 1;\n\0port = 2;\n", 21);
+	ret = load_path(g_path);
+	cr_assert_eq(ret, -EINVAL);
+	cr_assert_null(g_cfg);
+	cr_assert_not_null(strstr(g_err, "NUL byte"), "%s", g_err);
+}
+
+Test(config, huge_file_rejected)
+{
+	size_t len = 2 * 1024 * 1024;
+	char *text = malloc(len + 1);
+
+	cr_assert_not_null(text);
+	memset(text, '\n', len);
+	text[len] = '\0';
+	cr_assert_eq(load(text), -EINVAL);
+	free(text);
+	cr_assert_null(g_cfg);
+	cr_assert_not_null(strstr(g_err, "too large"), "%s", g_err);
+}
+
+Test(config, error_buffer_optional_and_truncated)
+{
+	struct mth_config *c = (struct mth_config *)1;
+	char small[8];
+
+	write_str(g_path, "pool = 1;\n");
+	cr_assert_eq(config_load(g_path, &c, NULL, 0), -EINVAL);
+	cr_assert_null(c);
+	cr_assert_eq(config_load(g_path, &c, small, sizeof(small)), -EINVAL);
+	cr_assert_eq(strlen(small), sizeof(small) - 1);
+	cr_assert_eq(strncmp(small, g_path, sizeof(small) - 1), 0);
+}
+
+Test(config, free_accepts_null)
+{
+	config_free(NULL);
+}
+
+/* ---- types ------------------------------------------------------------- */
+
+Test(config, int_given_wrong_type)
+{
+	load_fail("port = \"80\";\n", ":1: port: must be an integer");
+	load_fail("pool_size = 4.0;\n", ":1: pool_size: must be an integer");
+	load_fail("queue_size = true;\n", ":1: queue_size: must be an integer");
+	load_fail("keepalive_timeout = [30];\n", ":1: keepalive_timeout: must be an integer");
+	load_fail("max_requests = (1, 2);\n", ":1: max_requests: must be an integer");
+	load_fail("max_body_size = { a = 1; };\n", ":1: max_body_size: must be an integer");
+	load_fail("port = 1e3;\n", ":1: port: must be an integer");
+}
+
+Test(config, string_given_wrong_type)
+{
+	load_fail("listen_address = 1;\n", ":1: listen_address: must be a string");
+	load_fail("document_root = [\"/srv\"];\n", ":1: document_root: must be a string");
+	load_fail("uploads_dir = false;\n", ":1: uploads_dir: must be a string");
+	load_fail("log_level = 6;\n", ":1: log_level: must be a string");
+	load_fail("log_level = 6L;\n", ":1: log_level: must be a string");
+	load_fail("listen_address = { a = \"b\"; };\n", ":1: listen_address: must be a string");
+}
+
+Test(config, list_given_wrong_type)
+{
+	load_fail_key("allowed_hosts = \"localhost\";\n", 1, "allowed_hosts");
+	cr_assert_not_null(strstr(g_err, "must be a list of strings"), "%s", g_err);
+	load_fail_key("download_extensions = 3;\n", 1, "download_extensions");
+	load_fail_key("download_extensions = { png = 1; };\n", 1, "download_extensions");
+	load_fail("allowed_hosts = (\"a\",\n 1);\n",
+		  ":2: allowed_hosts: every entry must be a string");
+	load_fail("allowed_hosts = [1, 2];\n", ":1: allowed_hosts: every entry must be a string");
+	load_fail("download_extensions = (\"png\", [\"jpg\"]);\n",
+		  ":1: download_extensions: every entry must be a string");
+}
+
+/* ---- integer ranges ------------------------------------------------------- */
+
+static unsigned long long field(const char *key)
+{
+	if (strcmp(key, "port") == 0)
+		return g_cfg->port;
+	if (strcmp(key, "pool_size") == 0)
+		return g_cfg->pool_size;
+	if (strcmp(key, "queue_size") == 0)
+		return g_cfg->queue_size;
+	if (strcmp(key, "keepalive_timeout") == 0)
+		return g_cfg->keepalive_timeout;
+	if (strcmp(key, "max_requests") == 0)
+		return g_cfg->max_requests;
+	if (strcmp(key, "max_body_size") == 0)
+		return g_cfg->max_body_size;
+	cr_assert_fail("no field %s", key);
+	return 0;
+}
+
+static void load_int(const char *key, long long v, bool wide, bool ok, long long min, long long max)
+{
+	char text[128], what[256];
+
+	snprintf(text, sizeof(text), "# range\n%s = %lld%s;\n", key, v, wide ? "L" : "");
+	if (ok) {
+		load_ok(text);
+		cr_assert_eq(field(key), (unsigned long long)v, "%s", text);
+	} else {
+		snprintf(what, sizeof(what), ":2: %s: must be between %lld and %lld (got %lld)",
+			 key, min, max, v);
+		load_fail(text, what);
+	}
+}
+
+static void check_range(const char *key, long long min, long long max)
+{
+	int wide;
+
+	for (wide = 0; wide < 2; wide++) {
+		load_int(key, min - 1, wide, false, min, max);
+		load_int(key, min, wide, true, min, max);
+		load_int(key, max, wide, true, min, max);
+		load_int(key, max + 1, wide, false, min, max);
+	}
+}
+
+Test(config, range_port)
+{
+	check_range("port", 0, 65535);
+}
+
+Test(config, range_pool_size)
+{
+	check_range("pool_size", 1, CONFIG_POOL_SIZE_MAX);
+	cr_assert_eq(CONFIG_POOL_SIZE_MAX, 1024);
+}
+
+Test(config, range_queue_size)
+{
+	check_range("queue_size", 1, CONFIG_QUEUE_SIZE_MAX);
+	cr_assert_eq(CONFIG_QUEUE_SIZE_MAX, 65536);
+}
+
+Test(config, range_keepalive_timeout)
+{
+	check_range("keepalive_timeout", 1, CONFIG_KEEPALIVE_TIMEOUT_MAX);
+	cr_assert_eq(CONFIG_KEEPALIVE_TIMEOUT_MAX, 3600);
+}
+
+Test(config, range_max_requests)
+{
+	check_range("max_requests", 1, CONFIG_MAX_REQUESTS_MAX);
+	cr_assert_eq(CONFIG_MAX_REQUESTS_MAX, 1000000);
+}
+
+Test(config, range_max_body_size)
+{
+	check_range("max_body_size", 0, CONFIG_MAX_BODY_SIZE_MAX);
+	cr_assert_eq(CONFIG_MAX_BODY_SIZE_MAX, 1073741824LL);
+	load_int("max_body_size", 4294967296LL, true, false, 0, CONFIG_MAX_BODY_SIZE_MAX);
+	load_int("max_body_size", -4294967296LL, true, false, 0, CONFIG_MAX_BODY_SIZE_MAX);
+}
+
+Test(config, int_literals_that_libconfig_would_wrap)
+{
+	/* libconfig 1.5 stores these as (int)4294975392 == 8192 etc. */
+	load_fail_key("port = 4294975392;\n", 1, "port");
+	cr_assert_not_null(strstr(g_err, "integer out of range"), "%s", g_err);
+	load_fail_key("\nport = 0x100001F90;\n", 2, "port");
+	load_fail_key("max_body_size = -4294967295;\n", 1, "max_body_size");
+	load_fail_key("max_body_size = 99999999999999999999L;\n", 1, "max_body_size");
+	load_fail_key("pool_size = 0xFFFFFFFFFFFFFFFFFL;\n", 1, "pool_size");
+	load_fail_key("allowed_hosts = (\"a\", 4294967297);\n", 1, "allowed_hosts");
+
+	/* digits inside strings and comments are not literals */
+	load_ok("document_root = \"/srv/4294975392\"; # 4294975392\n"
+		"// 99999999999999999999\n"
+		"/* 0x100001F90\n 4294975392 */ uploads_dir = \"/u\\\"99999999999\";\n"
+		"max_body_size = 1073741824L; pool_size = 0x10;\n");
+	cr_assert_str_eq(g_cfg->document_root, "/srv/4294975392");
+	cr_assert_str_eq(g_cfg->uploads_dir, "/u\"99999999999");
+}
+
+/* ---- listen_address ---------------------------------------------------- */
+
+Test(config, listen_address_valid)
+{
+	static const char *const ok[] = {"::",	    "0.0.0.0",	    "127.0.0.1",       "::1",
+					 "fe80::1", "2001:db8::42", "::ffff:192.0.2.1"};
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "listen_address = \"%s\";\n", ok[i]);
+		load_ok(text);
+		cr_assert_str_eq(g_cfg->listen_address, ok[i]);
+	}
+}
+
+Test(config, listen_address_invalid)
+{
+	static const char *const bad[] = {"localhost",	"1.2.3", "256.0.0.1", "::g",
+					  "1.2.3.4:80", "[::1]", " ::",	      "*"};
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "listen_address = \"%s\";\n", bad[i]);
+		load_fail_key(text, 1, "listen_address");
+		cr_assert_not_null(strstr(g_err, bad[i]), "value quoted: %s", g_err);
+	}
+	load_fail("listen_address = \"\";\n", ":1: listen_address: must not be empty");
+	load_fail("listen_address = \"localhost\";\n",
+		  ":1: listen_address: not a numeric IPv4 or IPv6 address: 'localhost'");
+}
+
+Test(config, error_message_stays_one_line)
+{
+	load_fail_key("listen_address = \"a\\nb\";\n", 1, "listen_address");
+	cr_assert_not_null(strstr(g_err, "'a\\x0ab'"), "%s", g_err);
+}
+
+/* ---- allowed_hosts ------------------------------------------------------- */
+
+Test(config, allowed_hosts_valid_and_lower_cased)
+{
+	load_ok("allowed_hosts = [\"WWW.Example.ORG\", \"example.org:8080\", \"[::1]:8080\",\n"
+		"  \"[FE80::1]\", \"127.0.0.1:80\", \"a_b-c.d\", \"host:65535\", \"h:1\",\n"
+		"  \"localhost.\"];\n");
+	cr_assert_eq(g_cfg->n_allowed_hosts, 9);
+	cr_assert_str_eq(g_cfg->allowed_hosts[0], "www.example.org");
+	cr_assert_str_eq(g_cfg->allowed_hosts[1], "example.org:8080");
+	cr_assert_str_eq(g_cfg->allowed_hosts[2], "[::1]:8080");
+	cr_assert_str_eq(g_cfg->allowed_hosts[3], "[fe80::1]");
+	cr_assert_str_eq(g_cfg->allowed_hosts[4], "127.0.0.1:80");
+	cr_assert_str_eq(g_cfg->allowed_hosts[5], "a_b-c.d");
+	cr_assert_str_eq(g_cfg->allowed_hosts[6], "host:65535");
+	cr_assert_str_eq(g_cfg->allowed_hosts[7], "h:1");
+	cr_assert_str_eq(g_cfg->allowed_hosts[8], "localhost.");
+}
+
+Test(config, allowed_hosts_invalid)
+{
+	static const char *const bad[] = {
+	    "",	     "a b",   "host:0",	  "host:70000",	 "[::1",      "exa mple",
+	    "host:", ":80",   "host:8o",  "host:-1",	 "host:+80",  "[::1]x",
+	    "[zz]",  "[]",    "[::1]:",	  "[::1]:0",	 "*.example", "999.1.1.1",
+	    "1.2.3", "a:1:2", "ex/ample", "host:123456", "[::1%lo]",  "h\tx",
+	};
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "allowed_hosts = [\"localhost\",\n \"%s\"];\n",
+			 bad[i]);
+		load_fail_key(text, 2, "allowed_hosts");
+		cr_assert_not_null(strstr(g_err, "invalid host"), "%s", g_err);
+	}
+	load_fail("allowed_hosts = [\"a b\"];\n",
+		  ":1: allowed_hosts: invalid host (expected name or name:port): 'a b'");
+}
+
+Test(config, allowed_hosts_name_length)
+{
+	char text[600], name[300];
+
+	memset(name, 'a', 255);
+	name[255] = '\0';
+	snprintf(text, sizeof(text), "allowed_hosts = [\"%s:80\"];\n", name);
+	load_ok(text);
+	cr_assert_eq(strlen(g_cfg->allowed_hosts[0]), 258);
+	memset(name, 'a', 256);
+	name[256] = '\0';
+	snprintf(text, sizeof(text), "allowed_hosts = [\"%s\"];\n", name);
+	load_fail_key(text, 1, "allowed_hosts");
+	cr_assert_not_null(strstr(g_err, "...'"), "long value cut: %s", g_err);
+}
+
+static char *host_list(size_t n)
+{
+	char *text = malloc(32 + n * 16);
+	size_t i, o;
+
+	cr_assert_not_null(text);
+	o = (size_t)sprintf(text, "allowed_hosts = [");
+	for (i = 0; i < n; i++)
+		o += (size_t)sprintf(text + o, "%s\"h%zu\"", i ? ", " : "", i);
+	strcpy(text + o, "];\n");
+	return text;
+}
+
+Test(config, allowed_hosts_at_most_256)
+{
+	char *text = host_list(256);
+
+	load_ok(text);
+	free(text);
+	cr_assert_eq(g_cfg->n_allowed_hosts, 256);
+	cr_assert_str_eq(g_cfg->allowed_hosts[255], "h255");
+	text = host_list(257);
+	load(text);
+	free(text);
+	cr_assert_null(g_cfg);
+	cr_assert_not_null(strstr(g_err, ":1: allowed_hosts: at most 256 entries"), "%s", g_err);
+}
+
+/* ---- download_extensions ------------------------------------------------- */
+
+Test(config, download_extensions_normalised)
+{
+	load_ok(
+	    "download_extensions = [\".PNG\", \"Jpg\", \"tar\", \"MP4\", \"abcdefghijklmnop\"];\n");
+	cr_assert_eq(g_cfg->n_download_extensions, 5);
+	cr_assert_str_eq(g_cfg->download_extensions[0], "png");
+	cr_assert_str_eq(g_cfg->download_extensions[1], "jpg");
+	cr_assert_str_eq(g_cfg->download_extensions[2], "tar");
+	cr_assert_str_eq(g_cfg->download_extensions[3], "mp4");
+	cr_assert_str_eq(g_cfg->download_extensions[4], "abcdefghijklmnop");
+}
+
+Test(config, download_extensions_rejected)
+{
+	static const char *const bad[] = {"p/g",    "",	    ".",   "..png", "p g",
+					  "tar.gz", "png.", "p-g", "p_g",   "abcdefghijklmnopq"};
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "download_extensions = (\"txt\", \"%s\");\n", bad[i]);
+		load_fail_key(text, 1, "download_extensions");
+	}
+	load_fail("download_extensions = [\"p/g\"];\n",
+		  ":1: download_extensions: invalid extension (expected 1 to 16 letters or "
+		  "digits): 'p/g'");
+}
+
+/* ---- log_level ------------------------------------------------------------ */
+
+Test(config, log_level_names)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} names[] = {
+	    {"emerg", LOG_EMERG},  {"alert", LOG_ALERT},   {"crit", LOG_CRIT},
+	    {"err", LOG_ERR},	   {"error", LOG_ERR},	   {"warning", LOG_WARNING},
+	    {"warn", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO},
+	    {"debug", LOG_DEBUG},  {"DEBUG", LOG_DEBUG},   {"Warn", LOG_WARNING},
+	};
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(text, sizeof(text), "log_level = \"%s\";\n", names[i].name);
+		load_ok(text);
+		cr_assert_eq(g_cfg->log_level, names[i].level, "%s", names[i].name);
+		cr_assert_eq(config_log_level_from_name(names[i].name), names[i].level);
+	}
+	load_fail_key("log_level = \"verbose\";\n", 1, "log_level");
+	cr_assert_not_null(strstr(g_err, "'verbose'"), "%s", g_err);
+	load_fail("log_level = \"\";\n", ":1: log_level: must not be empty");
+}
+
+Test(config, log_level_name_round_trip)
+{
+	static const char *const canon[] = {"emerg",   "alert",	 "crit", "err",
+					    "warning", "notice", "info", "debug"};
+	int level;
+
+	for (level = LOG_EMERG; level <= LOG_DEBUG; level++) {
+		cr_assert_str_eq(config_log_level_name(level), canon[level]);
+		cr_assert_eq(config_log_level_from_name(canon[level]), level);
+	}
+	cr_assert_str_eq(config_log_level_name(-1), "unknown");
+	cr_assert_str_eq(config_log_level_name(8), "unknown");
+	cr_assert_eq(config_log_level_from_name("trace"), -1);
+	cr_assert_eq(config_log_level_from_name(""), -1);
+	cr_assert_eq(config_log_level_from_name(NULL), -1);
+}
+
+/* ---- the shipped files ----------------------------------------------------- */
+
+static bool has_placeholder(const char *s)
+{
+	const char *at;
+	size_t n;
+
+	for (at = strchr(s, '@'); at; at = strchr(at + 1, '@')) {
+		n = strspn(at + 1, "abcdefghijklmnopqrstuvwxyz_");
+		if (n > 0 && at[1 + n] == '@')
+			return true;
+	}
+	return false;
+}
+
+Test(config, shipped_config_loads)
+{
+	static const char *const exprs[] = {"s|@pkgdatadir[@]|/usr/share/mthttpd|g",
+					    "s|@localstatedir[@]|/var|g"};
+	char in[PATH_MAX];
+	FILE *f;
+	char line[512];
+
+	snprintf(in, sizeof(in), "%s/etc/mthttpd.conf.in", srcdir());
+	sed_file(in, g_path, exprs, 2);
+	f = fopen(g_path, "r");
+	cr_assert_not_null(f);
+	/* an @word@ left over means the sed list above is out of date */
+	while (fgets(line, sizeof(line), f))
+		cr_assert_not(has_placeholder(line), "unsubstituted: %s", line);
+	fclose(f);
+
+	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
+	/* the file spells out the compiled-in defaults */
+	assert_defaults_except_paths(g_cfg);
+	cr_assert_str_eq(g_cfg->document_root, "/usr/share/mthttpd/www");
+	cr_assert_str_eq(g_cfg->uploads_dir, "/var/lib/mthttpd/uploads");
+}
+
+Test(config, dev_config_loads)
+{
+	char in[PATH_MAX], expr[PATH_MAX + 64], want[PATH_MAX + 64];
+	const char *exprs[1] = {expr};
+
+	snprintf(in, sizeof(in), "%s/etc/mthttpd-dev.conf.in", srcdir());
+	snprintf(expr, sizeof(expr), "s|@abs_top_srcdir[@]|%s|g", srcdir());
+	sed_file(in, g_path, exprs, 1);
+	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
+	assert_defaults_except_paths(g_cfg);
+	snprintf(want, sizeof(want), "%s/resources", srcdir());
+	cr_assert_str_eq(g_cfg->document_root, want);
+	snprintf(want, sizeof(want), "%s/resources/uploads", srcdir());
+	cr_assert_str_eq(g_cfg->uploads_dir, want);
+}
+
+Test(config, dev_config_port_rewritable_by_make_run)
+{
+	/* the `make run PORT=...` recipe in Makefile.am */
+	static const char *const exprs[] = {"s|@abs_top_srcdir[@]|/src|g",
+					    "s|^port = .*|port = 8099;|"};
+	char in[PATH_MAX];
+
+	snprintf(in, sizeof(in), "%s/etc/mthttpd-dev.conf.in", srcdir());
+	sed_file(in, g_path, exprs, 2);
+	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
+	cr_assert_eq(g_cfg->port, 8099);
+}

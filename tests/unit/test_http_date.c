@@ -1,1 +1,249 @@
+/* test_http_date.c - Criterion tests for src/http_date.c. */
 #include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_date.h"
+
+static void expect_format(time_t t, const char *want)
+{
+	char out[HTTP_DATE_LEN + 8];
+
+	memset(out, 'x', sizeof(out));
+	http_date_format(t, out);
+	cr_expect_str_eq(out, want, "t=%lld", (long long)t);
+	/* exactly 29 characters and a NUL, nothing beyond */
+	cr_expect_eq(out[HTTP_DATE_LEN], '\0');
+	cr_expect_eq(out[HTTP_DATE_LEN + 1], 'x');
+}
+
+static void expect_parse(const char *s, time_t want)
+{
+	time_t t = 12345;
+
+	cr_expect_eq(http_date_parse(s, strlen(s), &t), 0, "\"%s\"", s);
+	cr_expect_eq(t, want, "\"%s\": %lld, want %lld", s, (long long)t, (long long)want);
+}
+
+static void expect_reject(const char *s, size_t len)
+{
+	time_t t = 12345;
+
+	cr_expect_eq(http_date_parse(s, len, &t), -EINVAL, "accepted \"%.*s\"", (int)len, s);
+	cr_expect_eq(t, 12345, "*out written for \"%.*s\"", (int)len, s);
+}
+
+Test(http_date, format_known_epochs)
+{
+	expect_format(0, "Thu, 01 Jan 1970 00:00:00 GMT");
+	expect_format(784111777, "Sun, 06 Nov 1994 08:49:37 GMT");
+	expect_format(-1, "Wed, 31 Dec 1969 23:59:59 GMT");
+	expect_format((time_t)-2208988800, "Mon, 01 Jan 1900 00:00:00 GMT");
+}
+
+Test(http_date, format_leap_days)
+{
+	expect_format(951782400, "Tue, 29 Feb 2000 00:00:00 GMT");
+	expect_format(1709164800, "Thu, 29 Feb 2024 00:00:00 GMT");
+	expect_format(1709251199, "Thu, 29 Feb 2024 23:59:59 GMT");
+}
+
+Test(http_date, format_after_2038)
+{
+	expect_format(2147483647, "Tue, 19 Jan 2038 03:14:07 GMT");
+	expect_format((time_t)2147483648, "Tue, 19 Jan 2038 03:14:08 GMT");
+	expect_format((time_t)4102444800, "Fri, 01 Jan 2100 00:00:00 GMT");
+	expect_format((time_t)253402300799, "Fri, 31 Dec 9999 23:59:59 GMT");
+}
+
+Test(http_date, format_clamps_to_four_digit_years)
+{
+	expect_format((time_t)253402300800, "Fri, 31 Dec 9999 23:59:59 GMT");
+	expect_format((time_t)1 << 62, "Fri, 31 Dec 9999 23:59:59 GMT");
+	expect_format((time_t)-62167219200, "Sat, 01 Jan 0000 00:00:00 GMT");
+	expect_format((time_t)-62167219201, "Sat, 01 Jan 0000 00:00:00 GMT");
+	expect_format(-((time_t)1 << 62), "Sat, 01 Jan 0000 00:00:00 GMT");
+}
+
+Test(http_date, parse_known_dates)
+{
+	expect_parse("Thu, 01 Jan 1970 00:00:00 GMT", 0);
+	expect_parse("Sun, 06 Nov 1994 08:49:37 GMT", 784111777);
+	expect_parse("Tue, 29 Feb 2000 00:00:00 GMT", 951782400);
+	expect_parse("Thu, 29 Feb 2024 23:59:59 GMT", 1709251199);
+	expect_parse("Fri, 01 Jan 2100 00:00:00 GMT", (time_t)4102444800);
+	expect_parse("Wed, 31 Dec 1969 23:59:59 GMT", -1);
+	expect_parse("Sat, 01 Jan 0000 00:00:00 GMT", (time_t)-62167219200);
+	expect_parse("Fri, 31 Dec 9999 23:59:59 GMT", (time_t)253402300799);
+}
+
+Test(http_date, parse_leap_second)
+{
+	/* 23:59:60 is the leap second; POSIX time counts it as :00 next. */
+	expect_parse("Sat, 31 Dec 2016 23:59:60 GMT", 1483228800);
+	expect_parse("Tue, 30 Jun 2015 23:59:60 GMT", 1435708800);
+}
+
+Test(http_date, parse_uses_length_not_nul)
+{
+	static const char s[] = "Sun, 06 Nov 1994 08:49:37 GMTxyz";
+	time_t t = 0;
+
+	cr_expect_eq(http_date_parse(s, HTTP_DATE_LEN, &t), 0);
+	cr_expect_eq(t, 784111777);
+	expect_reject(s, HTTP_DATE_LEN - 1);
+	expect_reject(s, HTTP_DATE_LEN + 1);
+}
+
+Test(http_date, round_trip)
+{
+	char buf[HTTP_DATE_LEN + 1];
+	time_t t, back;
+
+	/* 1900..2200 in steps that are prime to every calendar period */
+	for (t = (time_t)-2208988800; t < (time_t)7258118400; t += 9999991) {
+		http_date_format(t, buf);
+		cr_assert_eq(http_date_parse(buf, strlen(buf), &back), 0, "\"%s\"", buf);
+		cr_assert_eq(back, t, "\"%s\"", buf);
+	}
+	/* each day of a leap year and a common year, at a varying time */
+	for (t = 946684800; t < 1009843200; t += 86400 + 37) {
+		http_date_format(t, buf);
+		cr_assert_eq(http_date_parse(buf, strlen(buf), &back), 0, "\"%s\"", buf);
+		cr_assert_eq(back, t, "\"%s\"", buf);
+	}
+}
+
+Test(http_date, parse_rejects_other_forms)
+{
+	static const char *const bad[] = {
+		"Sunday, 06-Nov-94 08:49:37 GMT", /* RFC 850 */
+		"Sun Nov  6 08:49:37 1994",       /* asctime() */
+		"Sun, 06 Nov 1994 08:49:37 UTC",
+		"Sun, 06 Nov 1994 08:49:37 +0000",
+		"1994-11-06T08:49:37Z",
+		"",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_reject(bad[i], strlen(bad[i]));
+	expect_reject(NULL, 0);
+}
+
+Test(http_date, parse_rejects_bad_names)
+{
+	static const char *const bad[] = {
+		"sun, 06 Nov 1994 08:49:37 GMT", "SUN, 06 Nov 1994 08:49:37 GMT",
+		"Snu, 06 Nov 1994 08:49:37 GMT", "Sun. 06 Nov 1994 08:49:37 GMT",
+		"Sun, 06 nov 1994 08:49:37 GMT", "Sun, 06 NOV 1994 08:49:37 GMT",
+		"Sun, 06 Nvo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 gmt",
+		"Sun, 06 Nov 1994 08:49:37 Gmt", "Sun, 06 Nov 1994 08:49:37 GMZ",
+		/* a real name, the wrong day */
+		"Mon, 06 Nov 1994 08:49:37 GMT",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_reject(bad[i], strlen(bad[i]));
+}
+
+Test(http_date, parse_rejects_bad_spacing_and_length)
+{
+	static const char *const bad[] = {
+		"Sun,  06 Nov 1994 08:49:37 GMT", /* 30 */
+		"Sun, 06  Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 08:49:37  GMT",
+		" Sun, 06 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 08:49:37 GMT ",
+		"Sun, 6 Nov 1994 08:49:37 GMT",   /* 28 */
+		"Sun,06 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 8:49:37 GMT",
+		"Sun, 06 Nov 94 08:49:37 GMT",
+		"Sun, 06 Nov 1994 08:49:37GMT",
+		"Sun, 06 Nov 1994 08:49:37 GM",
+		"Sun, 06-Nov-1994 08:49:37 GMT",
+		"Sun,\t06 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 08.49.37 GMT",
+		"Sun, 06 Nov 1994 08:49:37\tGMT",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_reject(bad[i], strlen(bad[i]));
+	expect_reject("Sun, 06 Nov 1994 08:49:37 G\0T", HTTP_DATE_LEN);
+	expect_reject("Sun, 06 Nov 1994\00008:49:37 GMT", HTTP_DATE_LEN);
+}
+
+Test(http_date, parse_rejects_bad_fields)
+{
+	static const char *const bad[] = {
+		"Sun, 0x Nov 1994 08:49:37 GMT", "Sun, +6 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 199x 08:49:37 GMT", "Sun, 06 Nov -994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:60:37 GMT",
+		"Sun, 06 Nov 1994 08:49:61 GMT", "Sun, 06 Nov 1994 08:49:99 GMT",
+		"Sun, 06 Nov 1994 -8:49:37 GMT", "Sun, 06 Nov 1994 08: 9:37 GMT",
+		/* days that do not exist */
+		"Sat, 00 Jan 2000 00:00:00 GMT", "Tue, 32 Jan 2000 00:00:00 GMT",
+		"Wed, 30 Feb 2000 00:00:00 GMT", "Wed, 29 Feb 2023 00:00:00 GMT",
+		"Thu, 29 Feb 1900 00:00:00 GMT", "Mon, 31 Apr 2024 00:00:00 GMT",
+		"Tue, 31 Jun 2024 00:00:00 GMT", "Thu, 31 Nov 2024 00:00:00 GMT",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_reject(bad[i], strlen(bad[i]));
+}
+
+Test(http_date, now_is_current)
+{
+	const char *s = http_date_now();
+	time_t t = 0, before = time(NULL);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(strlen(s), HTTP_DATE_LEN, "\"%s\"", s);
+	cr_assert_eq(http_date_parse(s, strlen(s), &t), 0, "\"%s\"", s);
+	cr_expect_leq(t > before ? t - before : before - t, 2, "\"%s\" vs %lld", s,
+		      (long long)before);
+}
+
+Test(http_date, now_is_cached_per_thread)
+{
+	const char *a = http_date_now();
+
+	/* same thread: same buffer */
+	cr_expect_eq(http_date_now(), a);
+}
+
+static void *now_in_thread(void *arg)
+{
+	return (void *)http_date_now();
+}
+
+Test(http_date, now_has_a_buffer_per_thread)
+{
+	const char *mine = http_date_now();
+	void *theirs = NULL;
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, now_in_thread, NULL), 0);
+	cr_assert_eq(pthread_join(th, &theirs), 0);
+	cr_expect_neq((const char *)theirs, mine);
+}
+
+Test(http_date, now_follows_the_clock)
+{
+	char first[HTTP_DATE_LEN + 1];
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	time_t t0, t1;
+	int i;
+
+	memcpy(first, http_date_now(), sizeof(first));
+	cr_assert_eq(http_date_parse(first, HTTP_DATE_LEN, &t0), 0);
+	/* within three seconds the cached string must have moved on */
+	for (i = 0; i < 60 && strcmp(http_date_now(), first) == 0; i++)
+		nanosleep(&ts, NULL);
+	cr_assert_lt(i, 60, "still \"%s\"", first);
+	cr_assert_eq(http_date_parse(http_date_now(), HTTP_DATE_LEN, &t1), 0);
+	cr_expect_gt(t1, t0);
+}

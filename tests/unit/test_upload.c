@@ -1,1 +1,1023 @@
+/* test_upload.c - Criterion tests for src/upload.c.
+ *
+ * The storage tests need failures a unit test cannot cause for real (a
+ * full disk, a file system without O_TMPFILE or RENAME_NOREPLACE, a failed
+ * fsync, name clashes).  This file therefore defines openat, write, fsync,
+ * renameat2, getrandom and time itself: the linker binds upload.c's calls
+ * (and everybody else's in this binary) to these, which pass through to
+ * the kernel unless a test arms a fault.  Each Criterion test runs in its
+ * own worker process, so an armed fault never outlives its test. */
 #include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "upload.h"
+
+#define NAME_LEN 45
+#define S(lit) (lit), (sizeof(lit) - 1)
+
+/*
+ * Fault injection (see the comment at the top)
+ */
+
+static struct {
+	bool no_tmpfile;    /* openat(O_TMPFILE) fails with EOPNOTSUPP */
+	bool no_renameat2;  /* renameat2() fails with ENOSYS */
+	size_t write_max;   /* > 0: short writes of at most this many bytes */
+	int write_eintr;    /* this many writes fail with EINTR first */
+	bool write_enospc;  /* ENOSPC once write_budget bytes are written */
+	size_t write_budget;
+	int fsync_file_err; /* errno for fsync() of a regular file */
+	int fsync_dir_err;  /* errno for fsync() of a directory */
+	bool no_getrandom;  /* getrandom() fails with ENOSYS */
+	const uint64_t *rnd; /* getrandom() script: rnd[0..nrnd-1], last repeats */
+	size_t nrnd, rnd_pos;
+	time_t now;         /* time() answer when nonzero */
+} fault;
+
+static bool is_type(int fd, mode_t type)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+int openat(int dfd, const char *path, int flags, ...)
+{
+	int mode = 0;
+
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, int);
+		va_end(ap);
+	}
+	if (fault.no_tmpfile && (flags & O_TMPFILE) == O_TMPFILE) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return (int)syscall(SYS_openat, dfd, path, flags, mode);
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (is_type(fd, S_IFREG)) {
+		if (fault.write_eintr > 0) {
+			fault.write_eintr--;
+			errno = EINTR;
+			return -1;
+		}
+		if (fault.write_max && n > fault.write_max)
+			n = fault.write_max;
+		if (fault.write_enospc) {
+			if (!fault.write_budget) {
+				errno = ENOSPC;
+				return -1;
+			}
+			if (n > fault.write_budget)
+				n = fault.write_budget;
+			fault.write_budget -= n;
+		}
+	}
+	return syscall(SYS_write, fd, buf, n);
+}
+
+int fsync(int fd)
+{
+	if (fault.fsync_file_err && is_type(fd, S_IFREG)) {
+		errno = fault.fsync_file_err;
+		return -1;
+	}
+	if (fault.fsync_dir_err && is_type(fd, S_IFDIR)) {
+		errno = fault.fsync_dir_err;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned int flags)
+{
+	if (fault.no_renameat2) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return (int)syscall(SYS_renameat2, olddfd, oldpath, newdfd, newpath, flags);
+}
+
+ssize_t getrandom(void *buf, size_t n, unsigned int flags)
+{
+	if (fault.no_getrandom) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (fault.nrnd && n == sizeof(uint64_t)) {
+		uint64_t v = fault.rnd[fault.rnd_pos];
+		unsigned char *b = buf;
+
+		if (fault.rnd_pos + 1 < fault.nrnd)
+			fault.rnd_pos++;
+		/* big-endian, as upload.c assembles it */
+		for (size_t i = 0; i < n; i++)
+			b[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+		return (ssize_t)n;
+	}
+	return syscall(SYS_getrandom, buf, n, flags);
+}
+
+time_t time(time_t *t)
+{
+	struct timespec ts;
+	time_t now = fault.now;
+
+	if (!now) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = ts.tv_sec;
+	}
+	if (t)
+		*t = now;
+	return now;
+}
+
+/*
+ * Content-Type
+ */
+
+static void ctype_yes(const char *v, size_t len)
+{
+	cr_expect(upload_content_type_ok(v, len), "should accept \"%.*s\"", (int)len, v);
+}
+
+static void ctype_no(const char *v, size_t len)
+{
+	cr_expect(!upload_content_type_ok(v, len), "should reject \"%.*s\"", (int)len, v);
+}
+
+Test(upload_ctype, accepts_json_with_parameters)
+{
+	ctype_yes(S("application/json"));
+	ctype_yes(S("APPLICATION/JSON"));
+	ctype_yes(S("Application/Json"));
+	ctype_yes(S("application/json;charset=utf-8"));
+	ctype_yes(S("application/json; charset=utf-8"));
+	ctype_yes(S("application/json; charset=UTF-8"));
+	ctype_yes(S("application/json ; charset=utf-8"));
+	ctype_yes(S("application/json\t;\tcharset=utf-8"));
+	ctype_yes(S("application/json; charset=\"utf-8\""));
+	ctype_yes(S("application/json; a=1; b=\"x y\""));
+	ctype_yes(S("application/json;"));
+	ctype_yes(S("application/json; x=\xc3\xa9")); /* obs-text */
+}
+
+Test(upload_ctype, tolerates_surrounding_whitespace)
+{
+	ctype_yes(S(" application/json"));
+	ctype_yes(S("\tapplication/json"));
+	ctype_yes(S("application/json "));
+	ctype_yes(S("  application/json \t "));
+	ctype_yes(S(" application/json; charset=utf-8 "));
+}
+
+Test(upload_ctype, rejects_other_types)
+{
+	ctype_no(S(""));
+	ctype_no(S("   "));
+	ctype_no(S("application/jsonx"));
+	ctype_no(S("application/json-seq"));
+	ctype_no(S("application/json+x"));
+	ctype_no(S("text/json"));
+	ctype_no(S("text/plain"));
+	ctype_no(S("application/vnd.api+json"));
+	ctype_no(S("application/ld+json"));
+	ctype_no(S("application/*"));
+	ctype_no(S("*/*"));
+	ctype_no(S("application/jso"));
+	ctype_no(S("application"));
+	ctype_no(S("json"));
+	ctype_no(S("xapplication/json"));
+	ctype_no(S("application /json"));
+	ctype_no(S("application/ json"));
+	ctype_no(S("application/json x"));
+	ctype_no(S("application/json,text/plain"));
+	ctype_no(S("application/json charset=utf-8"));
+	ctype_no(S("\"application/json\""));
+}
+
+Test(upload_ctype, rejects_control_characters)
+{
+	ctype_no(S("application/json\r\n"));
+	ctype_no(S("\r\napplication/json"));
+	ctype_no(S("application/json\0"));
+	ctype_no(S("application/json; charset=utf-8\r"));
+	ctype_no(S("application/json;\x01"));
+	ctype_no(S("application/json; a=\x7f"));
+	ctype_no(S("application/json; a=\0b"));
+}
+
+Test(upload_ctype, honours_length_not_nul)
+{
+	/* The value is a slice of the request buffer, not a C string. */
+	ctype_yes("application/jsonXYZ", 16);
+	ctype_no("application/json", 15);
+	ctype_no(NULL, 0);
+}
+
+/*
+ * JSON validation
+ */
+
+static void json_ok(const char *body, size_t len)
+{
+	char err[128] = "untouched";
+	int r = upload_validate_json(body, len, err, sizeof(err));
+
+	cr_expect_eq(r, 0, "should accept \"%.*s\": %s", (int)len, body, err);
+	cr_expect_str_empty(err);
+}
+
+static void json_bad(const char *body, size_t len)
+{
+	char err[128] = "";
+	int r = upload_validate_json(body, len, err, sizeof(err));
+
+	cr_expect_eq(r, -EINVAL, "should reject \"%.*s\" (got %d)", (int)len, body, r);
+	cr_expect_str_not_empty(err, "no reason for \"%.*s\"", (int)len, body);
+}
+
+static void json_bad_why(const char *body, size_t len, const char *why)
+{
+	char err[128] = "";
+
+	cr_expect_eq(upload_validate_json(body, len, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, why, "\"%.*s\"", (int)len, body);
+}
+
+Test(upload_json, accepts_values)
+{
+	json_ok(S("{}"));
+	json_ok(S("[]"));
+	json_ok(S("{\"a\":1}"));
+	json_ok(S("{\"a\":1,\"a\":2}"));
+	json_ok(S("[1,2,3]"));
+	json_ok(S("\"string\""));
+	json_ok(S("\"\""));
+	json_ok(S("0"));
+	json_ok(S("123"));
+	json_ok(S("-0"));
+	json_ok(S("-0.5e+3"));
+	json_ok(S("1E-2"));
+	json_ok(S("[1e400]"));
+	json_ok(S("true"));
+	json_ok(S("false"));
+	json_ok(S("null"));
+	json_ok(S("[true,false,null]"));
+}
+
+Test(upload_json, accepts_nested)
+{
+	json_ok(S("{\"a\":[1,{\"b\":[null,true,false,\"x\"]}],\"c\":{\"d\":{}},\"e\":[[[]]]}"));
+	/* 31 levels: json-c's default depth is 32 */
+	char deep[2 * 31 + 1];
+
+	memset(deep, '[', 31);
+	deep[31] = '1';
+	memset(deep + 32, ']', 31);
+	json_ok(deep, sizeof(deep));
+}
+
+Test(upload_json, accepts_surrounding_whitespace)
+{
+	json_ok(S("{} "));
+	json_ok(S("{}\n"));
+	json_ok(S("{} \n\t\r "));
+	json_ok(S(" \n\t\r[1]"));
+	json_ok(S("123 "));
+	json_ok(S("true\n"));
+	json_ok(S("{ \"a\" : [ 1 , 2 ] }"));
+}
+
+Test(upload_json, accepts_unicode)
+{
+	json_ok(S("{\"k\":\"h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xf0\x9f\x98\x80\"}"));
+	json_ok(S("{\"\xe6\x97\xa5\xe6\x9c\xac\":\"\xef\xbf\xbd\xf4\x8f\xbf\xbf\"}"));
+	json_ok(S("\"\\u00e9\\ud83d\\ude00\\uFFFF\""));
+	json_ok(S("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\""));
+	json_ok(S("\"it's\""));
+	json_ok(S("\"NaN\""));
+}
+
+Test(upload_json, rejects_empty)
+{
+	json_bad_why(S(""), "empty body");
+	json_bad_why(S(" "), "empty body");
+	json_bad_why(S(" \r\n\t "), "empty body");
+	json_bad_why(NULL, 0, "empty body");
+}
+
+Test(upload_json, rejects_incomplete)
+{
+	json_bad_why(S("{"), "unexpected end of data");
+	json_bad_why(S("[1,"), "unexpected end of data");
+	json_bad_why(S("\"abc"), "unexpected end of data");
+	json_bad(S("{\"a\":"));
+	json_bad(S("nul"));
+	json_bad(S("-"));
+	json_bad(S("1e"));
+}
+
+Test(upload_json, rejects_trailing_data)
+{
+	json_bad(S("{}x"));
+	json_bad(S("{} {}"));
+	json_bad(S("{}{}"));
+	json_bad(S("[1] 2"));
+	json_bad(S("1 2"));
+	json_bad(S("true x"));
+	json_bad(S("{}]"));
+}
+
+Test(upload_json, rejects_non_strict_syntax)
+{
+	json_bad(S("{'a':1}"));
+	json_bad(S("['a']"));
+	json_bad(S("'a'"));
+	json_bad(S("[1,]"));
+	json_bad(S("{\"a\":1,}"));
+	json_bad(S("[1,,2]"));
+	json_bad(S("[1 2]"));
+	json_bad(S("{\"a\" 1}"));
+	json_bad(S("{a:1}"));
+	json_bad(S("/*c*/{}"));
+	json_bad(S("{}//c"));
+	json_bad(S("{}#"));
+	json_bad(S("\xef\xbb\xbf{}")); /* BOM */
+	json_bad(S("[1]\v"));
+	json_bad(S("[1]\f"));
+}
+
+Test(upload_json, rejects_bad_literals_and_numbers)
+{
+	json_bad(S("NaN"));
+	json_bad(S("[NaN]"));
+	json_bad(S("nan"));
+	json_bad(S("Infinity"));
+	json_bad(S("-Infinity"));
+	json_bad(S("{\"a\":Infinity}"));
+	json_bad(S("TRUE"));
+	json_bad(S("True"));
+	json_bad(S("truex"));
+	json_bad(S("undefined"));
+	json_bad(S("1."));
+	json_bad(S(".5"));
+	json_bad(S("-.5"));
+	json_bad(S("01"));
+	json_bad(S("+1"));
+	json_bad(S("0x10"));
+	json_bad(S("1e+"));
+	json_bad(S("1.5e"));
+	json_bad(S("[1-2]"));
+	json_bad(S("--1"));
+}
+
+Test(upload_json, rejects_bad_strings)
+{
+	json_bad_why(S("\"a\tb\""), "control character in string");
+	json_bad_why(S("\"a\nb\""), "control character in string");
+	json_bad_why(S("\"\xff\""), "invalid UTF-8 in string");
+	json_bad(S("\"\xc0\xaf\""));         /* overlong '/' */
+	json_bad(S("\"\xe0\x80\xaf\""));     /* overlong '/' */
+	json_bad(S("\"\xed\xa0\x80\""));     /* UTF-16 surrogate */
+	json_bad(S("\"\xf4\x90\x80\x80\"")); /* above U+10FFFF */
+	json_bad(S("\"\xc3\""));             /* truncated */
+	json_bad(S("\"\xe2\x82\""));         /* truncated */
+	json_bad(S("\"\x80\""));             /* lone continuation */
+	json_bad(S("\"\\x\""));
+	json_bad(S("\"\\u12G4\""));
+	json_bad(S("\"\\u12\""));
+	json_bad(S("\"\\"));
+}
+
+Test(upload_json, rejects_nul)
+{
+	json_bad_why(S("{\"a\":\"x\0y\"}"), "NUL byte in body");
+	json_bad_why(S("{}\0"), "NUL byte in body");
+	json_bad_why(S("\0{}"), "NUL byte in body");
+	json_bad_why(S("\0"), "NUL byte in body");
+}
+
+Test(upload_json, rejects_too_deep)
+{
+	/* json-c's default depth is 32. */
+	char body[2 * 200];
+
+	memset(body, '[', 200);
+	memset(body + 200, ']', 200);
+	json_bad(body, sizeof(body));
+}
+
+Test(upload_json, error_buffer_handling)
+{
+	char err[4] = "xyz";
+
+	cr_expect_eq(upload_validate_json(S(""), err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "emp");
+	cr_expect_eq(upload_validate_json(S("{"), NULL, 0), -EINVAL);
+	cr_expect_eq(upload_validate_json(S("{}"), NULL, 0), 0);
+	cr_expect_eq(upload_validate_json(S("{"), err, 0), -EINVAL);
+	cr_expect_str_eq(err, "emp", "errlen 0 must not write");
+}
+
+/* The body goes to json-c in 1 MiB slices; these cross the boundaries. */
+#define BIG (3u << 20)
+
+Test(upload_json, large_document_across_chunks)
+{
+	char *body = malloc(BIG);
+	size_t n = 0;
+
+	cr_assert_not_null(body);
+	body[n++] = '[';
+	while (n < BIG - 16)
+		n += (size_t)sprintf(body + n, "%zu,", n);
+	n += (size_t)sprintf(body + n, "1]");
+	json_ok(body, n);
+	/* the same with the last bracket missing */
+	json_bad(body, n - 1);
+	free(body);
+}
+
+Test(upload_json, whitespace_after_text_across_chunks)
+{
+	char *body = malloc(BIG);
+
+	cr_assert_not_null(body);
+	memset(body, ' ', BIG);
+	memcpy(body, "{}", 2);
+	json_ok(body, BIG);
+	/* non-space far behind the text, in a later slice */
+	body[BIG - 1] = 'x';
+	json_bad(body, BIG);
+	free(body);
+}
+
+Test(upload_json, second_text_after_chunk_boundary)
+{
+	/* json-c finishes "{}" exactly at the end of the first slice; the
+	 * "[]" in the next one must still be refused. */
+	size_t chunk = 1u << 20;
+	char *body = malloc(chunk + 2);
+
+	cr_assert_not_null(body);
+	memset(body, ' ', chunk - 2);
+	memcpy(body + chunk - 2, "{}[]", 4);
+	json_bad_why(body, chunk + 2, "data after the JSON text");
+	free(body);
+}
+
+Test(upload_json, number_across_chunk_boundary)
+{
+	size_t chunk = 1u << 20;
+	char *body = malloc(chunk + 3);
+
+	cr_assert_not_null(body);
+	memset(body, ' ', chunk - 3);
+	memcpy(body + chunk - 3, "123456", 6);
+	json_ok(body, chunk + 3);
+	free(body);
+}
+
+/*
+ * Names
+ */
+
+static bool all_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+Test(upload_name, format)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	cr_assert_eq(upload_make_name(name, sizeof(name), 784111777), 0);
+	cr_expect_eq(strlen(name), NAME_LEN);
+	cr_expect_eq(strncmp(name, "upload_19941106T084937Z_", 24), 0, "%s", name);
+	cr_expect(all_lower_hex(name + 24, 16), "%s", name);
+	cr_expect_str_eq(name + 40, ".json");
+	cr_expect(upload_name_valid(name), "%s", name);
+
+	cr_assert_eq(upload_make_name(name, sizeof(name), 0), 0);
+	cr_expect_eq(strncmp(name, "upload_19700101T000000Z_", 24), 0, "%s", name);
+	cr_assert_eq(upload_make_name(name, sizeof(name), 951868799), 0);
+	cr_expect_eq(strncmp(name, "upload_20000229T235959Z_", 24), 0, "%s", name);
+	cr_assert_eq(upload_make_name(name, sizeof(name), 4102444800), 0);
+	cr_expect_eq(strncmp(name, "upload_21000101T000000Z_", 24), 0, "%s", name);
+}
+
+Test(upload_name, buffer_size)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	cr_expect_eq(upload_make_name(name, 0, 0), -ENAMETOOLONG);
+	cr_expect_eq(upload_make_name(name, NAME_LEN, 0), -ENAMETOOLONG);
+	cr_expect_eq(upload_make_name(name, NAME_LEN + 1, 0), 0);
+	cr_expect_eq(strlen(name), NAME_LEN);
+}
+
+Test(upload_name, year_out_of_range)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	/* 10000-01-01T00:00:00Z and 1 BC do not fit four digits */
+	cr_expect_eq(upload_make_name(name, sizeof(name), (time_t)253402300800), -EOVERFLOW);
+	cr_expect_eq(upload_make_name(name, sizeof(name), (time_t)253402300799), 0);
+	cr_expect_eq(upload_make_name(name, sizeof(name), (time_t)-62167219201), -EOVERFLOW);
+	cr_expect_eq(upload_make_name(name, sizeof(name), (time_t)-62167219200), 0);
+	cr_expect_eq(strncmp(name, "upload_00000101T000000Z_", 24), 0, "%s", name);
+}
+
+Test(upload_name, successive_names_differ)
+{
+	char a[UPLOAD_NAME_MAX], b[UPLOAD_NAME_MAX];
+
+	cr_assert_eq(upload_make_name(a, sizeof(a), 784111777), 0);
+	cr_assert_eq(upload_make_name(b, sizeof(b), 784111777), 0);
+	cr_expect_str_neq(a, b);
+}
+
+Test(upload_name, differ_without_getrandom)
+{
+	char a[UPLOAD_NAME_MAX], b[UPLOAD_NAME_MAX];
+
+	fault.no_getrandom = true;
+	cr_assert_eq(upload_make_name(a, sizeof(a), 784111777), 0);
+	cr_assert_eq(upload_make_name(b, sizeof(b), 784111777), 0);
+	cr_expect(upload_name_valid(a), "%s", a);
+	cr_expect(upload_name_valid(b), "%s", b);
+	cr_expect_str_neq(a, b);
+}
+
+Test(upload_name, valid_names)
+{
+	cr_expect(upload_name_valid("upload_20240229T235959Z_0123456789abcdef.json"));
+	cr_expect(upload_name_valid("upload_19700101T000000Z_0000000000000000.json"));
+	cr_expect(upload_name_valid("upload_99991231T235959Z_ffffffffffffffff.json"));
+}
+
+Test(upload_name, invalid_names)
+{
+	static const char *const bad[] = {
+		"",
+		"upload_",
+		"upload_20240229T235959Z_0123456789abcdef.jso",
+		"upload_20240229T235959Z_0123456789abcdef.json ",
+		"upload_20240229T235959Z_0123456789abcdef.json\n",
+		"upload_20240229T235959Z_0123456789abcdef.jsonx",
+		"upload_20240229T235959Z_0123456789abcdef.JSON",
+		"upload_20240229T235959Z_0123456789abcdef.txt",
+		"upload_20240229T235959Z_0123456789ABCDEF.json",
+		"upload_20240229T235959Z_0123456789abcdeg.json",
+		"upload_20240229T235959Z_0123456789abcde.json",
+		"upload_20240229T235959Z_0123456789abcdef0.json",
+		"upload_20240229t235959Z_0123456789abcdef.json",
+		"upload_20240229T235959z_0123456789abcdef.json",
+		"upload_20240229T235959Z-0123456789abcdef.json",
+		"upload_20240229_235959Z_0123456789abcdef.json",
+		"upload_2024022aT235959Z_0123456789abcdef.json",
+		"upload_20240229T23595xZ_0123456789abcdef.json",
+		"upload_2024-02-29T235959Z_0123456789abcdef.json",
+		"Upload_20240229T235959Z_0123456789abcdef.json",
+		"upload-20240229T235959Z_0123456789abcdef.json",
+		"uploads_20240229T235959Z_0123456789abcdef.json",
+		"../upload_20240229T235959Z_0123456789abcdef.json",
+		"upload_20240229T235959Z_0123456789abcdef.json/",
+		".upload-0123456789abcdef.tmp",
+	};
+	char name[] = "upload_20240229T235959Z_0123456789abcdef.json";
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect(!upload_name_valid(bad[i]), "accepted \"%s\"", bad[i]);
+	cr_expect(!upload_name_valid(NULL));
+
+	/* No single character may be replaced by '/' or 'X'. */
+	for (size_t i = 0; i < NAME_LEN; i++) {
+		char saved = name[i];
+
+		name[i] = '/';
+		cr_expect(!upload_name_valid(name), "accepted \"%s\"", name);
+		name[i] = 'X';
+		cr_expect(!upload_name_valid(name), "accepted \"%s\"", name);
+		name[i] = saved;
+	}
+	cr_expect(upload_name_valid(name));
+}
+
+/*
+ * Storage: every test gets a fresh directory
+ */
+
+static char dir_path[PATH_MAX];
+static int dir_fd = -1;
+
+static void dir_setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir_path, sizeof(dir_path), "%s/mth-upload-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	cr_assert_not_null(mkdtemp(dir_path), "mkdtemp: %s", strerror(errno));
+	dir_fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(dir_fd, 0);
+	/* The file mode under test is 0640 after the umask. */
+	umask(022);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void dir_teardown(void)
+{
+	if (dir_fd >= 0)
+		close(dir_fd);
+	chmod(dir_path, 0700);
+	nftw(dir_path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(upload_store, .init = dir_setup, .fini = dir_teardown);
+TestSuite(upload_cleanup, .init = dir_setup, .fini = dir_teardown);
+
+/* Number of entries in the test directory; the first one's name in FIRST. */
+static int count_entries(char *first, size_t firstsz)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir_path);
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!n && first)
+			snprintf(first, firstsz, "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void expect_file(const char *name, const char *body, size_t len)
+{
+	struct stat st;
+	char *buf;
+	int fd;
+
+	cr_assert(upload_name_valid(name), "bad name \"%s\"", name);
+	fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cr_assert_geq(fd, 0, "%s: %s", name, strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_expect(S_ISREG(st.st_mode));
+	cr_expect_eq(st.st_mode & 07777, 0640, "mode %o", (unsigned)(st.st_mode & 07777));
+	cr_expect_eq(st.st_nlink, 1);
+	cr_assert_eq((size_t)st.st_size, len);
+	buf = malloc(len + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(pread(fd, buf, len + 1, 0), (ssize_t)len);
+	cr_expect_eq(memcmp(buf, body, len), 0, "content of %s", name);
+	free(buf);
+	close(fd);
+}
+
+static void expect_empty_dir(void)
+{
+	char first[256] = "";
+
+	cr_expect_eq(count_entries(first, sizeof(first)), 0, "left behind: %s", first);
+}
+
+Test(upload_store, stores_exact_bytes)
+{
+	static const char body[] = "{\"a\":[1,2,3],\"b\":\"\xc3\xa9\"}\n";
+	char name[UPLOAD_NAME_MAX], first[256];
+
+	cr_assert_eq(upload_store(dir_fd, S(body), name), 0);
+	expect_file(name, S(body));
+	cr_expect_eq(count_entries(first, sizeof(first)), 1);
+	cr_expect_str_eq(first, name);
+}
+
+Test(upload_store, two_stores_two_files)
+{
+	char a[UPLOAD_NAME_MAX], b[UPLOAD_NAME_MAX];
+
+	cr_assert_eq(upload_store(dir_fd, S("[1]"), a), 0);
+	cr_assert_eq(upload_store(dir_fd, S("[2]"), b), 0);
+	cr_expect_str_neq(a, b);
+	expect_file(a, S("[1]"));
+	expect_file(b, S("[2]"));
+	cr_expect_eq(count_entries(NULL, 0), 2);
+}
+
+Test(upload_store, empty_body)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	cr_assert_eq(upload_store(dir_fd, "", 0, name), 0);
+	expect_file(name, "", 0);
+}
+
+Test(upload_store, short_and_interrupted_writes)
+{
+	size_t len = 5u << 20;
+	char *body = malloc(len);
+	char name[UPLOAD_NAME_MAX];
+
+	cr_assert_not_null(body);
+	for (size_t i = 0; i < len; i++)
+		body[i] = (char)('a' + i % 26);
+	fault.write_max = 65521;
+	fault.write_eintr = 3;
+	cr_assert_eq(upload_store(dir_fd, body, len, name), 0);
+	expect_file(name, body, len);
+	cr_expect_eq(count_entries(NULL, 0), 1);
+	free(body);
+}
+
+Test(upload_store, without_o_tmpfile)
+{
+	char a[UPLOAD_NAME_MAX], b[UPLOAD_NAME_MAX];
+
+	fault.no_tmpfile = true;
+	cr_assert_eq(upload_store(dir_fd, S("{\"x\":1}"), a), 0);
+	cr_assert_eq(upload_store(dir_fd, S("{\"x\":2}"), b), 0);
+	expect_file(a, S("{\"x\":1}"));
+	expect_file(b, S("{\"x\":2}"));
+	cr_expect_eq(count_entries(NULL, 0), 2, "temporary file left behind");
+}
+
+Test(upload_store, without_o_tmpfile_and_renameat2)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	fault.no_tmpfile = true;
+	fault.no_renameat2 = true;
+	cr_assert_eq(upload_store(dir_fd, S("{\"x\":1}"), name), 0);
+	expect_file(name, S("{\"x\":1}"));
+	cr_expect_eq(count_entries(NULL, 0), 1, "temporary file left behind");
+}
+
+static void expect_store_fails(int want)
+{
+	char name[UPLOAD_NAME_MAX] = "garbage";
+	size_t len = 1u << 20;
+	char *body = malloc(len);
+
+	cr_assert_not_null(body);
+	memset(body, ' ', len);
+	body[0] = '1';
+	cr_expect_eq(upload_store(dir_fd, body, len, name), want);
+	cr_expect_str_empty(name);
+	expect_empty_dir();
+	free(body);
+}
+
+Test(upload_store, disk_full_during_write)
+{
+	fault.write_enospc = true;
+	fault.write_budget = 4096;
+	expect_store_fails(-ENOSPC);
+}
+
+Test(upload_store, disk_full_during_write_without_o_tmpfile)
+{
+	fault.no_tmpfile = true;
+	fault.write_enospc = true;
+	fault.write_budget = 4096;
+	expect_store_fails(-ENOSPC);
+}
+
+Test(upload_store, quota_at_fsync)
+{
+	fault.fsync_file_err = EDQUOT;
+	expect_store_fails(-EDQUOT);
+}
+
+Test(upload_store, quota_at_fsync_without_o_tmpfile)
+{
+	fault.no_tmpfile = true;
+	fault.fsync_file_err = EDQUOT;
+	expect_store_fails(-EDQUOT);
+}
+
+Test(upload_store, directory_fsync_fails)
+{
+	/* The name was already linked: it must be taken back. */
+	fault.fsync_dir_err = EIO;
+	expect_store_fails(-EIO);
+}
+
+Test(upload_store, directory_fsync_fails_without_o_tmpfile)
+{
+	fault.no_tmpfile = true;
+	fault.fsync_dir_err = EIO;
+	expect_store_fails(-EIO);
+}
+
+static const uint64_t rnd_clash[] = { 0x1111111111111111u, 0x1111111111111111u,
+				      0x2222222222222222u };
+
+static void name_clash_retries(bool tmpfile)
+{
+	char a[UPLOAD_NAME_MAX], b[UPLOAD_NAME_MAX];
+
+	fault.no_tmpfile = !tmpfile;
+	fault.now = 784111777;
+	fault.rnd = rnd_clash;
+	fault.nrnd = sizeof(rnd_clash) / sizeof(rnd_clash[0]);
+	cr_assert_eq(upload_store(dir_fd, S("[1]"), a), 0);
+	/* without O_TMPFILE the temporary name draws a number too */
+	fault.rnd_pos = tmpfile ? 1 : 0;
+	cr_assert_eq(upload_store(dir_fd, S("[2]"), b), 0);
+	cr_expect_str_eq(a, "upload_19941106T084937Z_1111111111111111.json");
+	cr_expect_str_eq(b, "upload_19941106T084937Z_2222222222222222.json");
+	expect_file(a, S("[1]"));
+	expect_file(b, S("[2]"));
+	cr_expect_eq(count_entries(NULL, 0), 2);
+}
+
+Test(upload_store, name_clash_draws_again)
+{
+	name_clash_retries(true);
+}
+
+Test(upload_store, name_clash_draws_again_without_o_tmpfile)
+{
+	name_clash_retries(false);
+}
+
+static const uint64_t rnd_stuck[] = { 0x3333333333333333u };
+
+static void names_exhausted(bool tmpfile, bool renameat2)
+{
+	char a[UPLOAD_NAME_MAX], b[UPLOAD_NAME_MAX], first[256];
+
+	fault.no_tmpfile = !tmpfile;
+	fault.no_renameat2 = !renameat2;
+	fault.now = 784111777;
+	fault.rnd = rnd_stuck;
+	fault.nrnd = 1;
+	cr_assert_eq(upload_store(dir_fd, S("[1]"), a), 0);
+	/* Every draw gives the same name: the store must give up rather
+	 * than replace the first file.  Without O_TMPFILE the temporary file
+	 * itself gets the same number each time; that is not a clash, as the
+	 * first store renamed its temporary file away. */
+	cr_expect_eq(upload_store(dir_fd, S("[2]"), b), -EEXIST);
+	cr_expect_eq(count_entries(first, sizeof(first)), 1, "left: %s", first);
+	expect_file(a, S("[1]"));
+}
+
+Test(upload_store, never_replaces_existing_file)
+{
+	names_exhausted(true, true);
+}
+
+Test(upload_store, never_replaces_existing_file_without_o_tmpfile)
+{
+	names_exhausted(false, true);
+}
+
+Test(upload_store, never_replaces_existing_file_with_link_fallback)
+{
+	names_exhausted(false, false);
+}
+
+Test(upload_store, invalid_dirfd)
+{
+	char name[UPLOAD_NAME_MAX];
+	int fd;
+
+	cr_expect_eq(upload_store(-1, S("{}"), name), -EBADF);
+	cr_expect_str_empty(name);
+
+	/* a descriptor that is not a directory */
+	fd = openat(dir_fd, "plain", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_expect_eq(upload_store(fd, S("{}"), name), -ENOTDIR);
+	close(fd);
+	cr_expect_eq(count_entries(NULL, 0), 1);
+}
+
+Test(upload_store, read_only_directory)
+{
+	char name[UPLOAD_NAME_MAX];
+	int r;
+
+	cr_assert_eq(chmod(dir_path, 0555), 0);
+	/* Permissions do not bind root.  Each test has its own worker
+	 * process, so drop to nobody for the store and come back after. */
+	if (geteuid() == 0 && seteuid(65534) != 0)
+		cr_skip_test("running as root and cannot seteuid(): %s", strerror(errno));
+	r = upload_store(dir_fd, S("{}"), name);
+	if (getuid() == 0)
+		cr_assert_eq(seteuid(0), 0);
+	cr_expect_eq(r, -EACCES);
+	cr_expect_str_empty(name);
+	expect_empty_dir();
+}
+
+/*
+ * Cleanup of temporary files
+ */
+
+static void touch(const char *name)
+{
+	int fd = openat(dir_fd, name, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+
+	cr_assert_geq(fd, 0, "%s: %s", name, strerror(errno));
+	close(fd);
+}
+
+static bool exists(const char *name)
+{
+	struct stat st;
+
+	return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+Test(upload_cleanup, removes_only_temp_files)
+{
+	static const char *const temp[] = {
+		".upload-x.tmp",
+		".upload-0123456789abcdef.tmp",
+		".upload-.tmp",
+	};
+	static const char *const keep[] = {
+		"upload_20240229T235959Z_0123456789abcdef.json",
+		".upload-x.tmpx",
+		".upload-x.tm",
+		"x.upload-a.tmp",
+		".upload.tmp",
+		".upload-",
+		"upload-x.tmp",
+		"other.tmp",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(temp) / sizeof(temp[0]); i++)
+		touch(temp[i]);
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		touch(keep[i]);
+	/* a directory that merely looks like a temporary file */
+	cr_assert_eq(mkdirat(dir_fd, ".upload-dir.tmp", 0700), 0);
+
+	cr_expect_eq(upload_cleanup_temp(dir_fd), 3);
+	for (i = 0; i < sizeof(temp) / sizeof(temp[0]); i++)
+		cr_expect(!exists(temp[i]), "%s not removed", temp[i]);
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		cr_expect(exists(keep[i]), "%s removed", keep[i]);
+	cr_expect(exists(".upload-dir.tmp"));
+	/* The caller's descriptor (and its offset) is left alone. */
+	cr_expect_eq(lseek(dir_fd, 0, SEEK_CUR), 0);
+	cr_expect_eq(upload_cleanup_temp(dir_fd), 0);
+}
+
+Test(upload_cleanup, empty_directory)
+{
+	cr_expect_eq(upload_cleanup_temp(dir_fd), 0);
+	expect_empty_dir();
+}
+
+Test(upload_cleanup, leaves_stored_uploads)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	cr_assert_eq(upload_store(dir_fd, S("{}"), name), 0);
+	touch(".upload-crashed.tmp");
+	cr_expect_eq(upload_cleanup_temp(dir_fd), 1);
+	expect_file(name, S("{}"));
+	cr_expect_eq(count_entries(NULL, 0), 1);
+}
+
+Test(upload_cleanup, invalid_dirfd)
+{
+	cr_expect_eq(upload_cleanup_temp(-1), -EBADF);
+}

@@ -1,0 +1,70 @@
+/* conn.h - one client connection: the HTTP/1.1 state machine.
+ *
+ * A connection is driven by whichever worker thread epoll hands it to;
+ * conn_run() does all the work that is possible without blocking (read,
+ * parse, route, handle, write) and returns what to wait for next.  Exactly
+ * one thread runs a connection at a time (EPOLLONESHOT guarantees it), so a
+ * struct conn needs no lock; only the deadline and timeout flag are shared
+ * with the reaper thread, through atomics. */
+#ifndef MTH_CONN_H
+#define MTH_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct conn;
+struct listener;
+
+/* The states, visible in one place (STYLE.md rule 4). */
+enum conn_state {
+	CONN_READ_HEAD,  /* waiting for (more of) a request head; idle if empty */
+	CONN_READ_BODY,  /* reading a POST body */
+	CONN_WRITE,      /* sending the response head and body */
+	CONN_LINGER,     /* response sent, write side shut: draining input */
+	CONN_CLOSING,    /* done: the owner frees it */
+};
+
+enum conn_want {
+	CONN_WANT_READ,  /* park until readable */
+	CONN_WANT_WRITE, /* park until writable (also: more buffered work) */
+	CONN_WANT_CLOSE, /* free it */
+};
+
+/* A new connection accepted on L from PEER.  Returns NULL on allocation
+ * failure (the caller closes FD). */
+struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
+		      const struct listener *l);
+
+/* Closes the socket and frees everything. */
+void conn_free(struct conn *c);
+
+/* Run the state machine until it would block. */
+enum conn_want conn_run(struct conn *c);
+
+int conn_fd(const struct conn *c);
+const char *conn_peer(const struct conn *c);
+
+/* Monotonic milliseconds after which the reaper may time the connection out;
+ * 0 while a worker runs it. */
+int64_t conn_deadline(const struct conn *c);
+
+/* True while parked between requests with nothing buffered. */
+bool conn_is_idle(const struct conn *c);
+
+/* Called by the reaper when the deadline passed (or to close idle
+ * connections on shutdown): marks the connection and shuts down its read
+ * side, which wakes it through epoll; the owning worker then closes it
+ * (after a 408 when a request was half received). */
+void conn_timeout(struct conn *c);
+
+/* While draining for shutdown, no response keeps its connection open. */
+void conn_set_draining(bool on);
+
+/* Monotonic clock in milliseconds (cheap: vDSO, coarse). */
+int64_t conn_now_ms(void);
+
+/* Number of responses completed by all connections (for STATUS lines). */
+uint64_t conn_requests_served(void);
+
+#endif

@@ -1,0 +1,30 @@
+/* listener.h - the listening sockets: handed over by systemd (socket
+ * activation, sd_listen_fds_with_names(3)) or bound by ourselves. */
+#ifndef MTH_LISTENER_H
+#define MTH_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define LISTENER_BACKLOG 4096
+#define LISTENER_MAX 16
+
+struct listener {
+	int fd;           /* non-blocking, close-on-exec */
+	unsigned port;    /* local port: what a Host header must name */
+	bool activated;   /* came from systemd */
+	char name[64];    /* "[::]:8080" for logs */
+};
+
+/* Take the sockets systemd passed (LISTEN_FDS) or, when there are none, bind
+ * CFG->listen_address:CFG->port ("::" is dual-stack).  Fills L (room for
+ * LISTENER_MAX) and *N.  On failure returns a negative errno with a message
+ * in ERR and leaves nothing open. */
+int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,
+		   size_t errlen);
+
+void listeners_close(struct listener *l, size_t n);
+
+#endif

@@ -1,0 +1,50 @@
+/* site.h - everything a request needs from one configuration generation.
+ *
+ * A site is built from a validated struct mth_config: the document root and
+ * uploads directory opened as directory fds, the MIME table, the compiled
+ * Host allow-list, the parser limits.  It is immutable and reference
+ * counted: a connection holds a reference while it serves a request, so a
+ * reload can swap in a new site while requests in flight finish on the old
+ * one, which is freed when its last reference goes. */
+#ifndef MTH_SITE_H
+#define MTH_SITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "http_parse.h"
+
+struct mime_table;
+struct host_allow;
+
+struct site {
+	const struct mth_config *cfg; /* owned */
+	int root_fd;                  /* O_PATH|O_DIRECTORY of document_root */
+	int uploads_fd;               /* O_DIRECTORY of uploads_dir */
+	struct mime_table *mime;
+	struct host_allow *hosts;
+	struct http_limits limits;
+	unsigned refs;                /* atomic */
+};
+
+/* Build a site from CFG, taking ownership of CFG (freed on failure too).
+ * Fails with a message in ERR when a directory cannot be opened. */
+int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen);
+
+struct site *site_ref(struct site *s);
+void site_unref(struct site *s); /* accepts NULL; frees at zero */
+
+/* The current site, as published by main (at start and on reload).
+ * site_publish() takes over the caller's reference and drops the previous
+ * site's; site_acquire() returns a new reference (never NULL once
+ * published); site_generation() changes with every publish, so a connection
+ * can notice a reload with one atomic load per request. */
+void site_publish(struct site *s);
+struct site *site_acquire(void);
+unsigned site_generation(void);
+
+/* Is EXT (lower-case, no dot) listed in download_extensions? */
+bool site_is_download(const struct site *s, const char *ext);
+
+#endif

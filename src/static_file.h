@@ -1,0 +1,33 @@
+/* static_file.h - find the regular file a GET names, beneath a root. */
+#ifndef MTH_STATIC_FILE_H
+#define MTH_STATIC_FILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "site.h"
+
+#define STATIC_INDEX "index.html"
+
+struct static_file {
+	int fd;                   /* open O_RDONLY, owned by the caller */
+	uint64_t size;
+	time_t mtime;
+	const char *content_type; /* lives as long as the site */
+	bool attachment;          /* send Content-Disposition: attachment */
+	char name[256];           /* last path segment, for Content-Disposition */
+};
+
+/* Open REL (normalized, relative; "" = root) beneath DIRFD.  A directory
+ * serves its index.html; a directory named without a trailing slash is
+ * redirected (301) so that relative links in its index resolve.  Only regular
+ * files are served.  Returns 200 and fills OUT, or the status to answer:
+ * 301 (LOCATION_OUT gets the "/path/" to redirect to), 403 (escape attempt
+ * or permission), 404, 414 or 500.  DOWNLOADS decides whether
+ * download_extensions apply (not for uploads, which are always JSON). */
+int static_file_open(const struct site *s, int dirfd, const char *rel, int is_dir,
+		     bool downloads, struct static_file *out, char *location_out,
+		     size_t location_cap);
+
+#endif
