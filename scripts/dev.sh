@@ -41,9 +41,10 @@ build() {
         autoreconf -fi
     fi
     mkdir -p "$dir"
-    flags="$*"
+    flags="$* CFLAGS=${CFLAGS:-}"
     if [ ! -f "$dir/config.status" ] || [ "$(cat "$dir/.flags" 2>/dev/null)" != "$flags" ]; then
-        (cd "$dir" && ../configure -q $flags)
+        # shellcheck disable=SC2068
+        (cd "$dir" && ../configure -q $@)
         echo "$flags" > "$dir/.flags"
     fi
     make -C "$dir" -j"$(nproc)" -s
@@ -65,6 +66,13 @@ check() {
     build "$dir" --enable-werror --enable-tests=yes "$@"
     rc=0
     make -C "$dir" -j"$(nproc)" check || rc=$?
+    # A sanitizer report fails the run even where the test itself passed
+    # (a leak in a Criterion worker does not change its verdict).
+    if grep -l -E 'ERROR: (Leak|Address)Sanitizer|runtime error:|WARNING: ThreadSanitizer' \
+        "$dir"/tests/*.log "$dir"/tests/*/*.log "$dir"/tests/tmp/*/server.log 2>/dev/null; then
+        echo ">> sanitizer reports found in the logs above"
+        rc=1
+    fi
     if [ "$rc" -ne 0 ]; then
         # show what failed: the logs of the failing tests
         grep -l -E '^(FAIL|ERROR)' "$dir"/tests/*.log "$dir"/tests/*/*.log 2>/dev/null |
@@ -88,11 +96,11 @@ test)
     ;;
 asan)
     install_deps
-    check _build-asan --enable-asan CFLAGS="-O1 -g"
+    CFLAGS="-O1 -g" check _build-asan --enable-asan
     ;;
 tsan)
     install_deps
-    check _build-tsan --enable-tsan CFLAGS="-O1 -g"
+    CFLAGS="-O1 -g" check _build-tsan --enable-tsan
     ;;
 *)
     echo "usage: $0 run|test|asan|tsan" >&2

@@ -366,6 +366,12 @@ static void finish_upload(struct conn *c)
 	int r, n, m;
 
 	r = upload_validate_json(io->body, io->body_len, err, sizeof err);
+	if (r == -ENOMEM) {
+		log_err("upload from %s (%zu bytes): out of memory validating it -> 500", c->peer,
+			io->body_len);
+		respond_error(c, 500, true, "out of memory", NULL, false);
+		goto out;
+	}
 	if (r < 0) {
 		char msg[200];
 		snprintf(msg, sizeof msg, "invalid JSON: %s", err);

@@ -27,7 +27,9 @@ const struct http_limits http_default_limits = {
  * not a request. */
 #define HTTP_MAX_EMPTY_LINES 4
 
-#define HTTP_VERSION_LEN 8 /* "HTTP/" DIGIT "." DIGIT */
+/* HTTP-version = "HTTP/" DIGIT "." DIGIT; '#' stands for a DIGIT. */
+static const char version_pattern[] = "HTTP/#.#";
+#define HTTP_VERSION_LEN (sizeof(version_pattern) - 1)
 
 /* Absent strings point here, so that no struct mth_str is ever NULL. */
 static const char empty_str[] = "";
@@ -58,11 +60,10 @@ static const unsigned char char_class[256] = {
 };
 
 static const char *const method_names[] = {
-	[HTTP_M_UNKNOWN] = "UNKNOWN", [HTTP_M_GET] = "GET",
-	[HTTP_M_HEAD] = "HEAD",       [HTTP_M_POST] = "POST",
-	[HTTP_M_PUT] = "PUT",         [HTTP_M_DELETE] = "DELETE",
-	[HTTP_M_CONNECT] = "CONNECT", [HTTP_M_OPTIONS] = "OPTIONS",
-	[HTTP_M_TRACE] = "TRACE",     [HTTP_M_PATCH] = "PATCH",
+	[HTTP_M_UNKNOWN] = "UNKNOWN", [HTTP_M_GET] = "GET",	    [HTTP_M_HEAD] = "HEAD",
+	[HTTP_M_POST] = "POST",	      [HTTP_M_PUT] = "PUT",	    [HTTP_M_DELETE] = "DELETE",
+	[HTTP_M_CONNECT] = "CONNECT", [HTTP_M_OPTIONS] = "OPTIONS", [HTTP_M_TRACE] = "TRACE",
+	[HTTP_M_PATCH] = "PATCH",
 };
 
 static inline bool is_ows(unsigned char c)
@@ -102,6 +103,67 @@ static inline size_t scan_class(const unsigned char *b, size_t p, size_t end, un
 	while (p < end && (char_class[b[p]] & cls))
 		p++;
 	return p;
+}
+
+/* Word-at-a-time tests (the classic "has a zero byte" trick): each is exact
+ * as a yes/no answer for the eight bytes of X, whatever the byte order. */
+#define SWAR_ONES 0x0101010101010101ull
+#define SWAR_HIGH 0x8080808080808080ull
+
+static inline uint64_t swar_has_zero(uint64_t x)
+{
+	return (x - SWAR_ONES) & ~x & SWAR_HIGH;
+}
+
+/* Some byte is below N (N <= 128). */
+static inline uint64_t swar_has_less(uint64_t x, unsigned n)
+{
+	return (x - SWAR_ONES * n) & ~x & SWAR_HIGH;
+}
+
+static inline uint64_t load64(const unsigned char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+}
+
+/* Scan a request-target: eight bytes at a time while none of them can be
+ * outside 0x21..0x7e, then the table finds the exact byte. */
+static inline size_t scan_target(const unsigned char *b, size_t p, size_t end)
+{
+	while (end - p >= 8) {
+		uint64_t x = load64(b + p);
+
+		if (swar_has_less(x, 0x21) | swar_has_zero(x ^ (SWAR_ONES * 0x7f)) |
+		    (x & SWAR_HIGH))
+			break;
+		p += 8;
+	}
+	return scan_class(b, p, end, C_TARGET);
+}
+
+/* Scan a field-value.  The fast test flags every CTL, HTAB included; a word
+ * that only held HTABs is passed byte by byte and the fast loop resumes. */
+static inline size_t scan_value(const unsigned char *b, size_t p, size_t end)
+{
+	for (;;) {
+		size_t stop;
+
+		while (end - p >= 8) {
+			uint64_t x = load64(b + p);
+
+			if (swar_has_less(x, 0x20) | swar_has_zero(x ^ (SWAR_ONES * 0x7f)))
+				break;
+			p += 8;
+		}
+		stop = end - p >= 8 ? p + 8 : end;
+		while (p < stop && (char_class[b[p]] & C_VALUE))
+			p++;
+		if (p < stop || p == end)
+			return p;
+	}
 }
 
 /* RFC 9110 section 9.1: the method token is case-sensitive. */
@@ -258,8 +320,8 @@ static int note_field(struct http_request *req, struct mth_str name, struct mth_
 			/* Only a lone "chunked" is ours.  A second field makes the
 			 * combined list longer than that (RFC 9110 section 5.3),
 			 * so it is no longer "exactly chunked" either. */
-			req->te_chunked = !req->has_transfer_encoding &&
-					  STR_CASEEQ(value, "chunked");
+			req->te_chunked =
+				!req->has_transfer_encoding && STR_CASEEQ(value, "chunked");
 			req->has_transfer_encoding = true;
 		}
 		break;
@@ -339,7 +401,7 @@ enum http_parse_status http_parse_request(const char *buf, size_t len,
 	req->method = method_lookup(buf + start, p - start);
 
 	tok = ++p;
-	p = scan_class(b, p, end, C_TARGET);
+	p = scan_target(b, p, end);
 	if (p == end)
 		goto line_short;
 	if (p == tok || b[p] != ' ')
@@ -350,11 +412,12 @@ enum http_parse_status http_parse_request(const char *buf, size_t len,
 
 	/* RFC 9112 section 2.3: HTTP-version is case-sensitive. */
 	tok = ++p;
-	for (int i = 0; i < HTTP_VERSION_LEN; i++, p++) {
+	for (size_t i = 0; i < HTTP_VERSION_LEN; i++, p++) {
+		unsigned char want = (unsigned char)version_pattern[i];
+
 		if (p == end)
 			goto line_short;
-		if (i < 5 ? b[p] != (unsigned char)"HTTP/"[i]
-			  : i == 6 ? b[p] != '.' : (unsigned)(b[p] - '0') > 9)
+		if (want == '#' ? (unsigned)(b[p] - '0') > 9 : b[p] != want)
 			goto bad;
 	}
 	if (p == end)
@@ -366,7 +429,8 @@ enum http_parse_status http_parse_request(const char *buf, size_t len,
 		return HTTP_PARSE_NEED_MORE;
 	if (b[p + 1] != '\n')
 		goto bad;
-	/* RFC 9110 section 6.2: a later 1.x minor is answered as 1.1. */
+	/* RFC 9110 section 2.5: a later 1.x minor is treated as 1.1; another
+	 * major is 505 (section 15.6.6). */
 	if (b[tok + 5] != '1') {
 		*status = 505;
 		return HTTP_PARSE_ERROR;
@@ -417,7 +481,7 @@ enum http_parse_status http_parse_request(const char *buf, size_t len,
 		while (p < end && is_ows(b[p]))
 			p++;
 		value = p;
-		p = scan_class(b, p, end, C_VALUE);
+		p = scan_value(b, p, end);
 		if (p == end)
 			goto fields_short;
 		if (b[p] != '\r')

@@ -41,6 +41,7 @@ struct http_limits {
 	size_t max_header_bytes; /* bytes of all field lines; over it: 431 */
 	size_t max_headers;      /* field lines, <= HTTP_MAX_HEADERS; over: 431 */
 };
+/* (A larger max_headers is clamped to HTTP_MAX_HEADERS.) */
 
 /* 8 KiB request line, 16 KiB of fields, 100 fields. */
 extern const struct http_limits http_default_limits;
@@ -57,14 +58,17 @@ struct http_request {
 	/* absolute-form ("http://authority/path"): the authority; else len 0 */
 	struct mth_str target_authority;
 	/* the path and query: the target itself for origin-form, the part after
-	 * the authority for absolute-form ("/" when it is empty) */
+	 * the authority for absolute-form ("/" when it is empty, a static
+	 * string; "?q" as sent for "http://host?q") */
 	struct mth_str path;
 	int version_major;        /* always 1 when DONE */
 	int version_minor;        /* 0 or 1 (a higher minor is reported as 1) */
 
 	struct http_header headers[HTTP_MAX_HEADERS];
 	size_t n_headers;
-	size_t head_len;          /* bytes consumed, including the empty line */
+	size_t head_len;          /* bytes consumed, including the empty line
+				   * and any skipped empty lines before the
+				   * request line */
 
 	/* Derived and validated from the fields: */
 	bool has_host;
@@ -92,7 +96,16 @@ struct http_request {
  *     431 field lines over LIMITS->max_header_bytes or ->max_headers;
  *     505 an HTTP major version other than 1.
  * Up to a few empty lines before the request line are skipped (RFC 9112
- * section 2.2).  LIMITS may be NULL for http_default_limits. */
+ * section 2.2).  LIMITS may be NULL for http_default_limits.
+ *
+ * Details: up to 4 empty lines are skipped, a 5th is a 400.  A method token
+ * over 32 characters is a 400 (an unknown shorter one is DONE with
+ * HTTP_M_UNKNOWN).  414 and 431 are reported as soon as the buffered bytes
+ * prove the limit exceeded, before the head is complete; 505 as soon as
+ * the request line is.  A longer buffer with the same prefix never changes
+ * a DONE or an ERROR.  *STATUS is written only on ERROR; on NEED_MORE and
+ * ERROR the contents of *REQ are unspecified.  Absent strings have len 0
+ * and point at a static "" (never NULL). */
 enum http_parse_status http_parse_request(const char *buf, size_t len,
 					  const struct http_limits *limits,
 					  struct http_request *req, int *status);

@@ -47,6 +47,10 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 	struct pool_stats st;
 
 	pool_get_stats(p, &st);
+	log_debug("pool: %u/%u workers busy, queue %u/%u, %zu connections, %" PRIu64
+		  " requests, %" PRIu64 " rejected",
+		  st.busy, st.workers, st.queued, st.queue_cap, st.connections, st.requests,
+		  st.rejected);
 	sd_notifyf(0,
 		   "STATUS=workers %u/%u busy, queue %u/%u, %zu connections, %" PRIu64
 		   " requests, %u reloads%s%s",

@@ -263,11 +263,23 @@ static void park(struct pool *p, struct conn *c, enum conn_want w)
 	};
 	int fd = conn_fd(c);
 
-	/* after this call another worker may already run C: do not touch it */
+	/* After this call another worker may already run C: do not touch it.
+	 * The kernel orders this worker's work on C before the next worker's
+	 * (epoll_ctl here, epoll_wait there). */
+#ifdef __SANITIZE_THREAD__
+	/* ThreadSanitizer models only EPOLL_CTL_ADD as a release, so a TSan
+	 * build re-adds instead of modifying: same semantics, and the ordering
+	 * the kernel provides becomes visible to the race detector. */
+	(void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return;
+#else
 	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return;
+	/* the first park of a connection: it is not in the set yet */
 	if (errno == ENOENT && epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
 		return;
+#endif
 	log_err("epoll_ctl for %s: %s; closing it", conn_peer(c), strerror(errno));
 	conn_close(p, c);
 }

@@ -428,8 +428,8 @@ int upload_make_name(char *out, size_t outsz, time_t now)
 	if (!gmtime_r(&now, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
 		return -EOVERFLOW;
 	n = snprintf(out, outsz, "upload_%04d%02d%02dT%02d%02d%02dZ_%016" PRIx64 ".json",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, random64());
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     random64());
 	if (n != NAME_LEN) {
 		out[0] = '\0';
 		return -EOVERFLOW;

@@ -18,10 +18,16 @@ bool upload_content_type_ok(const char *value, size_t len);
 
 /* Validate BODY as one complete JSON text with json-c (strict mode, nothing
  * but whitespace after it).  An empty body is invalid.  Returns 0, or
- * -EINVAL with a short reason in ERR ("unexpected end of data" etc.). */
+ * -EINVAL with a short reason in ERR ("unexpected end of data" etc.).
+ * (-ENOMEM, reason "out of memory", if json-c cannot allocate its tokener.)
+ * Beyond json-c's strict mode, NaN/Infinity, "1.", single-quoted keys, raw
+ * control characters and ill-formed UTF-8 in strings are refused (RFC 8259);
+ * nesting is limited to json-c's default depth of 32. */
 int upload_validate_json(const char *body, size_t len, char *err, size_t errlen);
 
-/* "upload_<YYYYmmddTHHMMSSZ>_<16 hex random>.json" for time NOW (UTC). */
+/* "upload_<YYYYmmddTHHMMSSZ>_<16 hex random>.json" for time NOW (UTC).
+ * Returns 0, -ENAMETOOLONG if OUTSZ cannot hold the name (45 characters
+ * and a NUL), or -EOVERFLOW for a year outside 0000-9999. */
 int upload_make_name(char *out, size_t outsz, time_t now);
 
 /* True for a name upload_make_name() can produce (used to decide what
@@ -34,11 +40,14 @@ bool upload_name_valid(const char *name);
  * an existing file, then the directory is fsync'd.  On success writes the
  * name into NAME (UPLOAD_NAME_MAX bytes) and returns 0.  On failure nothing
  * is left behind and a negative errno is returned: -ENOSPC or -EDQUOT
- * (answer 507), anything else (answer 500). */
+ * (answer 507), anything else (answer 500).  DIRFD must be opened for
+ * reading (O_RDONLY|O_DIRECTORY, not O_PATH): it is fsync'd.  The file's
+ * mode is 0640 less the umask. */
 int upload_store(int dirfd, const char *body, size_t len, char *name);
 
 /* Remove leftover ".upload-*.tmp" files (from a crash) in DIRFD.  Returns
- * the number removed or a negative errno. */
+ * the number removed or a negative errno (the first failure; the other
+ * entries are still tried).  Directories with such names are left alone. */
 int upload_cleanup_temp(int dirfd);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -111,6 +112,15 @@ void server_start(struct server *s, const struct server_opts *o)
 	snprintf(s->uploads, sizeof s->uploads, "%s/uploads", s->dir);
 	snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
 	cr_assert_eq(mkdir(s->uploads, 0755), 0);
+	if (o->uploads_tmpfs_kb) {
+		char opts[64];
+		snprintf(opts, sizeof opts, "size=%uk,mode=0755", o->uploads_tmpfs_kb);
+		if (geteuid() != 0 || mount("tmpfs", s->uploads, "tmpfs", 0, opts) != 0) {
+			rm_rf(s->dir);
+			cr_skip_test("cannot mount a tmpfs (needs root): %s", strerror(errno));
+		}
+		s->mounted = true;
+	}
 	if (o->own_docroot) {
 		snprintf(s->docroot, sizeof s->docroot, "%s/www", s->dir);
 		cr_assert_eq(mkdir(s->docroot, 0755), 0);
@@ -208,6 +218,8 @@ void server_stop(struct server *s)
 		cr_log_error("server log:\n%s", log ? log : "(none)");
 		free(log);
 	}
+	if (s->mounted)
+		umount2(s->uploads, MNT_DETACH);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "server exit status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);

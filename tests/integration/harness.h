@@ -20,7 +20,8 @@ struct server_opts {
 	unsigned keepalive_timeout; /* 0 = 5 */
 	unsigned max_requests;      /* 0 = 100 */
 	uint64_t max_body_size;     /* 0 = 1 MiB */
-	bool own_docroot;           /* a writable copy-free docroot in the temp dir */
+	bool own_docroot;           /* an empty docroot in the temp dir */
+	unsigned uploads_tmpfs_kb;  /* mount a tmpfs this small on uploads (root) */
 	const char *extra;          /* more config lines */
 };
 
@@ -33,6 +34,7 @@ struct server {
 	char uploads[256];
 	char docroot[256];
 	char log[256];      /* the daemon's stderr */
+	bool mounted;       /* uploads is a tmpfs we mounted */
 };
 
 void server_start(struct server *s, const struct server_opts *o);

@@ -36,18 +36,27 @@
  */
 
 static struct {
-	bool no_tmpfile;    /* openat(O_TMPFILE) fails with EOPNOTSUPP */
-	bool no_renameat2;  /* renameat2() fails with ENOSYS */
-	size_t write_max;   /* > 0: short writes of at most this many bytes */
-	int write_eintr;    /* this many writes fail with EINTR first */
-	bool write_enospc;  /* ENOSPC once write_budget bytes are written */
+	/* openat(O_TMPFILE) fails with EOPNOTSUPP */
+	bool no_tmpfile;
+	/* renameat2() fails with ENOSYS */
+	bool no_renameat2;
+	/* on regular files: the first write_eintr writes fail with EINTR,
+	 * each write moves at most write_max bytes (if nonzero), and with
+	 * write_enospc ENOSPC follows once write_budget bytes are written */
+	int write_eintr;
+	size_t write_max;
+	bool write_enospc;
 	size_t write_budget;
-	int fsync_file_err; /* errno for fsync() of a regular file */
-	int fsync_dir_err;  /* errno for fsync() of a directory */
-	bool no_getrandom;  /* getrandom() fails with ENOSYS */
-	const uint64_t *rnd; /* getrandom() script: rnd[0..nrnd-1], last repeats */
+	/* errno for fsync() of a regular file / of a directory */
+	int fsync_file_err;
+	int fsync_dir_err;
+	/* getrandom() fails with ENOSYS, or follows the script rnd[0..nrnd)
+	 * from rnd_pos on, repeating the last entry */
+	bool no_getrandom;
+	const uint64_t *rnd;
 	size_t nrnd, rnd_pos;
-	time_t now;         /* time() answer when nonzero */
+	/* time() answer when nonzero */
+	time_t now;
 } fault;
 
 static bool is_type(int fd, mode_t type)
@@ -399,13 +408,15 @@ Test(upload_json, rejects_bad_strings)
 	json_bad_why(S("\"a\tb\""), "control character in string");
 	json_bad_why(S("\"a\nb\""), "control character in string");
 	json_bad_why(S("\"\xff\""), "invalid UTF-8 in string");
-	json_bad(S("\"\xc0\xaf\""));         /* overlong '/' */
-	json_bad(S("\"\xe0\x80\xaf\""));     /* overlong '/' */
-	json_bad(S("\"\xed\xa0\x80\""));     /* UTF-16 surrogate */
-	json_bad(S("\"\xf4\x90\x80\x80\"")); /* above U+10FFFF */
-	json_bad(S("\"\xc3\""));             /* truncated */
-	json_bad(S("\"\xe2\x82\""));         /* truncated */
-	json_bad(S("\"\x80\""));             /* lone continuation */
+	/* overlong forms, a UTF-16 surrogate, beyond U+10FFFF */
+	json_bad(S("\"\xc0\xaf\""));
+	json_bad(S("\"\xe0\x80\xaf\""));
+	json_bad(S("\"\xed\xa0\x80\""));
+	json_bad(S("\"\xf4\x90\x80\x80\""));
+	/* truncated sequences, a lone continuation byte */
+	json_bad(S("\"\xc3\""));
+	json_bad(S("\"\xe2\x82\""));
+	json_bad(S("\"\x80\""));
 	json_bad(S("\"\\x\""));
 	json_bad(S("\"\\u12G4\""));
 	json_bad(S("\"\\u12\""));
@@ -583,39 +594,40 @@ Test(upload_name, valid_names)
 	cr_expect(upload_name_valid("upload_99991231T235959Z_ffffffffffffffff.json"));
 }
 
+static void name_bad(const char *name)
+{
+	cr_expect(!upload_name_valid(name), "accepted \"%s\"", name);
+}
+
 Test(upload_name, invalid_names)
 {
-	static const char *const bad[] = {
-		"",
-		"upload_",
-		"upload_20240229T235959Z_0123456789abcdef.jso",
-		"upload_20240229T235959Z_0123456789abcdef.json ",
-		"upload_20240229T235959Z_0123456789abcdef.json\n",
-		"upload_20240229T235959Z_0123456789abcdef.jsonx",
-		"upload_20240229T235959Z_0123456789abcdef.JSON",
-		"upload_20240229T235959Z_0123456789abcdef.txt",
-		"upload_20240229T235959Z_0123456789ABCDEF.json",
-		"upload_20240229T235959Z_0123456789abcdeg.json",
-		"upload_20240229T235959Z_0123456789abcde.json",
-		"upload_20240229T235959Z_0123456789abcdef0.json",
-		"upload_20240229t235959Z_0123456789abcdef.json",
-		"upload_20240229T235959z_0123456789abcdef.json",
-		"upload_20240229T235959Z-0123456789abcdef.json",
-		"upload_20240229_235959Z_0123456789abcdef.json",
-		"upload_2024022aT235959Z_0123456789abcdef.json",
-		"upload_20240229T23595xZ_0123456789abcdef.json",
-		"upload_2024-02-29T235959Z_0123456789abcdef.json",
-		"Upload_20240229T235959Z_0123456789abcdef.json",
-		"upload-20240229T235959Z_0123456789abcdef.json",
-		"uploads_20240229T235959Z_0123456789abcdef.json",
-		"../upload_20240229T235959Z_0123456789abcdef.json",
-		"upload_20240229T235959Z_0123456789abcdef.json/",
-		".upload-0123456789abcdef.tmp",
-	};
 	char name[] = "upload_20240229T235959Z_0123456789abcdef.json";
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_expect(!upload_name_valid(bad[i]), "accepted \"%s\"", bad[i]);
+	name_bad("");
+	name_bad("upload_");
+	name_bad("upload_20240229T235959Z_0123456789abcdef.jso");
+	name_bad("upload_20240229T235959Z_0123456789abcdef.json ");
+	name_bad("upload_20240229T235959Z_0123456789abcdef.json\n");
+	name_bad("upload_20240229T235959Z_0123456789abcdef.jsonx");
+	name_bad("upload_20240229T235959Z_0123456789abcdef.JSON");
+	name_bad("upload_20240229T235959Z_0123456789abcdef.txt");
+	name_bad("upload_20240229T235959Z_0123456789ABCDEF.json");
+	name_bad("upload_20240229T235959Z_0123456789abcdeg.json");
+	name_bad("upload_20240229T235959Z_0123456789abcde.json");
+	name_bad("upload_20240229T235959Z_0123456789abcdef0.json");
+	name_bad("upload_20240229t235959Z_0123456789abcdef.json");
+	name_bad("upload_20240229T235959z_0123456789abcdef.json");
+	name_bad("upload_20240229T235959Z-0123456789abcdef.json");
+	name_bad("upload_20240229_235959Z_0123456789abcdef.json");
+	name_bad("upload_2024022aT235959Z_0123456789abcdef.json");
+	name_bad("upload_20240229T23595xZ_0123456789abcdef.json");
+	name_bad("upload_2024-02-29T235959Z_0123456789abcdef.json");
+	name_bad("Upload_20240229T235959Z_0123456789abcdef.json");
+	name_bad("upload-20240229T235959Z_0123456789abcdef.json");
+	name_bad("uploads_20240229T235959Z_0123456789abcdef.json");
+	name_bad("../upload_20240229T235959Z_0123456789abcdef.json");
+	name_bad("upload_20240229T235959Z_0123456789abcdef.json/");
+	name_bad(".upload-0123456789abcdef.tmp");
 	cr_expect(!upload_name_valid(NULL));
 
 	/* No single character may be replaced by '/' or 'X'. */
