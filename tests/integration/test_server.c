@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -955,6 +956,104 @@ Test(concurrency, idle_connections_do_not_hold_workers, .init = tiny_pool)
 	}
 }
 
+static unsigned many_idle;
+
+static void four_workers_many_fds(void)
+{
+	struct server_opts o = { .pool_size = 4, .keepalive_timeout = 60 };
+	struct rlimit rl;
+
+	/* the daemon inherits the limit: both sides hold one fd per client */
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	many_idle = rl.rlim_cur > 10000 + 256 ? 10000 : (unsigned)rl.rlim_cur - 256;
+	server_start(&srv, &o);
+}
+
+/* The issue's bar: 10,000 idle keep-alive connections with pool_size = 4 do
+ * not delay a new client. */
+Test(concurrency, ten_thousand_idle_keepalive_connections, .init = four_workers_many_fds,
+     .timeout = 120)
+{
+	const unsigned batch = 250;
+	int *fd = calloc(many_idle, sizeof *fd);
+	char req[128];
+	struct http_resp r;
+	int64_t t0, dt;
+
+	cr_assert_not_null(fd);
+	if (many_idle < 10000)
+		cr_log_warn("RLIMIT_NOFILE allows only %u idle connections", many_idle);
+	snprintf(req, sizeof req, "GET /sample.txt HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+		 srv.port);
+	for (unsigned i = 0; i < many_idle; i += batch) {
+		unsigned end = i + batch < many_idle ? i + batch : many_idle;
+		for (unsigned j = i; j < end; j++) {
+			fd[j] = http_connect(srv.port);
+			send_str(fd[j], req);
+		}
+		for (unsigned j = i; j < end; j++) {
+			cr_assert_eq(http_read(fd[j], &r, false), 0, "connection %u", j);
+			cr_assert_eq(r.status, 200);
+			http_resp_free(&r);
+		}
+	}
+	/* all of them are now idle keep-alive connections */
+	for (int k = 0; k < 5; k++) {
+		t0 = mono_ms();
+		cr_assert_eq(http_get(&srv, "GET", "/about.html", &r), 0);
+		dt = mono_ms() - t0;
+		cr_assert_eq(r.status, 200);
+		cr_assert_lt(dt, 1000, "a new client waited %lld ms", (long long)dt);
+		http_resp_free(&r);
+	}
+	/* and an idle one still answers */
+	send_str(fd[many_idle / 2], req);
+	cr_assert_eq(http_read(fd[many_idle / 2], &r, false), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	for (unsigned i = 0; i < many_idle; i++)
+		close(fd[i]);
+	free(fd);
+}
+
+/* kill(SIGSTOP) returns before the threads have stopped: wait until every
+ * thread of PID shows state 'T' in /proc, so none can still accept. */
+static bool wait_stopped(pid_t pid, int timeout_ms)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	for (int64_t end = mono_ms() + timeout_ms; mono_ms() < end; usleep(2000)) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		bool all = true;
+
+		if (!d)
+			return false;
+		while ((e = readdir(d))) {
+			char stat[600], buf[512], *p;
+			FILE *f;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(stat, sizeof stat, "%s/%s/stat", path, e->d_name);
+			f = fopen(stat, "r");
+			if (!f)
+				continue;
+			if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')) && p[2] != 'T' &&
+			    p[2] != 't')
+				all = false;
+			fclose(f);
+		}
+		closedir(d);
+		if (all)
+			return true;
+	}
+	return false;
+}
+
 static void one_worker_one_slot(void)
 {
 	struct server_opts o = { .pool_size = 1, .queue_size = 1 };
@@ -970,6 +1069,7 @@ Test(concurrency, full_queue_answers_503, .init = one_worker_one_slot)
 	int fd[N], ok = 0, busy = 0;
 
 	cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+	cr_assert(wait_stopped(srv.pid, 5000), "daemon did not stop");
 	for (int i = 0; i < N; i++) {
 		fd[i] = http_connect(srv.port);
 		send_str(fd[i], fmt("GET /about.html HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
