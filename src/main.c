@@ -24,7 +24,6 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/mthttpd.conf"
 #define STATUS_EVERY_SEC 5
-#define SHUTDOWN_TIMEOUT_MS 10000
 
 static void usage(FILE *f)
 {
@@ -58,35 +57,127 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 		   reloads, note ? "; " : "", note ? note : "");
 }
 
-/* SIGHUP: build a complete new site from the file and publish it; requests
- * in flight finish on the old one.  A bad file changes nothing. */
-static int reload(const char *path, const struct mth_config *running, char *err, size_t errlen)
+static uint64_t monotonic_usec(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static bool same_address(const struct mth_config *a, const struct mth_config *b)
+{
+	return a->port == b->port && strcmp(a->listen_address, b->listen_address) == 0;
+}
+
+/* SIGHUP: build a complete new site (and new sockets when we bound them
+ * and the address changed) and only then publish it; requests in flight
+ * finish on the old site.  A bad file, or a port we cannot bind, changes
+ * nothing. */
+static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
+{
+	struct listener ls[LISTENER_MAX], cur_ls[LISTENER_MAX];
+	size_t nls = 0, ncur = 0;
 	struct mth_config *cfg;
-	struct site *s;
+	struct site *s, *cur;
+	bool rebind = false;
 	int r;
 
 	r = config_load(path, &cfg, err, errlen);
 	if (r < 0)
 		return r;
-	if (cfg->port != running->port || strcmp(cfg->listen_address, running->listen_address))
-		log_notice("listen_address/port changes take effect after a restart");
-	if (cfg->pool_size != running->pool_size || cfg->queue_size != running->queue_size)
-		log_notice("pool_size/queue_size changes take effect after a restart");
+	cur = site_acquire();
+	pool_listeners(pool, cur_ls, &ncur);
+	if (!same_address(cfg, cur->cfg)) {
+		if (ncur && cur_ls[0].activated) {
+			log_notice("listen_address/port changed in %s, but the listening sockets "
+				   "belong to mthttpd.socket: change them there "
+				   "(systemctl edit mthttpd.socket)",
+				   path);
+		} else {
+			r = listeners_open(cfg, ls, &nls, err, errlen);
+			if (r < 0) {
+				config_free(cfg);
+				site_unref(cur);
+				return r;
+			}
+			rebind = true;
+		}
+	}
+	site_unref(cur);
 	r = site_new(cfg, &s, err, errlen);
-	if (r < 0)
+	if (r < 0) {
+		listeners_close(ls, nls);
 		return r;
+	}
 	log_set_level(s->cfg->log_level);
+	if (pool_resize(pool, s->cfg->pool_size, s->cfg->queue_size, err, errlen) < 0)
+		log_err("%s", err);
 	site_publish(s);
+	if (rebind)
+		pool_replace_listeners(pool, ls, nls);
+	return 0;
+}
+
+/* The watchdog: ping only while the workers demonstrably make progress,
+ * i.e. a worker answered the probe posted at the previous ping.  A
+ * deadlocked pool stops the pings and systemd's WatchdogSec= fires. */
+struct watchdog {
+	uint64_t interval_us; /* 0: disabled */
+	uint64_t next_us;
+	bool warned;
+};
+
+static void watchdog_tick(struct watchdog *wd, struct pool *pool, uint64_t now)
+{
+	if (!wd->interval_us || now < wd->next_us)
+		return;
+	wd->next_us = now + wd->interval_us;
+	if (pool_probe_answered(pool)) {
+		sd_notify(0, "WATCHDOG=1");
+		wd->warned = false;
+	} else if (!wd->warned) {
+		log_err("no worker answered the watchdog probe for %" PRIu64
+			" ms: not pinging the watchdog",
+			wd->interval_us / 1000);
+		wd->warned = true;
+	}
+	pool_probe(pool);
+}
+
+static int drain(struct pool *pool, unsigned timeout_s)
+{
+	uint64_t deadline = monotonic_usec() + (uint64_t)timeout_s * 1000000;
+	size_t left;
+
+	pool_stop_accepting(pool);
+	for (;;) {
+		uint64_t now = monotonic_usec();
+		struct pool_stats st;
+
+		left = pool_wait_idle(pool, 1000);
+		if (!left || now >= deadline)
+			break;
+		pool_get_stats(pool, &st);
+		/* keep systemd's stop timeout ahead of our own deadline */
+		sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%" PRIu64 "\nSTATUS=stopping: %zu connections "
+			      "still finishing",
+			   deadline - now + 5000000, st.connections);
+	}
+	if (left)
+		log_warning("%zu connections still open after shutdown_timeout (%us); closing them",
+			    left, timeout_s);
 	return 0;
 }
 
 static int serve(const char *config_path, struct site *site)
 {
 	struct listener ls[LISTENER_MAX];
-	size_t nls = 0, left;
+	struct watchdog wd = { 0 };
+	size_t nls = 0;
 	struct pool *pool = NULL;
 	unsigned reloads = 0;
+	uint64_t next_status = 0, usec;
 	char err[512], note[600] = "";
 	sigset_t set;
 	int r, sig;
@@ -95,6 +186,7 @@ static int serve(const char *config_path, struct site *site)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	/* blocked before any thread exists, so only sigtimedwait sees them */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -102,6 +194,7 @@ static int serve(const char *config_path, struct site *site)
 	r = listeners_open(site->cfg, ls, &nls, err, sizeof err);
 	if (r < 0) {
 		log_err("%s", err);
+		sd_notifyf(0, "STATUS=failed: %s\nERRNO=%d", err, -r);
 		site_unref(site);
 		return 1;
 	}
@@ -109,8 +202,8 @@ static int serve(const char *config_path, struct site *site)
 		log_info("listening on %s%s", ls[i].name,
 			 ls[i].activated ? " (from systemd)" : "");
 	if (ls[0].activated && site->cfg->port && ls[0].port != site->cfg->port)
-		log_notice("port %u from the configuration is ignored: the socket belongs to "
-			   "mthttpd.socket",
+		log_notice("port %u from the configuration is not used: the listening sockets "
+			   "belong to mthttpd.socket",
 			   site->cfg->port);
 	r = upload_cleanup_temp(site->uploads_fd);
 	if (r > 0)
@@ -122,23 +215,39 @@ static int serve(const char *config_path, struct site *site)
 		       sizeof err);
 	if (r < 0) {
 		log_err("%s", err);
+		listeners_close(ls, nls);
 		goto out;
+	}
+	if (sd_watchdog_enabled(0, &usec) > 0) {
+		wd.interval_us = usec / 2;
+		wd.next_us = monotonic_usec();
+		log_info("watchdog enabled: pinging every %" PRIu64 " ms while workers respond",
+			 wd.interval_us / 1000);
+		pool_probe(pool);
 	}
 	log_notice("mthttpd " PACKAGE_VERSION " ready");
 	sd_notify(0, "READY=1");
-	status_line(pool, reloads, NULL);
 
 	for (;;) {
-		struct timespec ts = { STATUS_EVERY_SEC, 0 };
+		uint64_t now = monotonic_usec(), wait_us = 1000000;
+		struct timespec ts;
+
+		if (now >= next_status) {
+			status_line(pool, reloads, note[0] ? note : NULL);
+			next_status = now + STATUS_EVERY_SEC * 1000000ull;
+		}
+		watchdog_tick(&wd, pool, now);
+		if (wd.interval_us && wd.next_us - now < wait_us)
+			wait_us = wd.next_us > now ? wd.next_us - now : 1000;
+		ts.tv_sec = (time_t)(wait_us / 1000000);
+		ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig == SIGHUP) {
-			struct site *cur = site_acquire();
-			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-				   (uint64_t)conn_now_ms() * 1000);
-			r = reload(config_path, cur->cfg, err, sizeof err);
-			site_unref(cur);
+			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading %s",
+				   monotonic_usec(), config_path);
+			r = reload(config_path, pool, err, sizeof err);
 			if (r < 0) {
 				log_err("reload rejected, keeping the running configuration: %s",
 					err);
@@ -149,19 +258,20 @@ static int serve(const char *config_path, struct site *site)
 				log_notice("configuration reloaded from %s", config_path);
 			}
 			sd_notify(0, "READY=1");
+			next_status = 0; /* show the outcome at once */
 		}
-		status_line(pool, reloads, note[0] ? note : NULL);
 	}
 	log_notice("stopping: finishing requests in flight");
-	sd_notify(0, "STOPPING=1");
-	left = pool_drain(pool, SHUTDOWN_TIMEOUT_MS);
-	if (left)
-		log_warning("%zu connections still open after %d ms; closing them", left,
-			    SHUTDOWN_TIMEOUT_MS);
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing requests in flight");
+	{
+		struct site *cur = site_acquire();
+		unsigned timeout = 30; /* XXX-TEMP until shutdown_timeout lands */
+		site_unref(cur);
+		drain(pool, timeout);
+	}
 	r = 0;
 out:
 	pool_free(pool);
-	listeners_close(ls, nls);
 	site_publish(NULL);
 	log_notice("stopped");
 	return r < 0 ? 1 : 0;

@@ -29,15 +29,26 @@ struct worker {
 	pthread_t thread;
 };
 
+#define WORKERS_MAX 4096 /* threads ever started, across resizes */
+
 struct pool {
 	int epfd;
 	int wakefd; /* EFD_SEMAPHORE: one token per queued connection */
 	int stopfd; /* written once, never read: wakes every worker */
+	int probefd; /* the watchdog's liveness probe, see pool_probe() */
+	bool probe_pending; /* atomic */
+
+	/* listeners: owned by the pool; replaced on reload under the write
+	 * lock, used by accepting workers under the read lock */
+	pthread_rwlock_t lslock;
 	struct listener ls[LISTENER_MAX];
 	size_t nls;
-	struct worker *workers;
-	unsigned nworkers;
-	unsigned busy; /* atomic */
+
+	struct worker *workers; /* WORKERS_MAX slots, nstarted used */
+	unsigned nstarted;
+	unsigned nworkers;    /* atomic: the target size of the pool */
+	unsigned exit_tokens; /* atomic: workers asked to exit (shrinking) */
+	unsigned busy;        /* atomic */
 
 	/* accepted connections waiting for a free worker (FIFO ring) */
 	pthread_mutex_t qlock;
@@ -187,7 +198,8 @@ static void reject_busy(struct pool *p, int fd, const char *peer, uint64_t rejec
 	if (log_due(&p->last_queue_log))
 		log_warning("queue full (%u waiting, all %u workers busy): 503 to %s "
 			    "(%" PRIu64 " rejected so far)",
-			    p->qcap, p->nworkers, peer, rejected);
+			    p->qcap, __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED), peer,
+			    rejected);
 }
 
 /* ------------------------------------------------------------------------
@@ -289,9 +301,10 @@ static void serve(struct pool *p, struct conn *c)
 	unsigned busy = __atomic_add_fetch(&p->busy, 1, __ATOMIC_RELAXED);
 	enum conn_want w;
 
-	if (busy == p->nworkers && log_due(&p->last_saturated_log))
-		log_warning("pool saturated: all %u workers busy, %u connections queued",
-			    p->nworkers, __atomic_load_n(&p->qlen, __ATOMIC_RELAXED));
+	if (busy >= __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED) &&
+	    log_due(&p->last_saturated_log))
+		log_warning("pool saturated: all %u workers busy, %u connections queued", busy,
+			    __atomic_load_n(&p->qlen, __ATOMIC_RELAXED));
 	w = conn_run(c);
 	if (w == CONN_WANT_CLOSE)
 		conn_close(p, c);
@@ -302,7 +315,31 @@ static void serve(struct pool *p, struct conn *c)
 
 static bool is_listener(const struct pool *p, const void *tag)
 {
-	return tag >= (const void *)&p->ls[0] && tag < (const void *)&p->ls[p->nls];
+	return tag >= (const void *)&p->ls[0] && tag < (const void *)&p->ls[LISTENER_MAX];
+}
+
+/* A wake token may be an order to leave (the pool is shrinking). */
+static bool take_exit_token(struct pool *p)
+{
+	unsigned t = __atomic_load_n(&p->exit_tokens, __ATOMIC_RELAXED);
+
+	while (t > 0)
+		if (__atomic_compare_exchange_n(&p->exit_tokens, &t, t - 1, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
+static void on_listener(struct pool *p, struct listener *l)
+{
+	struct conn *c = NULL;
+
+	pthread_rwlock_rdlock(&p->lslock);
+	if (l->fd >= 0) /* not retired by a reload since the event was queued */
+		c = accept_batch(p, l);
+	pthread_rwlock_unlock(&p->lslock);
+	if (c)
+		serve(p, c);
 }
 
 static void *worker_main(void *arg)
@@ -335,18 +372,52 @@ static void *worker_main(void *arg)
 			break;
 		if (ev.data.ptr == &p->wakefd) {
 			eventfd_t v;
-			(void)eventfd_read(p->wakefd, &v); /* take one token */
+			if (eventfd_read(p->wakefd, &v) < 0) /* take one token */
+				continue;
+			if (take_exit_token(p)) {
+				/* the token may have been meant for a queued
+				 * connection: pass that wake-up on */
+				if (__atomic_load_n(&p->qlen, __ATOMIC_RELAXED))
+					(void)eventfd_write(p->wakefd, 1);
+				log_debug("leaving the pool (resized)");
+				break;
+			}
+			continue;
+		}
+		if (ev.data.ptr == &p->probefd) {
+			eventfd_t v;
+			(void)eventfd_read(p->probefd, &v);
+			__atomic_store_n(&p->probe_pending, false, __ATOMIC_RELEASE);
 			continue;
 		}
 		if (is_listener(p, ev.data.ptr)) {
-			c = accept_batch(p, ev.data.ptr);
-			if (c)
-				serve(p, c);
+			on_listener(p, ev.data.ptr);
 			continue;
 		}
 		serve(p, ev.data.ptr);
 	}
 	return NULL;
+}
+
+static int start_worker(struct pool *p, char *err, size_t errlen)
+{
+	struct worker *w;
+	int r;
+
+	if (p->nstarted >= WORKERS_MAX) {
+		snprintf(err, errlen, "too many worker threads started (%d)", WORKERS_MAX);
+		return -EMFILE;
+	}
+	w = &p->workers[p->nstarted];
+	w->pool = p;
+	w->index = p->nstarted + 1;
+	r = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start worker %u: %s", w->index, strerror(-r));
+		return r;
+	}
+	p->nstarted++;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -391,8 +462,10 @@ static void *reaper_main(void *arg)
 		reap(p, conn_now_ms());
 		if (p->accept_paused && !p->draining) {
 			p->accept_paused = false;
+			pthread_rwlock_rdlock(&p->lslock);
 			for (size_t i = 0; i < p->nls; i++)
 				listener_arm(p, &p->ls[i]);
+			pthread_rwlock_unlock(&p->lslock);
 		}
 	}
 	pthread_mutex_unlock(&p->reglock);
@@ -413,26 +486,29 @@ static int epoll_add(int epfd, int fd, uint32_t events, void *tag)
 int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned pool_size,
 	       unsigned queue_size, char *err, size_t errlen)
 {
+	pthread_condattr_t ca;
 	struct pool *p;
 	int r;
 
 	p = calloc(1, sizeof *p);
 	if (!p)
 		return -ENOMEM;
-	p->epfd = p->wakefd = p->stopfd = -1;
+	p->epfd = p->wakefd = p->stopfd = p->probefd = -1;
 	pthread_mutex_init(&p->qlock, NULL);
 	pthread_mutex_init(&p->reglock, NULL);
-	pthread_condattr_t ca;
+	pthread_rwlock_init(&p->lslock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->regcond, &ca);
 	pthread_cond_init(&p->reapcond, &ca);
 	pthread_condattr_destroy(&ca);
+	for (size_t i = 0; i < LISTENER_MAX; i++)
+		p->ls[i].fd = -1;
 	memcpy(p->ls, l, n * sizeof *l);
 	p->nls = n;
 	p->qcap = queue_size;
 	p->q = calloc(queue_size, sizeof *p->q);
-	p->workers = calloc(pool_size, sizeof *p->workers);
+	p->workers = calloc(WORKERS_MAX, sizeof *p->workers);
 	if (!p->q || !p->workers) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -441,30 +517,27 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
 	p->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->epfd < 0 || p->wakefd < 0 || p->stopfd < 0) {
+	p->probefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->epfd < 0 || p->wakefd < 0 || p->stopfd < 0 || p->probefd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create epoll/eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	/* level-triggered: every token in wakefd, and stopfd once written,
-	 * keeps waking workers until consumed (stopfd: forever) */
+	 * keeps waking workers until consumed (stopfd: forever); the probe is
+	 * one-shot, re-armed by pool_probe() */
 	if ((r = epoll_add(p->epfd, p->wakefd, EPOLLIN, &p->wakefd)) < 0 ||
-	    (r = epoll_add(p->epfd, p->stopfd, EPOLLIN, &p->stopfd)) < 0)
+	    (r = epoll_add(p->epfd, p->stopfd, EPOLLIN, &p->stopfd)) < 0 ||
+	    (r = epoll_add(p->epfd, p->probefd, EPOLLIN | EPOLLONESHOT, &p->probefd)) < 0)
 		goto fail_epoll;
 	for (size_t i = 0; i < n; i++)
 		if ((r = epoll_add(p->epfd, p->ls[i].fd, EPOLLIN | EPOLLONESHOT, &p->ls[i])) < 0)
 			goto fail_epoll;
 
-	for (unsigned i = 0; i < pool_size; i++) {
-		p->workers[i].pool = p;
-		p->workers[i].index = i + 1;
-		r = -pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot start worker %u: %s", i + 1, strerror(-r));
+	for (unsigned i = 0; i < pool_size; i++)
+		if ((r = start_worker(p, err, errlen)) < 0)
 			goto fail;
-		}
-		p->nworkers++;
-	}
+	p->nworkers = pool_size;
 	r = -pthread_create(&p->reaper, NULL, reaper_main, p);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the reaper thread: %s", strerror(-r));
@@ -481,15 +554,118 @@ fail:
 	return r;
 }
 
-size_t pool_drain(struct pool *p, int64_t timeout_ms)
+int pool_resize(struct pool *p, unsigned pool_size, unsigned queue_size, char *err,
+		size_t errlen)
+{
+	unsigned cur = __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED);
+	int r = 0;
+
+	if (queue_size != p->qcap) {
+		struct conn **q;
+		unsigned cap;
+
+		pthread_mutex_lock(&p->qlock);
+		/* never drop a queued connection: shrink no further than what
+		 * waits now */
+		cap = queue_size > p->qlen ? queue_size : p->qlen;
+		q = calloc(cap, sizeof *q);
+		if (q) {
+			for (unsigned i = 0; i < p->qlen; i++)
+				q[i] = p->q[(p->qhead + i) % p->qcap];
+			free(p->q);
+			p->q = q;
+			p->qhead = 0;
+			p->qcap = cap;
+		} else {
+			r = -ENOMEM;
+		}
+		pthread_mutex_unlock(&p->qlock);
+		if (r < 0) {
+			snprintf(err, errlen, "out of memory resizing the queue");
+			return r;
+		}
+	}
+	if (pool_size > cur) {
+		for (unsigned i = cur; i < pool_size; i++) {
+			if ((r = start_worker(p, err, errlen)) < 0)
+				break;
+			__atomic_add_fetch(&p->nworkers, 1, __ATOMIC_RELAXED);
+		}
+	} else if (pool_size < cur) {
+		/* any k workers leave, each as it next wakes: nobody is
+		 * interrupted in the middle of a request */
+		__atomic_store_n(&p->nworkers, pool_size, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&p->exit_tokens, cur - pool_size, __ATOMIC_RELAXED);
+		if (eventfd_write(p->wakefd, cur - pool_size) < 0)
+			log_err("cannot wake workers to leave: %s", strerror(errno));
+	}
+	if (pool_size != cur || queue_size != p->qcap)
+		log_notice("pool resized: %u workers (was %u), queue of %u",
+			   __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED), cur, p->qcap);
+	return r;
+}
+
+void pool_replace_listeners(struct pool *p, const struct listener *l, size_t n)
+{
+	pthread_rwlock_wrlock(&p->lslock);
+	for (size_t i = 0; i < p->nls; i++) {
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->ls[i].fd, NULL);
+		log_info("no longer listening on %s", p->ls[i].name);
+		close(p->ls[i].fd);
+		p->ls[i].fd = -1;
+	}
+	memcpy(p->ls, l, n * sizeof *l);
+	p->nls = n;
+	for (size_t i = 0; i < n; i++) {
+		if (epoll_add(p->epfd, p->ls[i].fd, EPOLLIN | EPOLLONESHOT, &p->ls[i]) < 0)
+			log_err("cannot watch %s: %s", p->ls[i].name, strerror(errno));
+		else
+			log_info("listening on %s", p->ls[i].name);
+	}
+	pthread_rwlock_unlock(&p->lslock);
+}
+
+void pool_listeners(struct pool *p, struct listener *out, size_t *n)
+{
+	pthread_rwlock_rdlock(&p->lslock);
+	memcpy(out, p->ls, p->nls * sizeof *out);
+	*n = p->nls;
+	pthread_rwlock_unlock(&p->lslock);
+}
+
+void pool_probe(struct pool *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = &p->probefd };
+
+	__atomic_store_n(&p->probe_pending, true, __ATOMIC_RELEASE);
+	if (eventfd_write(p->probefd, 1) < 0 || epoll_ctl(p->epfd, EPOLL_CTL_MOD, p->probefd, &ev))
+		log_err("cannot post the watchdog probe: %s", strerror(errno));
+}
+
+bool pool_probe_answered(struct pool *p)
+{
+	return !__atomic_load_n(&p->probe_pending, __ATOMIC_ACQUIRE);
+}
+
+void pool_stop_accepting(struct pool *p)
+{
+	/* no new connections: the listeners leave the epoll set (systemd's
+	 * socket keeps its backlog for the next instance) */
+	pthread_rwlock_wrlock(&p->lslock);
+	for (size_t i = 0; i < p->nls; i++)
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->ls[i].fd, NULL);
+	pthread_rwlock_unlock(&p->lslock);
+	conn_set_draining(true);
+	pthread_mutex_lock(&p->reglock);
+	p->draining = true;
+	pthread_cond_signal(&p->reapcond);
+	pthread_mutex_unlock(&p->reglock);
+}
+
+size_t pool_wait_idle(struct pool *p, int64_t timeout_ms)
 {
 	struct timespec ts;
 	size_t left;
-
-	/* no new connections: the listeners leave the epoll set */
-	for (size_t i = 0; i < p->nls; i++)
-		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->ls[i].fd, NULL);
-	conn_set_draining(true);
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += timeout_ms / 1000;
@@ -499,8 +675,6 @@ size_t pool_drain(struct pool *p, int64_t timeout_ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&p->reglock);
-	p->draining = true;
-	pthread_cond_signal(&p->reapcond);
 	while (p->nconns > 0)
 		if (pthread_cond_timedwait(&p->regcond, &p->reglock, &ts) == ETIMEDOUT)
 			break;
@@ -515,7 +689,7 @@ void pool_free(struct pool *p)
 		return;
 	if (p->stopfd >= 0 && eventfd_write(p->stopfd, 1) < 0)
 		log_err("cannot stop the workers: %s", strerror(errno));
-	for (unsigned i = 0; i < p->nworkers; i++)
+	for (unsigned i = 0; i < p->nstarted; i++)
 		pthread_join(p->workers[i].thread, NULL);
 	if (p->reaper_started) {
 		pthread_mutex_lock(&p->reglock);
@@ -528,6 +702,9 @@ void pool_free(struct pool *p)
 	for (size_t fd = 0; fd < p->regcap; fd++)
 		if (p->reg[fd])
 			conn_free(p->reg[fd]);
+	for (size_t i = 0; i < p->nls; i++)
+		if (p->ls[i].fd >= 0)
+			close(p->ls[i].fd);
 	free(p->reg);
 	free(p->q);
 	free(p->workers);
@@ -537,8 +714,11 @@ void pool_free(struct pool *p)
 		close(p->wakefd);
 	if (p->stopfd >= 0)
 		close(p->stopfd);
+	if (p->probefd >= 0)
+		close(p->probefd);
 	pthread_mutex_destroy(&p->qlock);
 	pthread_mutex_destroy(&p->reglock);
+	pthread_rwlock_destroy(&p->lslock);
 	pthread_cond_destroy(&p->regcond);
 	pthread_cond_destroy(&p->reapcond);
 	free(p);
@@ -546,7 +726,7 @@ void pool_free(struct pool *p)
 
 void pool_get_stats(struct pool *p, struct pool_stats *out)
 {
-	out->workers = p->nworkers;
+	out->workers = __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED);
 	out->busy = __atomic_load_n(&p->busy, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&p->qlock);
 	out->queued = p->qlen;

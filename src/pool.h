@@ -13,6 +13,7 @@
 #ifndef MTH_POOL_H
 #define MTH_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,19 +31,37 @@ struct pool_stats {
 	uint64_t rejected;  /* 503s because the queue was full */
 };
 
-/* Start POOL_SIZE workers serving the N listeners in L (copied; the fds stay
- * the caller's).  Returns 0 or a negative errno with a message in ERR. */
+/* Start POOL_SIZE workers serving the N listeners in L.  The pool owns the
+ * listening fds from now on (pool_free closes them).  Returns 0 or a
+ * negative errno with a message in ERR. */
 int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned pool_size,
 	       unsigned queue_size, char *err, size_t errlen);
 
-/* Graceful stop, part one: stop accepting, let in-flight responses finish
- * (no connection is kept alive any more), close idle connections.  Returns
- * when no connection is left or after TIMEOUT_MS, returning how many were
- * still open. */
-size_t pool_drain(struct pool *p, int64_t timeout_ms);
+/* Reload: grow or shrink the pool and the queue.  Shrinking never interrupts
+ * a request: surplus workers leave when they next wake up idle; a queue is
+ * never shrunk below the connections waiting in it. */
+int pool_resize(struct pool *p, unsigned pool_size, unsigned queue_size, char *err,
+		size_t errlen);
 
-/* Stop the threads, close every remaining connection, free everything.
- * Accepts NULL. */
+/* Reload with a new address/port (only when we bound the sockets): take
+ * over the N listeners in L and close the old ones. */
+void pool_replace_listeners(struct pool *p, const struct listener *l, size_t n);
+void pool_listeners(struct pool *p, struct listener *out, size_t *n);
+
+/* The watchdog's liveness probe: pool_probe() posts an event that any worker
+ * answers as soon as it is free; pool_probe_answered() says whether the last
+ * probe was answered.  A deadlocked or hung pool leaves it pending. */
+void pool_probe(struct pool *p);
+bool pool_probe_answered(struct pool *p);
+
+/* Graceful stop: stop accepting (listeners leave epoll), keep no connection
+ * alive any more, close idle ones; then pool_wait_idle() waits up to
+ * TIMEOUT_MS for the rest, returning how many are still open. */
+void pool_stop_accepting(struct pool *p);
+size_t pool_wait_idle(struct pool *p, int64_t timeout_ms);
+
+/* Stop the threads, close every remaining connection and the listeners,
+ * free everything.  Accepts NULL. */
 void pool_free(struct pool *p);
 
 void pool_get_stats(struct pool *p, struct pool_stats *out);

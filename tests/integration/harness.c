@@ -92,6 +92,47 @@ int server_wait_notify(struct server *s, const char *what, int timeout_ms)
 	}
 }
 
+void server_write_config(struct server *s, const struct server_opts *o, unsigned port)
+{
+	char tmp[300];
+	FILE *f;
+
+	/* written aside and renamed: a reload never reads half a file */
+	snprintf(tmp, sizeof tmp, "%s.tmp", s->conf);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+		"port = %u;\nlisten_address = \"127.0.0.1\";\n"
+		"document_root = \"%s\";\nuploads_dir = \"uploads\";\n"
+		"pool_size = %u;\nqueue_size = %u;\nkeepalive_timeout = %u;\n"
+		"max_requests = %u;\nmax_body_size = %llu;\n"
+		"log_level = \"debug\";\n%s\n%s\n",
+		port, s->docroot, o->pool_size ? o->pool_size : 4,
+		o->queue_size ? o->queue_size : 256,
+		o->keepalive_timeout ? o->keepalive_timeout : 5,
+		o->max_requests ? o->max_requests : 100,
+		(unsigned long long)(o->max_body_size ? o->max_body_size : 1048576),
+		o->extra && strstr(o->extra, "allowed_hosts")
+			? ""
+			: "allowed_hosts = [\"localhost\", \"127.0.0.1\", \"[::1]\"];",
+		o->extra ? o->extra : "");
+	fclose(f);
+	cr_assert_eq(rename(tmp, s->conf), 0);
+}
+
+unsigned free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
 void server_start(struct server *s, const struct server_opts *o)
 {
 	static const struct server_opts defaults = { 0 };
@@ -99,7 +140,6 @@ void server_start(struct server *s, const struct server_opts *o)
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	socklen_t len = sizeof sin;
-	FILE *f;
 	int lfd, logfd;
 
 	if (!o)
@@ -128,30 +168,19 @@ void server_start(struct server *s, const struct server_opts *o)
 		snprintf(s->docroot, sizeof s->docroot, "%s/resources", srcdir());
 	}
 
-	/* the "socket unit": 127.0.0.1:0, the kernel picks a free port */
+	/* the "socket unit": 127.0.0.1:0, the kernel picks a free port (with
+	 * self_bind the daemon binds that port itself once we let it go) */
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(lfd, 0);
 	cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
 	cr_assert_eq(listen(lfd, 1024), 0);
 	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
 	s->port = ntohs(sin.sin_port);
-
-	f = fopen(s->conf, "w");
-	cr_assert_not_null(f);
-	fprintf(f,
-		"port = %u;\nlisten_address = \"127.0.0.1\";\n"
-		"document_root = \"%s\";\nuploads_dir = \"uploads\";\n"
-		"pool_size = %u;\nqueue_size = %u;\nkeepalive_timeout = %u;\n"
-		"max_requests = %u;\nmax_body_size = %llu;\n"
-		"allowed_hosts = [\"localhost\", \"127.0.0.1\", \"[::1]\"];\n"
-		"log_level = \"debug\";\n%s\n",
-		s->port, s->docroot, o->pool_size ? o->pool_size : 4,
-		o->queue_size ? o->queue_size : 64,
-		o->keepalive_timeout ? o->keepalive_timeout : 5,
-		o->max_requests ? o->max_requests : 100,
-		(unsigned long long)(o->max_body_size ? o->max_body_size : 1048576),
-		o->extra ? o->extra : "");
-	fclose(f);
+	if (o->self_bind) {
+		close(lfd);
+		lfd = -1;
+	}
+	server_write_config(s, o, s->port);
 
 	/* the "service manager": receives READY=1 etc. */
 	cr_assert_lt(strlen(s->dir) + sizeof "/notify", sizeof sun.sun_path,
@@ -171,21 +200,32 @@ void server_start(struct server *s, const struct server_opts *o)
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
 		dup2(logfd, STDERR_FILENO);
-		if (lfd != 3) {
-			dup2(lfd, 3);
-			close(lfd);
-		}
-		fcntl(3, F_SETFD, 0);
 		snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
-		setenv("LISTEN_PID", pidbuf, 1);
-		setenv("LISTEN_FDS", "1", 1);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		if (lfd >= 0) {
+			if (lfd != 3) {
+				dup2(lfd, 3);
+				close(lfd);
+			}
+			fcntl(3, F_SETFD, 0);
+			setenv("LISTEN_PID", pidbuf, 1);
+			setenv("LISTEN_FDS", "1", 1);
+		}
+		if (o->watchdog_usec) {
+			char wd[32];
+			snprintf(wd, sizeof wd, "%u", o->watchdog_usec);
+			setenv("WATCHDOG_USEC", wd, 1);
+			setenv("WATCHDOG_PID", pidbuf, 1);
+		}
 		setenv("NOTIFY_SOCKET", sun.sun_path, 1);
 		unsetenv("JOURNAL_STREAM");
 		execl(bin, "mthttpd", "-c", s->conf, (char *)NULL);
 		perror(bin);
 		_exit(127);
 	}
-	close(lfd);
+	if (lfd >= 0)
+		close(lfd);
 	close(logfd);
 	if (server_wait_notify(s, "READY=1", 10000) != 0) {
 		kill(s->pid, SIGKILL);

@@ -16,13 +16,15 @@
 
 struct server_opts {
 	unsigned pool_size;         /* 0 = 4 */
-	unsigned queue_size;        /* 0 = 64 */
+	unsigned queue_size;        /* 0 = 256 (the default) */
 	unsigned keepalive_timeout; /* 0 = 5 */
 	unsigned max_requests;      /* 0 = 100 */
 	uint64_t max_body_size;     /* 0 = 1 MiB */
 	bool own_docroot;           /* an empty docroot in the temp dir */
 	unsigned uploads_tmpfs_kb;  /* mount a tmpfs this small on uploads (root) */
 	const char *extra;          /* more config lines */
+	bool self_bind;             /* no socket activation: the daemon binds port */
+	unsigned watchdog_usec;     /* set WATCHDOG_USEC/WATCHDOG_PID */
 };
 
 struct server {
@@ -38,6 +40,11 @@ struct server {
 };
 
 void server_start(struct server *s, const struct server_opts *o);
+/* (Re)write the config file from O, for PORT (used by reload tests). */
+void server_write_config(struct server *s, const struct server_opts *o, unsigned port);
+/* A currently free loopback port (bind :0, close): a small race, used only
+ * where the daemon must bind by itself. */
+unsigned free_port(void);
 /* SIGTERM, wait (bounded), assert exit status 0, remove the temp dir. */
 void server_stop(struct server *s);
 /* Wait until a datagram containing WHAT arrives on the notify socket. */

@@ -960,7 +960,7 @@ static unsigned many_idle;
 
 static void four_workers_many_fds(void)
 {
-	struct server_opts o = { .pool_size = 4, .keepalive_timeout = 60 };
+	struct server_opts o = { .pool_size = 4, .queue_size = 1024, .keepalive_timeout = 60 };
 	struct rlimit rl;
 
 	/* the daemon inherits the limit: both sides hold one fd per client */

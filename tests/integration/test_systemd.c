@@ -1,0 +1,332 @@
+/* test_systemd.c - the daemon as systemd sees it: sd_notify (READY, STATUS,
+ * RELOADING, STOPPING, WATCHDOG), reload semantics, graceful stop.  The
+ * harness plays the service manager: it passes the listening socket
+ * (LISTEN_FDS) and listens on its own NOTIFY_SOCKET. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct server srv;
+static struct server_opts opts;
+
+static void stop(void)
+{
+	server_stop(&srv);
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	static char buf[4][2048];
+	static int i;
+	va_list ap;
+	char *b = buf[i++ % 4];
+
+	va_start(ap, f);
+	vsnprintf(b, sizeof buf[0], f, ap);
+	va_end(ap);
+	return b;
+}
+
+static int status_of(int fd, const char *host)
+{
+	struct http_resp r;
+	int st;
+
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: %s:%u\r\n\r\n", host, srv.port));
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	st = r.status;
+	http_resp_free(&r);
+	return st;
+}
+
+static bool wait_log(const char *needle, int ms)
+{
+	for (int i = 0; i < ms / 20; i++) {
+		if (server_log_contains(&srv, needle))
+			return true;
+		usleep(20000);
+	}
+	return server_log_contains(&srv, needle);
+}
+
+static void start_default(void)
+{
+	memset(&opts, 0, sizeof opts);
+	server_start(&srv, &opts);
+}
+
+TestSuite(notify, .init = start_default, .fini = stop, .timeout = 60);
+
+Test(notify, ready_then_status_line)
+{
+	/* READY=1 was awaited by server_start(); STATUS follows at once */
+	cr_assert_eq(server_wait_notify(&srv, "STATUS=workers", 7000), 0,
+		     "no STATUS=workers ... line");
+}
+
+Test(notify, status_counts_requests)
+{
+	struct http_resp r;
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+		http_resp_free(&r);
+	}
+	/* refreshed every few seconds */
+	cr_assert_eq(server_wait_notify(&srv, "3 requests", 12000), 0);
+}
+
+/* An open keep-alive connection survives a reload and its next request is
+ * answered with the new configuration. */
+Test(notify, reload_applies_to_open_connections)
+{
+	int fd = http_connect(srv.port);
+
+	cr_assert_eq(status_of(fd, "localhost"), 200);
+	opts.extra = "allowed_hosts = [\"127.0.0.1\"];";
+	server_write_config(&srv, &opts, srv.port);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert_eq(server_wait_notify(&srv, "RELOADING=1", 5000), 0);
+	cr_assert_eq(server_wait_notify(&srv, "READY=1", 5000), 0);
+	cr_assert_eq(status_of(fd, "localhost"), 403, "same connection, new allow-list");
+	cr_assert_eq(status_of(fd, "127.0.0.1"), 200, "and still open");
+	close(fd);
+	cr_assert(wait_log("configuration reloaded", 2000));
+}
+
+Test(notify, reload_sends_monotonic_usec)
+{
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert_eq(server_wait_notify(&srv, "MONOTONIC_USEC=", 5000), 0);
+	cr_assert_eq(server_wait_notify(&srv, "READY=1", 5000), 0);
+}
+
+Test(notify, invalid_reload_keeps_the_old_config)
+{
+	int fd = http_connect(srv.port);
+	FILE *f;
+
+	cr_assert_eq(status_of(fd, "localhost"), 200);
+	f = fopen(srv.conf, "a");
+	fputs("pool_size = 0;\n", f); /* out of range (and a duplicate) */
+	fclose(f);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert_eq(server_wait_notify(&srv, "RELOADING=1", 5000), 0);
+	cr_assert_eq(server_wait_notify(&srv, "READY=1", 5000), 0, "READY=1 even when rejected");
+	cr_assert_eq(server_wait_notify(&srv, "reload rejected", 5000), 0, "said in STATUS");
+	cr_assert(wait_log("reload rejected", 2000));
+	cr_assert(server_log_contains(&srv, "mthttpd.conf:"), "the error names file:line");
+	cr_assert_eq(status_of(fd, "localhost"), 200, "the old configuration still serves");
+	close(fd);
+	/* a later valid reload works again */
+	server_write_config(&srv, &opts, srv.port);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert(wait_log("configuration reloaded", 5000));
+}
+
+Test(notify, reload_resizes_the_pool)
+{
+	struct http_resp r;
+
+	opts.pool_size = 7;
+	opts.queue_size = 9;
+	server_write_config(&srv, &opts, srv.port);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert(wait_log("pool resized: 7 workers (was 4), queue of 9", 5000));
+	cr_assert_eq(server_wait_notify(&srv, "/7 busy, queue 0/9", 7000), 0);
+	opts.pool_size = 2;
+	server_write_config(&srv, &opts, srv.port);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert(wait_log("pool resized: 2 workers (was 7)", 5000));
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(http_get(&srv, "GET", "/about.html", &r), 0);
+		cr_assert_eq(r.status, 200);
+		http_resp_free(&r);
+	}
+}
+
+Test(notify, activated_port_change_is_logged_not_applied)
+{
+	struct http_resp r;
+
+	server_write_config(&srv, &opts, srv.port + 1);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert(wait_log("belong to mthttpd.socket", 5000));
+	cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+}
+
+/* Bad signals at bad times: a burst of reloads while clients run. */
+Test(notify, reload_storm_under_load)
+{
+	for (int i = 0; i < 30; i++) {
+		struct http_resp r;
+		kill(srv.pid, SIGHUP);
+		cr_assert_eq(http_get(&srv, "GET", "/sample.txt", &r), 0, "request %d", i);
+		cr_assert_eq(r.status, 200);
+		http_resp_free(&r);
+	}
+}
+
+/* Graceful stop: a large download in flight completes. */
+Test(notify, sigterm_lets_a_download_finish, .timeout = 60)
+{
+	const off_t size = 64 << 20;
+	char path[512], req[256], buf[1 << 16];
+	struct http_resp r;
+	off_t got = 0;
+	int fd, ffd;
+
+	/* a sparse file in the uploads dir's sibling: own docroot is not set,
+	 * so write it into a fresh server with its own docroot */
+	server_stop(&srv);
+	memset(&opts, 0, sizeof opts);
+	opts.own_docroot = true;
+	server_start(&srv, &opts);
+	snprintf(path, sizeof path, "%s/big.bin", srv.docroot);
+	ffd = open(path, O_WRONLY | O_CREAT, 0644);
+	cr_assert_eq(ftruncate(ffd, size), 0);
+	close(ffd);
+
+	fd = http_connect(srv.port);
+	/* a small receive buffer keeps most of the file on the server side */
+	{
+		int small = 64 << 10;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	}
+	snprintf(req, sizeof req, "GET /big.bin HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port);
+	send_str(fd, req);
+	cr_assert_eq(http_read(fd, &r, true), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	got = recv(fd, buf, sizeof buf, 0);
+	cr_assert_gt(got, 0);
+
+	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+	cr_assert_eq(server_wait_notify(&srv, "STOPPING=1", 5000), 0);
+	while (got < size) {
+		ssize_t n = recv(fd, buf, sizeof buf, 0);
+		cr_assert_gt(n, 0, "download cut after %lld bytes", (long long)got);
+		got += n;
+	}
+	close(fd);
+	/* server_stop (fini) asserts exit status 0 */
+}
+
+static void with_watchdog(void)
+{
+	memset(&opts, 0, sizeof opts);
+	opts.watchdog_usec = 400000;
+	server_start(&srv, &opts);
+}
+
+Test(watchdog, pings_while_workers_answer, .init = with_watchdog, .fini = stop, .timeout = 30)
+{
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(server_wait_notify(&srv, "WATCHDOG=1", 3000), 0, "ping %d", i);
+	cr_assert(wait_log("watchdog enabled", 1000));
+}
+
+static pid_t worker_tid(pid_t pid, const char *comm)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	pid_t tid = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) && !tid) {
+		char p2[600], name[64] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p2, sizeof p2, "%s/%s/comm", path, e->d_name);
+		f = fopen(p2, "r");
+		if (f && fgets(name, sizeof name, f) && strncmp(name, comm, strlen(comm)) == 0)
+			tid = (pid_t)atoi(e->d_name);
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return tid;
+}
+
+static void one_worker_watchdog(void)
+{
+	memset(&opts, 0, sizeof opts);
+	opts.pool_size = 1;
+	opts.watchdog_usec = 400000;
+	server_start(&srv, &opts);
+}
+
+/* The pings prove that workers make progress, not that a timer runs: with
+ * the only worker thread stopped (ptrace stops that one thread; the main
+ * thread runs on) no ping may come, and they resume when it does. */
+Test(watchdog, no_ping_while_the_pool_is_stuck, .init = one_worker_watchdog, .fini = stop,
+     .timeout = 30)
+{
+	pid_t tid;
+	char buf[512];
+	int st;
+
+	cr_assert_eq(server_wait_notify(&srv, "WATCHDOG=1", 3000), 0);
+	tid = worker_tid(srv.pid, "mthttpd-w1");
+	cr_assert_gt(tid, 0, "worker thread not found");
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0)
+		cr_skip_test("ptrace not permitted here: %s", strerror(errno));
+	cr_assert_eq(ptrace(PTRACE_INTERRUPT, tid, NULL, NULL), 0);
+	cr_assert_eq(waitpid(tid, &st, __WALL), tid);
+	usleep(300000); /* a probe posted before the stop may still be answered */
+	while (recv(srv.notify_fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+		;
+	cr_assert_neq(server_wait_notify(&srv, "WATCHDOG=1", 1500), 0,
+		      "pinged while no worker could answer");
+	cr_assert(server_log_contains(&srv, "watchdog probe"), "the stall is logged");
+	cr_assert_eq(ptrace(PTRACE_DETACH, tid, NULL, NULL), 0);
+	cr_assert_eq(server_wait_notify(&srv, "WATCHDOG=1", 3000), 0, "pings resume");
+}
+
+static void self_bound(void)
+{
+	memset(&opts, 0, sizeof opts);
+	opts.self_bind = true;
+	server_start(&srv, &opts);
+}
+
+/* Not socket-activated: the daemon bound the port itself, so a changed
+ * port applies on reload. */
+Test(selfbind, reload_moves_to_a_new_port, .init = self_bound, .fini = stop, .timeout = 30)
+{
+	struct http_resp r;
+	unsigned old = srv.port, port = free_port();
+
+	cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	server_write_config(&srv, &opts, port);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert(wait_log(fmt("listening on 127.0.0.1:%u", port), 5000));
+	srv.port = port;
+	cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+	cr_assert_eq(r.status, 200, "served on the new port with Host :%u", port);
+	http_resp_free(&r);
+	cr_assert(wait_log(fmt("no longer listening on 127.0.0.1:%u", old), 2000));
+}
