@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
@@ -50,31 +51,47 @@ static int set_nonblock(int fd)
 
 static int from_systemd(struct listener *l, size_t *n, char *err, size_t errlen)
 {
-	int nfds = sd_listen_fds(1);
+	char **names = NULL;
+	int nfds = sd_listen_fds_with_names(1, &names), r = 0;
 
 	if (nfds <= 0)
 		return nfds;
 	if (nfds > LISTENER_MAX) {
 		snprintf(err, errlen, "systemd passed %d sockets, at most %d are supported", nfds,
 			 LISTENER_MAX);
-		return -EMFILE;
+		r = -EMFILE;
+		goto out;
 	}
 	for (int i = 0; i < nfds; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
 		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-			snprintf(err, errlen, "passed fd %d is not a listening stream socket", fd);
-			return -EINVAL;
+			snprintf(err, errlen, "passed fd %d (%s) is not a listening stream socket", fd,
+				 names && names[i] ? names[i] : "?");
+			r = -EINVAL;
+			goto out;
 		}
-		if (set_nonblock(fd) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		if (set_nonblock(fd) < 0) {
+			r = -errno;
 			snprintf(err, errlen, "passed fd %d: %s", fd, strerror(errno));
-			return -errno;
+			goto out;
 		}
 		l[i].fd = fd;
 		l[i].activated = true;
 		describe(&l[i]);
+		/* FileDescriptorName= of the socket unit, for the log */
+		if (names && names[i] && strcmp(names[i], "unknown")) {
+			size_t len = strlen(l[i].name);
+			snprintf(l[i].name + len, sizeof l[i].name - len, " (%s)", names[i]);
+		}
 	}
 	*n = (size_t)nfds;
-	return nfds;
+	r = nfds;
+out:
+	if (names)
+		for (int i = 0; i < nfds; i++)
+			free(names[i]);
+	free(names);
+	return r;
 }
 
 static int bind_own(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,
