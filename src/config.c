@@ -186,6 +186,7 @@ void config_free(struct mth_config *cfg)
 	free(cfg->listen_address);
 	free(cfg->document_root);
 	free(cfg->uploads_dir);
+	free(cfg->access_log_path);
 	free_strv(cfg->allowed_hosts, cfg->n_allowed_hosts);
 	free_strv(cfg->download_extensions, cfg->n_download_extensions);
 	free(cfg);
@@ -219,6 +220,8 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->max_requests = CONFIG_DEFAULT_MAX_REQUESTS;
 	cfg->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
 	cfg->log_level = CONFIG_DEFAULT_LOG_LEVEL;
+	cfg->shutdown_timeout = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->access_log = CONFIG_DEFAULT_ACCESS_LOG;
 	cfg->listen_address = strdup(CONFIG_DEFAULT_LISTEN_ADDRESS);
 	cfg->document_root = strdup(CONFIG_DEFAULT_DOCUMENT_ROOT);
 	cfg->uploads_dir = strdup(CONFIG_DEFAULT_UPLOADS_DIR);
@@ -537,6 +540,17 @@ static int key_max_requests(struct load_ctx *ctx, const config_setting_t *s, str
 	return ret;
 }
 
+static int key_shutdown_timeout(struct load_ctx *ctx, const config_setting_t *s,
+				struct mth_config *cfg)
+{
+	long long v;
+	int ret = get_int(ctx, s, 1, CONFIG_SHUTDOWN_TIMEOUT_MAX, &v);
+
+	if (ret == 0)
+		cfg->shutdown_timeout = (unsigned)v;
+	return ret;
+}
+
 static int key_max_body_size(struct load_ctx *ctx, const config_setting_t *s,
 			     struct mth_config *cfg)
 {
@@ -626,6 +640,31 @@ static int key_log_level(struct load_ctx *ctx, const config_setting_t *s, struct
 	return 0;
 }
 
+/* "journal", "off", or the path of a file (relative to the file's
+ * directory); "./journal" names a file called journal. */
+static int key_access_log(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	const char *v;
+	int ret = get_string(ctx, s, &v);
+
+	if (ret < 0)
+		return ret;
+	if (strcmp(v, "journal") == 0 || strcmp(v, "off") == 0) {
+		cfg->access_log =
+		    strcmp(v, "off") == 0 ? CONFIG_ACCESS_LOG_OFF : CONFIG_ACCESS_LOG_JOURNAL;
+		free(cfg->access_log_path);
+		cfg->access_log_path = NULL;
+		return 0;
+	}
+	if (v[strlen(v) - 1] == '/')
+		return invalid(ctx, s, "must be \"journal\", \"off\" or the path of a file "
+				       "(not a directory)");
+	ret = key_path(ctx, s, &cfg->access_log_path);
+	if (ret == 0)
+		cfg->access_log = CONFIG_ACCESS_LOG_FILE;
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	key_fn parse;
@@ -642,6 +681,8 @@ static const struct {
     {"max_body_size", key_max_body_size},
     {"download_extensions", key_download_extensions},
     {"log_level", key_log_level},
+    {"access_log", key_access_log},
+    {"shutdown_timeout", key_shutdown_timeout},
 };
 
 /* ---- the file ----------------------------------------------------------- */

@@ -18,6 +18,8 @@
 #define CONFIG_DEFAULT_MAX_REQUESTS 100
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
 #define CONFIG_DEFAULT_LOG_LEVEL 6 /* LOG_INFO */
+#define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT 30
+#define CONFIG_DEFAULT_ACCESS_LOG CONFIG_ACCESS_LOG_JOURNAL
 
 /* Accepted ranges (inclusive). */
 #define CONFIG_POOL_SIZE_MAX 1024
@@ -25,6 +27,14 @@
 #define CONFIG_KEEPALIVE_TIMEOUT_MAX 3600
 #define CONFIG_MAX_REQUESTS_MAX 1000000
 #define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
+#define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
+
+/* Where the per-request lines go (the access_log key). */
+enum config_access_log {
+	CONFIG_ACCESS_LOG_JOURNAL, /* "journal": the main log, MESSAGE_ID request-done */
+	CONFIG_ACCESS_LOG_OFF,     /* "off": none */
+	CONFIG_ACCESS_LOG_FILE,    /* a path: Combined Log Format lines in that file */
+};
 
 struct mth_config {
 	char *path;            /* absolute path of the file that was read */
@@ -42,6 +52,9 @@ struct mth_config {
 	char **download_extensions; /* lower-case, without the dot */
 	size_t n_download_extensions;
 	int log_level;         /* syslog priority LOG_EMERG..LOG_DEBUG */
+	enum config_access_log access_log;
+	char *access_log_path; /* CONFIG_ACCESS_LOG_FILE: absolute; else NULL */
+	unsigned shutdown_timeout; /* seconds a stop waits for responses in flight */
 };
 
 /* Parse and validate the file at PATH.  On success returns 0 and sets *OUT

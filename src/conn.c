@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access_log.h"
 #include "conn.h"
 #include "http_parse.h"
 #include "listener.h"
@@ -40,6 +41,7 @@
 #define RUN_BYTES_BUDGET (1u << 20)
 #define RUN_REQUESTS_BUDGET 16
 #define SENDFILE_MAX 0x7ffff000 /* what one sendfile(2) call moves at most */
+#define LOG_FIELD_CAP 256       /* bytes of Referer / User-Agent kept for the log */
 
 struct iobuf {
 	size_t in_len;
@@ -50,12 +52,17 @@ struct iobuf {
 	size_t body_len, body_need;
 	bool expect_continue;
 
-	/* the request in progress, for the access log */
+	/* the request in progress, for the access log: copies, because the
+	 * parsed request dies before the response is complete */
 	int status;
 	bool close_after;
 	uint64_t bytes_sent;
+	size_t head_bytes; /* of the response in out[], for the body size */
 	int64_t start_us;
+	time_t start_time;
 	char reqline[256];
+	char referer[LOG_FIELD_CAP];    /* only with an access_log file */
+	char user_agent[LOG_FIELD_CAP]; /* only with an access_log file */
 
 	char out[OUT_CAP];
 	char in[IN_CAP];
@@ -232,6 +239,20 @@ static void copy_reqline(struct iobuf *io, const char *buf, size_t len)
 	io->reqline[n] = '\0';
 }
 
+/* A field value for the access log file, cut to fit (the file escapes
+ * what it writes). */
+static void copy_field(char *dst, const struct http_request *req, const char *name)
+{
+	const struct http_header *h = http_request_header(req, name);
+	size_t n = 0;
+
+	if (h) {
+		n = h->value.len < LOG_FIELD_CAP - 1 ? h->value.len : LOG_FIELD_CAP - 1;
+		memcpy(dst, h->value.p, n);
+	}
+	dst[n] = '\0';
+}
+
 /* Keep the connection after this response?  RFC 9112 section 9.3: HTTP/1.1
  * persists unless "close"; HTTP/1.0 only with "keep-alive". */
 static bool want_keep_alive(const struct conn *c, const struct http_request *req)
@@ -278,6 +299,7 @@ static void set_response(struct conn *c, int status, const char *ctype, const ch
 		n += body_len;
 	}
 	io->status = status;
+	io->head_bytes = n - (head_only ? 0 : body_len);
 	io->out_len = n;
 	io->out_off = 0;
 }
@@ -314,6 +336,18 @@ static void respond_parse_error(struct conn *c, int status)
  * Handlers
  */
 
+/* A request refused for safety (traversal, Host): a warning in the main log
+ * whatever access_log says, so that it is never rate-limited away with the
+ * request lines nor switched off with them. */
+static void log_security(const struct conn *c, int status, const char *why)
+{
+	log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+		  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer),
+			     LOG_STR("MTHTTPD_REQUEST", c->io->reqline),
+			     LOG_INT("MTHTTPD_STATUS", status), LOG_STR("MTHTTPD_REASON", why)),
+		  "security: %s \"%s\": %s -> %d", c->peer, c->io->reqline, why, status);
+}
+
 static void serve_file(struct conn *c, const struct route *r, bool upload)
 {
 	struct iobuf *io = c->io;
@@ -335,9 +369,7 @@ static void serve_file(struct conn *c, const struct route *r, bool upload)
 	}
 	if (status != 200) {
 		if (status == 403)
-			log_warning("security: %s \"%s\": path resolves outside the root or is "
-				    "not readable -> 403",
-				    c->peer, io->reqline);
+			log_security(c, 403, "path resolves outside the root or is not readable");
 		respond_error(c, status, upload, status == 404 ? "not found" : "cannot serve",
 			      NULL, r->head);
 		return;
@@ -388,8 +420,11 @@ static void finish_upload(struct conn *c)
 			      false);
 		goto out;
 	}
-	log_info("upload from %s stored as %s/%s (%zu bytes)", c->peer,
-		 c->site->cfg->uploads_dir, name, io->body_len);
+	log_event(LOG_INFO, LOG_ID_UPLOAD_STORED,
+		  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer), LOG_STR("MTHTTPD_UPLOAD", name),
+			     LOG_UINT("MTHTTPD_BYTES", io->body_len)),
+		  "upload from %s stored as %s/%s (%zu bytes)", c->peer, c->site->cfg->uploads_dir,
+		  name, io->body_len);
 	n = snprintf(body, sizeof body,
 		     "{\"status\":\"created\",\"path\":\"/uploads/%s\",\"bytes\":%zu}\n", name,
 		     io->body_len);
@@ -444,14 +479,17 @@ static void handle_request(struct conn *c, const struct http_request *req)
 	struct route r;
 
 	copy_reqline(io, req->method_token.p, (size_t)(io->in + io->in_len - req->method_token.p));
+	if (c->site->cfg->access_log == CONFIG_ACCESS_LOG_FILE) {
+		copy_field(io->referer, req, "Referer");
+		copy_field(io->user_agent, req, "User-Agent");
+	}
 	router_route(c->site, req, c->port, &r);
 	io->close_after = r.close || !want_keep_alive(c, req);
 
 	switch (r.kind) {
 	case ROUTE_ERROR:
 		if (r.security)
-			log_warning("security: %s \"%s\": %s -> %d", c->peer, io->reqline,
-				    r.message, r.status);
+			log_security(c, r.status, r.message);
 		respond_error(c, r.status, r.json, r.message, r.allow, r.head);
 		break;
 	case ROUTE_STATIC:
@@ -485,9 +523,19 @@ static void set_idle(struct conn *c, bool on)
 static void log_access(struct conn *c)
 {
 	struct iobuf *io = c->io;
+	struct access_log_entry e = {
+		.client = c->peer,
+		.request = io->reqline,
+		.status = io->status,
+		.bytes = io->bytes_sent,
+		.body_bytes = io->bytes_sent > io->head_bytes ? io->bytes_sent - io->head_bytes : 0,
+		.duration_us = now_us() - io->start_us,
+		.time = io->start_time,
+		.referer = io->referer,
+		.user_agent = io->user_agent,
+	};
 
-	log_info("%s \"%s\" %d %" PRIu64 " %" PRId64 "us", c->peer, io->reqline, io->status,
-		 io->bytes_sent, now_us() - io->start_us);
+	access_log_request(c->site->cfg, &e);
 }
 
 static bool head_complete(const struct iobuf *io, size_t scan_from)
@@ -555,10 +603,14 @@ static void begin_request(struct conn *c)
 		}
 	}
 	io->start_us = now_us();
+	io->start_time = time(NULL);
 	io->status = 0;
 	io->bytes_sent = 0;
+	io->head_bytes = 0;
 	io->close_after = false;
 	io->reqline[0] = '\0';
+	io->referer[0] = '\0';
+	io->user_agent[0] = '\0';
 }
 
 static enum step do_read_head(struct conn *c, unsigned *budget)

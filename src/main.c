@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "access_log.h"
 #include "config.h"
 #include "conn.h"
 #include "listener.h"
@@ -38,7 +39,8 @@ static void usage(FILE *f)
 		"\n"
 		"The server stays in the foreground and logs to stderr; under systemd it\n"
 		"takes its listening sockets from mthttpd.socket when activated.\n"
-		"Signals: TERM/INT stop gracefully, HUP reloads the configuration.\n");
+		"Signals: TERM/INT stop gracefully, HUP reloads the configuration,\n"
+		"USR1 reopens the access log file.\n");
 }
 
 static void status_line(struct pool *p, unsigned reloads, const char *note)
@@ -107,6 +109,12 @@ static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
 	site_unref(cur);
 	r = site_new(cfg, &s, err, errlen);
 	if (r < 0) {
+		listeners_close(ls, nls);
+		return r;
+	}
+	r = access_log_configure(s->cfg, err, errlen);
+	if (r < 0) {
+		site_unref(s);
 		listeners_close(ls, nls);
 		return r;
 	}
@@ -205,6 +213,14 @@ static int serve(const char *config_path, struct site *site)
 		log_notice("port %u from the configuration is not used: the listening sockets "
 			   "belong to mthttpd.socket",
 			   site->cfg->port);
+	r = access_log_configure(site->cfg, err, sizeof err);
+	if (r < 0) {
+		log_err("%s", err);
+		sd_notifyf(0, "STATUS=failed: %s\nERRNO=%d", err, -r);
+		listeners_close(ls, nls);
+		site_unref(site);
+		return 1;
+	}
 	r = upload_cleanup_temp(site->uploads_fd);
 	if (r > 0)
 		log_notice("removed %d stale temporary upload files", r);
@@ -242,20 +258,32 @@ static int serve(const char *config_path, struct site *site)
 		ts.tv_sec = (time_t)(wait_us / 1000000);
 		ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
 		sig = sigtimedwait(&set, NULL, &ts);
+		access_log_flush();
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGUSR1) {
+			r = access_log_reopen();
+			if (r < 0)
+				log_warning("cannot reopen the access log %s: %s",
+					    access_log_file_path() ? access_log_file_path() : "",
+					    strerror(-r));
+			else
+				log_info("access log reopened");
+		}
 		if (sig == SIGHUP) {
 			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading %s",
 				   monotonic_usec(), config_path);
 			r = reload(config_path, pool, err, sizeof err);
 			if (r < 0) {
-				log_err("reload rejected, keeping the running configuration: %s",
-					err);
+				log_event(LOG_ERR, LOG_ID_RELOAD_REJECTED, NULL,
+					  "reload rejected, keeping the running configuration: %s",
+					  err);
 				snprintf(note, sizeof note, "last reload rejected: %s", err);
 			} else {
 				reloads++;
 				note[0] = '\0';
-				log_notice("configuration reloaded from %s", config_path);
+				log_event(LOG_NOTICE, LOG_ID_CONFIG_RELOADED, NULL,
+					  "configuration reloaded from %s", config_path);
 			}
 			sd_notify(0, "READY=1");
 			next_status = 0; /* show the outcome at once */
@@ -265,13 +293,14 @@ static int serve(const char *config_path, struct site *site)
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing requests in flight");
 	{
 		struct site *cur = site_acquire();
-		unsigned timeout = 30; /* XXX-TEMP until shutdown_timeout lands */
+		unsigned timeout = cur->cfg->shutdown_timeout;
 		site_unref(cur);
 		drain(pool, timeout);
 	}
 	r = 0;
 out:
 	pool_free(pool);
+	access_log_close();
 	site_publish(NULL);
 	log_notice("stopped");
 	return r < 0 ? 1 : 0;
@@ -318,7 +347,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (config_load(config_path, &cfg, err, sizeof err) < 0) {
-		fprintf(stderr, "<3>mthttpd: %s\n", err);
+		if (test)
+			fprintf(stderr, "mthttpd: %s\n", err);
+		else
+			log_err("%s", err);
 		return 1;
 	}
 	if (test) {

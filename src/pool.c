@@ -302,9 +302,12 @@ static void serve(struct pool *p, struct conn *c)
 	enum conn_want w;
 
 	if (busy >= __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED) &&
-	    log_due(&p->last_saturated_log))
-		log_warning("pool saturated: all %u workers busy, %u connections queued", busy,
-			    __atomic_load_n(&p->qlen, __ATOMIC_RELAXED));
+	    log_due(&p->last_saturated_log)) {
+		unsigned q = __atomic_load_n(&p->qlen, __ATOMIC_RELAXED);
+		log_event(LOG_WARNING, LOG_ID_POOL_SATURATED,
+			  LOG_FIELDS(LOG_UINT("MTHTTPD_WORKERS", busy), LOG_UINT("MTHTTPD_QUEUED", q)),
+			  "pool saturated: all %u workers busy, %u connections queued", busy, q);
+	}
 	w = conn_run(c);
 	if (w == CONN_WANT_CLOSE)
 		conn_close(p, c);
@@ -534,10 +537,11 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 		if ((r = epoll_add(p->epfd, p->ls[i].fd, EPOLLIN | EPOLLONESHOT, &p->ls[i])) < 0)
 			goto fail_epoll;
 
+	/* the target size is set before any worker can read it */
+	__atomic_store_n(&p->nworkers, pool_size, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < pool_size; i++)
 		if ((r = start_worker(p, err, errlen)) < 0)
 			goto fail;
-	p->nworkers = pool_size;
 	r = -pthread_create(&p->reaper, NULL, reaper_main, p);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the reaper thread: %s", strerror(-r));

@@ -211,6 +211,7 @@ void server_start(struct server *s, const struct server_opts *o)
 			fcntl(3, F_SETFD, 0);
 			setenv("LISTEN_PID", pidbuf, 1);
 			setenv("LISTEN_FDS", "1", 1);
+			setenv("LISTEN_FDNAMES", "http", 1); /* FileDescriptorName= */
 		}
 		if (o->watchdog_usec) {
 			char wd[32];

@@ -76,6 +76,7 @@ Test(notify, ready_then_status_line)
 	/* READY=1 was awaited by server_start(); STATUS follows at once */
 	cr_assert_eq(server_wait_notify(&srv, "STATUS=workers", 7000), 0,
 		     "no STATUS=workers ... line");
+	cr_assert(wait_log("(http) (from systemd)", 2000), "socket name from LISTEN_FDNAMES");
 }
 
 Test(notify, status_counts_requests)
@@ -136,6 +137,53 @@ Test(notify, invalid_reload_keeps_the_old_config)
 	server_write_config(&srv, &opts, srv.port);
 	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
 	cr_assert(wait_log("configuration reloaded", 5000));
+}
+
+/* Bad configuration at reload: a missing file, a document_root that does
+ * not exist, a syntax error.  Each is rejected and the service goes on. */
+Test(notify, every_bad_reload_is_rejected)
+{
+	static const char *bad[] = {
+		"document_root = \"/nonexistent/www\";",
+		"port = ;",
+		"no_such_key = 1;",
+		"allowed_hosts = [\"bad host\"];",
+	};
+	char moved[320];
+	struct http_resp r;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char buf[64];
+		struct server_opts o = opts;
+
+		o.extra = bad[i];
+		server_write_config(&srv, &o, srv.port);
+		while (recv(srv.notify_fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+			;
+		cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+		cr_assert_eq(server_wait_notify(&srv, "reload rejected", 5000), 0, "%s", bad[i]);
+		cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+		cr_assert_eq(r.status, 200, "still serving after '%s'", bad[i]);
+		http_resp_free(&r);
+	}
+	snprintf(moved, sizeof moved, "%s.gone", srv.conf);
+	cr_assert_eq(rename(srv.conf, moved), 0);
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert(wait_log("cannot open", 5000), "a missing file is rejected");
+	cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+}
+
+/* Signals at bad times: HUP and USR1 while stopping, TERM twice. */
+Test(notify, signals_during_stop)
+{
+	cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+	kill(srv.pid, SIGHUP);
+	kill(srv.pid, SIGUSR1);
+	kill(srv.pid, SIGTERM);
+	cr_assert_eq(server_wait_notify(&srv, "STOPPING=1", 5000), 0);
+	/* fini: exit status 0 */
 }
 
 Test(notify, reload_resizes_the_pool)
@@ -226,6 +274,81 @@ Test(notify, sigterm_lets_a_download_finish, .timeout = 60)
 	}
 	close(fd);
 	/* server_stop (fini) asserts exit status 0 */
+}
+
+static bool file_contains(const char *path, const char *needle, int ms)
+{
+	for (int i = 0; i <= ms / 50; i++) {
+		char *data = read_whole(path, NULL);
+		bool found = data && strstr(data, needle);
+		free(data);
+		if (found)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static void with_access_file(void)
+{
+	memset(&opts, 0, sizeof opts);
+	opts.extra = "access_log = \"access.log\";";
+	server_start(&srv, &opts);
+}
+
+/* access_log = a file: Combined Log Format, buffered (flushed within about a
+ * second), reopened on SIGUSR1 after logrotate renamed it. */
+Test(accesslog, file_in_combined_format_reopened_on_usr1, .init = with_access_file,
+     .fini = stop, .timeout = 30)
+{
+	char path[320], rotated[330];
+	struct http_resp r;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/access.log", srv.dir);
+	snprintf(rotated, sizeof rotated, "%s.1", path);
+	fd = http_connect(srv.port);
+	send_str(fd, fmt("GET /about.html HTTP/1.1\r\nHost: localhost:%u\r\n"
+			 "User-Agent: test-agent/1.0\r\nReferer: http://localhost/\r\n\r\n",
+			 srv.port));
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	http_resp_free(&r);
+	close(fd);
+	cr_assert(file_contains(path, "\"GET /about.html HTTP/1.1\" 200 ", 3000),
+		  "no CLF line in %s", path);
+	cr_assert(file_contains(path, "\"http://localhost/\" \"test-agent/1.0\"", 100));
+	cr_assert(file_contains(path, "127.0.0.1 - - [", 100));
+	cr_assert(!server_log_contains(&srv, "\"GET /about.html HTTP/1.1\" 200"),
+		  "request lines go to the file, not the main log");
+
+	cr_assert_eq(rename(path, rotated), 0);
+	cr_assert_eq(kill(srv.pid, SIGUSR1), 0);
+	cr_assert(wait_log("access log reopened", 3000));
+	cr_assert_eq(http_get(&srv, "GET", "/contact.html", &r), 0);
+	http_resp_free(&r);
+	cr_assert(file_contains(path, "GET /contact.html", 3000), "new file after reopen");
+	cr_assert(!file_contains(rotated, "GET /contact.html", 0));
+}
+
+static void with_access_off(void)
+{
+	memset(&opts, 0, sizeof opts);
+	opts.extra = "access_log = \"off\";";
+	server_start(&srv, &opts);
+}
+
+Test(accesslog, off_logs_no_request_lines, .init = with_access_off, .fini = stop, .timeout = 30)
+{
+	struct http_resp r;
+
+	cr_assert_eq(http_get(&srv, "GET", "/about.html", &r), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	cr_assert_eq(http_get(&srv, "GET", "/../x", &r), 0);
+	cr_assert_eq(r.status, 403);
+	http_resp_free(&r);
+	cr_assert(wait_log("security:", 2000), "security rejections are still logged");
+	cr_assert(!server_log_contains(&srv, "\"GET /about.html HTTP/1.1\" 200"));
 }
 
 static void with_watchdog(void)

@@ -164,6 +164,9 @@ static void assert_defaults_except_paths(const struct mth_config *c)
 	cr_assert_eq(c->max_requests, CONFIG_DEFAULT_MAX_REQUESTS);
 	cr_assert_eq(c->max_body_size, CONFIG_DEFAULT_MAX_BODY_SIZE);
 	cr_assert_eq(c->log_level, CONFIG_DEFAULT_LOG_LEVEL);
+	cr_assert_eq(c->shutdown_timeout, CONFIG_DEFAULT_SHUTDOWN_TIMEOUT);
+	cr_assert_eq(c->access_log, CONFIG_DEFAULT_ACCESS_LOG);
+	cr_assert_null(c->access_log_path);
 	cr_assert_eq(c->n_allowed_hosts, 3);
 	cr_assert_str_eq(c->allowed_hosts[0], "localhost");
 	cr_assert_str_eq(c->allowed_hosts[1], "127.0.0.1");
@@ -188,6 +191,9 @@ Test(config, defaults_for_empty_file)
 	cr_assert_not_null(realpath(g_path, abs));
 	cr_assert_str_eq(g_cfg->path, abs);
 	cr_assert_str_eq(g_err, "", "no message on success");
+	/* the documented defaults */
+	cr_assert_eq(g_cfg->shutdown_timeout, 30);
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_JOURNAL);
 }
 
 Test(config, defaults_for_comments_only)
@@ -209,7 +215,9 @@ Test(config, every_key_parsed)
 		"allowed_hosts = [\"www.example.org\", \"www.example.org:8081\"];\n"
 		"max_body_size = 2048;\n"
 		"download_extensions = [\"pdf\", \"zip\"];\n"
-		"log_level = \"debug\";\n");
+		"log_level = \"debug\";\n"
+		"shutdown_timeout = 5;\n"
+		"access_log = \"/var/log/mthttpd/access.log\";\n");
 	cr_assert_eq(g_cfg->port, 8081);
 	cr_assert_str_eq(g_cfg->listen_address, "127.0.0.1");
 	cr_assert_str_eq(g_cfg->document_root, "/srv/www");
@@ -226,6 +234,9 @@ Test(config, every_key_parsed)
 	cr_assert_str_eq(g_cfg->download_extensions[0], "pdf");
 	cr_assert_str_eq(g_cfg->download_extensions[1], "zip");
 	cr_assert_eq(g_cfg->log_level, LOG_DEBUG);
+	cr_assert_eq(g_cfg->shutdown_timeout, 5);
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_FILE);
+	cr_assert_str_eq(g_cfg->access_log_path, "/var/log/mthttpd/access.log");
 }
 
 Test(config, colon_assignment_lists_and_hex)
@@ -424,6 +435,8 @@ Test(config, int_given_wrong_type)
 	load_fail("keepalive_timeout = [30];\n", ":1: keepalive_timeout: must be an integer");
 	load_fail("max_requests = (1, 2);\n", ":1: max_requests: must be an integer");
 	load_fail("max_body_size = { a = 1; };\n", ":1: max_body_size: must be an integer");
+	load_fail("shutdown_timeout = \"30\";\n", ":1: shutdown_timeout: must be an integer");
+	load_fail("shutdown_timeout = 1.5;\n", ":1: shutdown_timeout: must be an integer");
 	load_fail("port = 1e3;\n", ":1: port: must be an integer");
 }
 
@@ -435,6 +448,9 @@ Test(config, string_given_wrong_type)
 	load_fail("log_level = 6;\n", ":1: log_level: must be a string");
 	load_fail("log_level = 6L;\n", ":1: log_level: must be a string");
 	load_fail("listen_address = { a = \"b\"; };\n", ":1: listen_address: must be a string");
+	load_fail("access_log = 1;\n", ":1: access_log: must be a string");
+	load_fail("access_log = false;\n", ":1: access_log: must be a string");
+	load_fail("access_log = [\"off\"];\n", ":1: access_log: must be a string");
 }
 
 Test(config, list_given_wrong_type)
@@ -466,6 +482,8 @@ static unsigned long long field(const char *key)
 		return g_cfg->max_requests;
 	if (strcmp(key, "max_body_size") == 0)
 		return g_cfg->max_body_size;
+	if (strcmp(key, "shutdown_timeout") == 0)
+		return g_cfg->shutdown_timeout;
 	cr_assert_fail("no field %s", key);
 	return 0;
 }
@@ -532,6 +550,13 @@ Test(config, range_max_body_size)
 	cr_assert_eq(CONFIG_MAX_BODY_SIZE_MAX, 1073741824LL);
 	load_int("max_body_size", 4294967296LL, true, false, 0, CONFIG_MAX_BODY_SIZE_MAX);
 	load_int("max_body_size", -4294967296LL, true, false, 0, CONFIG_MAX_BODY_SIZE_MAX);
+}
+
+Test(config, range_shutdown_timeout)
+{
+	check_range("shutdown_timeout", 1, CONFIG_SHUTDOWN_TIMEOUT_MAX);
+	cr_assert_eq(CONFIG_SHUTDOWN_TIMEOUT_MAX, 3600);
+	cr_assert_eq(CONFIG_DEFAULT_SHUTDOWN_TIMEOUT, 30);
 }
 
 Test(config, int_literals_that_libconfig_would_wrap)
@@ -749,6 +774,51 @@ Test(config, log_level_name_round_trip)
 	cr_assert_eq(config_log_level_from_name("trace"), -1);
 	cr_assert_eq(config_log_level_from_name(""), -1);
 	cr_assert_eq(config_log_level_from_name(NULL), -1);
+}
+
+/* ---- access_log ------------------------------------------------------------ */
+
+Test(config, access_log_journal_and_off)
+{
+	load_ok("access_log = \"off\";\n");
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_OFF);
+	cr_assert_null(g_cfg->access_log_path);
+	load_ok("access_log = \"journal\";\n");
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_JOURNAL);
+	cr_assert_null(g_cfg->access_log_path);
+}
+
+Test(config, access_log_absolute_path)
+{
+	load_ok("access_log = \"/var/log/mthttpd//access.log\";\n");
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_FILE);
+	cr_assert_str_eq(g_cfg->access_log_path, "/var/log/mthttpd/access.log");
+}
+
+Test(config, access_log_relative_path_resolved)
+{
+	char real[PATH_MAX], want[PATH_MAX + 64];
+
+	cr_assert_not_null(realpath(g_dir, real));
+	load_ok("access_log = \"logs/access.log\";\n");
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_FILE);
+	snprintf(want, sizeof(want), "%s/logs/access.log", real);
+	cr_assert_str_eq(g_cfg->access_log_path, want);
+
+	/* the escape hatch for a file called "journal" */
+	load_ok("access_log = \"./journal\";\n");
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_FILE);
+	snprintf(want, sizeof(want), "%s/journal", real);
+	cr_assert_str_eq(g_cfg->access_log_path, want);
+}
+
+Test(config, access_log_rejected)
+{
+	load_fail("access_log = \"\";\n", ":1: access_log: must not be empty");
+	load_fail("\naccess_log = \"/var/log/\";\n",
+		  ":2: access_log: must be \"journal\", \"off\" or the path of a file (not a "
+		  "directory)");
+	load_fail_key("access_log = \"logs/\";\n", 1, "access_log");
 }
 
 /* ---- the shipped files ----------------------------------------------------- */

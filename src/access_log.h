@@ -1,0 +1,90 @@
+/* access_log.h - one line per response, where the access_log key says.
+ *
+ *   "journal"  (default) the main log (log.h): on stderr the line
+ *              127.0.0.1:43128 "GET / HTTP/1.1" 200 5797 305us
+ *              in the journal the same MESSAGE with MESSAGE_ID request-done
+ *              and MTHTTPD_CLIENT, _METHOD, _PATH, _STATUS, _BYTES,
+ *              _DURATION_USEC, _THREAD.  journald rate-limits a busy service,
+ *              hence the other choices:
+ *   "off"      no per-request line;
+ *   a path     Combined Log Format lines appended to that file:
+ *              127.0.0.1 - - [25/Nov/2026:20:49:11 +0000] "GET / HTTP/1.1" 200 5797 "-"
+ * "curl/7.88.1"
+ *
+ * The file is process-wide, owned by this module: main opens it from the
+ * current configuration (access_log_configure() at start and on every
+ * reload), reopens it on SIGUSR1 (logrotate), flushes it every few seconds
+ * and closes it at exit.  Lines are collected in one mutex-protected buffer
+ * and written when it holds 32 KiB, when its oldest line is a second old
+ * (checked at each new line), and on every flush/reopen/configure/close.
+ *
+ * The choice is made per response from the configuration the request was
+ * served with (c->site->cfg).  Around a reload, a response served with a
+ * "file" configuration goes to the file open at that moment; if the new
+ * configuration closed it, to the main log instead: nothing is lost.
+ * Security rejections are not access-log lines: they are warnings in the
+ * main log (MESSAGE_ID security-rejected), whatever access_log says. */
+#ifndef MTH_ACCESS_LOG_H
+#define MTH_ACCESS_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct mth_config;
+
+/* One finished response.  Strings are NUL-terminated; NULL or "" shows as
+ * "-" in the file.  Every string is escaped on output in the file
+ * ('"', '\\', control bytes and bytes over 0x7e as \xHH). */
+struct access_log_entry {
+	const char *client;  /* "ip:port" or "[ip6]:port" (the file logs the ip) */
+	const char *request; /* the request line, sanitised: "GET / HTTP/1.1" */
+	int status;
+	uint64_t bytes;		/* sent on the socket, head included (main log) */
+	uint64_t body_bytes;	/* of which the body (the file's size column) */
+	int64_t duration_us;	/* first byte of the request to the last of the response */
+	time_t time;		/* wall clock at the request's start (file); 0 = now */
+	const char *referer;	/* file only */
+	const char *user_agent; /* file only */
+};
+
+/* Log E as CFG->access_log says.  The journal's CODE_* fields name the
+ * caller.  Never blocks on anything but the file's mutex (and, once per 32
+ * KiB or per second, the write(2) of the buffer). */
+#define access_log_request(cfg, e) access_log_request_at((cfg), (e), __FILE__, __LINE__, __func__)
+void access_log_request_at(const struct mth_config *cfg, const struct access_log_entry *e,
+			   const char *file, int line, const char *func);
+
+/* Make CFG's setting the process's: for a file, open it (O_APPEND|O_CREAT|
+ * O_CLOEXEC, mode 0640) unless that path is already open; otherwise flush
+ * and close any open file.  On failure returns -errno, writes "CONFIG_PATH:
+ * access_log 'PATH': reason" into ERR and leaves the previous file in use.
+ * Main thread: at start (before the pool) and on SIGHUP before publishing
+ * the new site (a failure rejects the reload).  Thread-safe. */
+int access_log_configure(const struct mth_config *cfg, char *err, size_t errlen);
+
+/* SIGUSR1: write out the buffer, then open the path again, so that lines
+ * go to a new file after logrotate renamed the old one.  0 without a file.
+ * On failure returns -errno and keeps writing to the old file.
+ * Thread-safe. */
+int access_log_reopen(void);
+
+/* Write out buffered lines (the main loop, every few seconds).  Write
+ * errors are logged (once until a write succeeds again); those lines are
+ * dropped.  Thread-safe. */
+void access_log_flush(void);
+
+/* Flush and close the file (exit; the workers have stopped). */
+void access_log_close(void);
+
+/* The path of the open file, NULL when none (tests, status).  The string
+ * stays valid until the next configure/close. */
+const char *access_log_file_path(void);
+
+/* One Combined Log Format line with its '\n' into BUF; returns its length
+ * (at most ACCESS_LOG_LINE_MAX - 1, NUL-terminated), or 0 when CAP is
+ * smaller than ACCESS_LOG_LINE_MAX.  Long fields are cut. */
+#define ACCESS_LOG_LINE_MAX 4096
+size_t access_log_format_clf(char *buf, size_t cap, const struct access_log_entry *e);
+
+#endif
