@@ -1,0 +1,253 @@
+#!/bin/bash
+# guest-test.sh - mthttpd's end-to-end test.  Runs INSIDE a booted container
+# (root, systemd as PID 1) right after `apt-get install ./mthttpd_*.deb`; see
+# run-e2e.sh and run.sh.  It checks the package the way an administrator
+# meets it: units and user from the maintainer scripts, socket activation,
+# HTTP over the activated sockets, uploads, status, reload (good and broken
+# configuration), the journal, restart without refused connections, stop,
+# reinstall with an edited conffile, remove and purge.
+#
+# Prints one PASS/FAIL line per check; the exit status is the number of
+# failures.  Every wait is bounded.  $E2E_DEBS (set by run-e2e.sh) names the
+# installed .deb, used for the reinstall check.
+
+# shellcheck disable=SC2317  # helpers are called indirectly
+UNIT=mthttpd
+CONF=/etc/mthttpd.conf
+BASE=http://127.0.0.1:8080
+UPLOADS=/var/lib/mthttpd/uploads
+WORK=$(mktemp -d)
+fails=0
+passes=0
+
+pass() { echo "PASS: $*"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+skip() { echo "SKIP: $*"; }
+check() {       # check DESCRIPTION COMMAND...: pass if the command succeeds
+    local d=$1 out; shift
+    if out=$("$@" 2>&1); then pass "$d"; else fail "$d"; printf '      %s\n' "$out" | head -20; fi
+}
+expect() {      # expect DESCRIPTION EXPECTED COMMAND...: pass if its output is EXPECTED
+    local d=$1 want=$2 out; shift 2
+    out=$("$@" 2>&1)
+    if [ "$out" = "$want" ]; then pass "$d ($out)"; else fail "$d: expected '$want', got '$out'"; fi
+}
+# journald is asynchronous: flush, then look again a few times
+journal_has() { # journal_has PATTERN [journalctl args...]
+    local pat=$1; shift
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        journalctl --sync
+        journalctl --no-pager "$@" | grep -q -- "$pat" && return 0
+        sleep 0.3
+    done
+    echo "pattern '$pat' not found in: journalctl $*"
+    journalctl --no-pager "$@" | tail -5
+    return 1
+}
+# code [curl args...]: the HTTP status only ("000" when no answer)
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+mainpid() { systemctl show -P MainPID $UNIT.service; }
+upload() {      # upload JSON-BODY: prints the status, keeps the body in $WORK/up.json
+    curl -s -o "$WORK/up.json" -w '%{http_code}' --max-time 10 \
+        -H 'Content-Type: application/json' --data-binary "$1" "$BASE/upload"
+}
+reload() { timeout 30 systemctl reload $UNIT.service; }
+
+echo "--- environment"
+expect "PID 1 is systemd" systemd cat /proc/1/comm
+echo "    $(systemd-detect-virt -c 2>/dev/null) container, $(uname -r), $(systemctl --version | head -1)"
+cp "$CONF" "$WORK/mthttpd.conf.orig"
+
+echo "--- installation (maintainer scripts)"
+check  "package is installed"                 dpkg -s mthttpd
+check  "system user _mthttpd exists"          getent passwd _mthttpd
+expect "socket enabled by postinst"           enabled systemctl is-enabled $UNIT.socket
+expect "service enabled"                      enabled systemctl is-enabled $UNIT.service
+expect "socket active"                        active systemctl is-active $UNIT.socket
+expect "listening on 0.0.0.0:8080 and [::]:8080" "0.0.0.0:8080 [::]:8080" \
+    bash -c "ss -Hltn 'sport = :8080' | awk '{print \$4}' | sort | paste -sd' '"
+check  "/etc/mthttpd.conf is a conffile"      grep -qx "$CONF" /var/lib/dpkg/info/mthttpd.conffiles
+check  "shipped configuration is valid"       /usr/sbin/mthttpd -t -c "$CONF"
+# (--man=no: the minimal guest has no man-db; the pages are checked below)
+check  "systemd-analyze verify is clean" \
+    bash -c "out=\$(systemd-analyze verify --man=no $UNIT.socket $UNIT.service 2>&1); echo \"\$out\"; [ -z \"\$out\" ]"
+check  "man pages of Documentation= installed" \
+    test -f /usr/share/man/man8/mthttpd.8.gz -a -f /usr/share/man/man5/mthttpd.conf.5.gz
+score=$(systemd-analyze security $UNIT.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 1.5) }'; then
+    pass "systemd-analyze security: exposure $score <= 1.5"
+else
+    fail "systemd-analyze security: exposure '$score' (want <= 1.5)"
+fi
+
+echo "--- socket activation"
+check  "stop the service (the socket stays)"  timeout 60 systemctl stop $UNIT.service
+expect "service inactive"                     inactive systemctl is-active $UNIT.service
+expect "socket still active"                  active systemctl is-active $UNIT.socket
+expect "first connection: GET / is 200"       200 code "$BASE/"
+expect "service started by that connection"   active systemctl is-active $UNIT.service
+expect "Type=notify"                          notify systemctl show -P Type $UNIT.service
+expect "runs as _mthttpd"                     _mthttpd ps -o user= -p "$(mainpid)"
+if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/'; then
+    expect "GET / over IPv6 ([::1]:8080) is 200" 200 code "http://[::1]:8080/"
+else
+    skip "no ::1 on the guest's loopback: IPv6 request not tried"
+fi
+
+echo "--- content"
+expect "GET /about.html is 200"               200 code "$BASE/about.html"
+check  "GET / is the bundled index.html" \
+    bash -c "curl -fsS --max-time 10 $BASE/ | cmp - /usr/share/mthttpd/www/index.html"
+check  "GET /logo.png is an attachment" \
+    bash -c "curl -fsS --max-time 10 -D - -o $WORK/logo.png $BASE/logo.png | tr -d '\r' |
+             grep -qi '^Content-Disposition: attachment; filename=\"logo.png\"'"
+check  "logo.png arrives byte for byte"       cmp "$WORK/logo.png" /usr/share/mthttpd/www/logo.png
+expect "GET /no-such-file is 404"             404 code "$BASE/no-such-file"
+expect "path traversal is 403"                403 code --path-as-is "$BASE/../../etc/passwd"
+expect "unknown Host is 403"                  403 code -H 'Host: www.example.test:8080' "$BASE/"
+
+echo "--- uploads"
+expect "POST /upload is 201"                  201 upload '{"e2e": "upload", "n": 1}'
+name=$(sed -n 's|.*"path":"/uploads/\([^"]*\)".*|\1|p' "$WORK/up.json")
+if [ -n "$name" ] && [ -f "$UPLOADS/$name" ]; then
+    pass "stored as $UPLOADS/$name"
+    expect "upload owned by _mthttpd"         _mthttpd stat -c %U "$UPLOADS/$name"
+    check  "stored body is the one sent" \
+        bash -c "printf '%s' '{\"e2e\": \"upload\", \"n\": 1}' | cmp - '$UPLOADS/$name'"
+    expect "GET /uploads/$name is 200"        200 code "$BASE/uploads/$name"
+else
+    fail "upload not found in $UPLOADS (response: $(cat "$WORK/up.json" 2>/dev/null))"
+    ls -la "$UPLOADS" 2>&1 | sed 's/^/      /'
+fi
+expect "wrong Content-Type is 415"            415 code -H 'Content-Type: text/plain' \
+    --data-binary 'hello' "$BASE/upload"
+
+echo "--- status"
+check  "STATUS= reaches systemd (workers N/M busy, queue ...)" \
+    bash -c "systemctl show -P StatusText $UNIT.service | grep -E '^workers [0-9]+/[0-9]+ busy, queue '"
+check  "systemctl status shows the Status line" \
+    bash -c "systemctl status --no-pager $UNIT.service | grep -E 'Status: \"workers [0-9]+/[0-9]+ busy'"
+expect "WatchdogSec=30s"                      30s systemctl show -P WatchdogUSec $UNIT.service
+check  "the server saw the watchdog (journal)" journal_has "watchdog" -u $UNIT
+
+echo "--- reload: a valid change"
+pid=$(mainpid)
+body20='{"k":"0123456789ab"}'       # 20 bytes
+expect "20-byte upload accepted before"       201 upload "$body20"
+sed -i 's/^max_body_size = .*/max_body_size = 10;/' "$CONF"
+sed -i 's/^allowed_hosts = \[/allowed_hosts = ["www.example.test", /' "$CONF"
+check  "systemctl reload"                     reload
+expect "MainPID unchanged by reload"          "$pid" mainpid
+expect "service still active"                 active systemctl is-active $UNIT.service
+expect "20-byte upload now 413 (max_body_size = 10)" 413 upload "$body20"
+expect "added host www.example.test now 200"  200 code -H 'Host: www.example.test:8080' "$BASE/"
+check  "journal: configuration reloaded"      journal_has "configuration reloaded" -u $UNIT
+check  "journal: systemd's 'Reloaded' line"   journal_has "Reloaded mthttpd" -u $UNIT
+
+echo "--- reload: a broken configuration"
+cp "$CONF" "$WORK/mthttpd.conf.good"
+sed -i 's/^pool_size = .*/pool_size = 0;/' "$CONF"
+line=$(grep -n '^pool_size = 0;' "$CONF" | cut -d: -f1)
+if reload >/dev/null 2>&1; then fail "systemctl reload succeeded with pool_size = 0"
+else pass "systemctl reload fails with pool_size = 0"; fi
+expect "MainPID unchanged"                    "$pid" mainpid
+expect "service still active"                 active systemctl is-active $UNIT.service
+expect "old configuration keeps serving (413)" 413 upload "$body20"
+expect "old configuration keeps serving (200)" 200 code -H 'Host: www.example.test:8080' "$BASE/"
+check  "journal names file:line of the error" journal_has "$CONF:$line: pool_size" -u $UNIT
+cp "$WORK/mthttpd.conf.good" "$CONF"
+check  "reload with the file repaired"        reload
+
+echo "--- journal"
+check  "request lines in the journal"         journal_has '"GET /about.html HTTP/1.1" 200' -u $UNIT
+check  "404 request line in the journal"      journal_has '"GET /no-such-file HTTP/1.1" 404' -u $UNIT
+if grep -qa MTHTTPD_STATUS /usr/sbin/mthttpd; then
+    check "structured field: journalctl MTHTTPD_STATUS=404" \
+        journal_has 'no-such-file' -u $UNIT MTHTTPD_STATUS=404
+    check "structured fields in -o verbose" \
+        journal_has 'MTHTTPD_STATUS=200' -u $UNIT -o verbose
+else
+    skip "the daemon writes no MTHTTPD_STATUS field (no native journal logging)"
+fi
+
+echo "--- restart under load: no refused connection"
+# Two clients loop new-connection GETs for up to 5 s (at most 400 each)
+# while the service restarts; the socket unit holds the listening sockets.
+loop() {        # loop OUTFILE
+    local ok=0 bad=0 end=$((SECONDS + 5)) c
+    for _ in $(seq 400); do
+        [ $SECONDS -lt $end ] || break
+        c=$(code "$BASE/about.html")
+        if [ "$c" = 200 ]; then ok=$((ok + 1)); else bad=$((bad + 1)); echo "got $c" >> "$1.err"; fi
+    done
+    echo "$ok $bad" > "$1"
+}
+pid=$(mainpid)
+loop "$WORK/load1" & l1=$!
+loop "$WORK/load2" & l2=$!
+sleep 1
+check  "systemctl restart while clients loop" timeout 60 systemctl restart $UNIT.service
+wait "$l1" "$l2"
+read -r ok1 bad1 < "$WORK/load1"; read -r ok2 bad2 < "$WORK/load2"
+if [ "$((bad1 + bad2))" = 0 ] && [ "$((ok1 + ok2))" -gt 0 ]; then
+    pass "$((ok1 + ok2)) requests across the restart, none failed"
+else
+    fail "$((bad1 + bad2)) of $((ok1 + ok2 + bad1 + bad2)) requests failed across the restart: $(sort "$WORK"/load*.err 2>/dev/null | uniq -c | tr '\n' ' ')"
+fi
+new=$(mainpid)
+if [ "$new" != "$pid" ] && [ "$new" != 0 ]; then pass "new MainPID after restart"; else fail "MainPID $pid -> $new"; fi
+expect "old process gone"                     1 bash -c "kill -0 $pid 2>/dev/null; echo \$?"
+check  "the old process logged 'stopped'"     journal_has 'stopped$' -u $UNIT _PID="$pid"
+
+echo "--- stop"
+check  "systemctl stop"                       timeout 90 systemctl stop $UNIT.service
+expect "Result=success"                       success systemctl show -P Result $UNIT.service
+expect "exit status 0"                        0 systemctl show -P ExecMainStatus $UNIT.service
+expect "socket still active"                  active systemctl is-active $UNIT.socket
+expect "next request starts it again"         200 code "$BASE/"
+expect "no restarts happened (watchdog, crashes)" 0 systemctl show -P NRestarts $UNIT.service
+
+echo "--- reinstall (upgrade path): edited conffile kept, service restarted"
+deb=$(for d in ${E2E_DEBS:-}; do case $d in */mthttpd_*.deb) echo "$d";; esac; done | head -1)
+if [ -n "$deb" ] && [ -f "$deb" ]; then
+    pid=$(mainpid)
+    sock_since=$(systemctl show -P ActiveEnterTimestampMonotonic $UNIT.socket)
+    rm -f "$WORK"/load*
+    loop "$WORK/load1" & l1=$!
+    sleep 0.5
+    check  "dpkg -i the same package again, clients looping" \
+        env DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i "$deb"
+    wait "$l1"
+    read -r ok1 bad1 < "$WORK/load1"
+    if [ "$bad1" = 0 ] && [ "$ok1" -gt 0 ]; then
+        pass "$ok1 requests across the upgrade, none failed"
+    else
+        fail "$bad1 of $((ok1 + bad1)) requests failed across the upgrade: $(sort "$WORK"/load1.err 2>/dev/null | uniq -c | tr '\n' ' ')"
+    fi
+    check  "admin's edit survived"            grep -q '^max_body_size = 10;' "$CONF"
+    expect "socket kept listening (not restarted)" "$sock_since" \
+        systemctl show -P ActiveEnterTimestampMonotonic $UNIT.socket
+    new=$(mainpid)
+    if [ "$new" != "$pid" ] && [ "$new" != 0 ]; then pass "service restarted by the upgrade"
+    else fail "service not restarted by the upgrade (MainPID $pid -> $new)"; fi
+    expect "still serving the edited configuration" 413 upload "$body20"
+else
+    skip "no mthttpd .deb in \$E2E_DEBS: reinstall not tried"
+fi
+
+echo "--- remove and purge"
+check  "apt-get remove"                       env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq mthttpd
+expect "service stopped"                      inactive systemctl is-active $UNIT.service
+expect "socket stopped"                       inactive systemctl is-active $UNIT.socket
+expect "port 8080 closed"                     000 code "$BASE/"
+check  "configuration kept after remove"      test -f "$CONF"
+check  "uploads kept after remove"            test -d "$UPLOADS"
+check  "apt-get purge"                        env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq mthttpd
+check  "/var/lib/mthttpd removed by purge"    test ! -e /var/lib/mthttpd
+check  "/etc/mthttpd.conf removed by purge"   test ! -e "$CONF"
+check  "unit files gone"                      bash -c "! systemctl cat $UNIT.service >/dev/null 2>&1"
+expect "no failed units"                      "" systemctl --failed --no-legend --plain
+
+rm -rf "$WORK"
+echo "--- $passes passed, $fails failed"
+exit "$fails"
