@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
-libjson-c-dev libsystemd-dev libcriterion-dev media-types"
+libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget"
 
 install_deps() {
     missing=

@@ -221,6 +221,7 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
 	cfg->log_level = CONFIG_DEFAULT_LOG_LEVEL;
 	cfg->shutdown_timeout = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->max_ranges = CONFIG_DEFAULT_MAX_RANGES;
 	cfg->access_log = CONFIG_DEFAULT_ACCESS_LOG;
 	cfg->listen_address = strdup(CONFIG_DEFAULT_LISTEN_ADDRESS);
 	cfg->document_root = strdup(CONFIG_DEFAULT_DOCUMENT_ROOT);
@@ -551,6 +552,17 @@ static int key_shutdown_timeout(struct load_ctx *ctx, const config_setting_t *s,
 	return ret;
 }
 
+static int key_max_ranges(struct load_ctx *ctx, const config_setting_t *s,
+			  struct mth_config *cfg)
+{
+	long long v;
+	int ret = get_int(ctx, s, 0, CONFIG_MAX_RANGES_MAX, &v);
+
+	if (ret == 0)
+		cfg->max_ranges = (unsigned)v;
+	return ret;
+}
+
 static int key_max_body_size(struct load_ctx *ctx, const config_setting_t *s,
 			     struct mth_config *cfg)
 {
@@ -683,6 +695,7 @@ static const struct {
     {"log_level", key_log_level},
     {"access_log", key_access_log},
     {"shutdown_timeout", key_shutdown_timeout},
+    {"max_ranges", key_max_ranges},
 };
 
 /* ---- the file ----------------------------------------------------------- */

@@ -18,6 +18,8 @@
 #define CONFIG_DEFAULT_MAX_REQUESTS 100
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
 #define CONFIG_DEFAULT_LOG_LEVEL 6 /* LOG_INFO */
+#define CONFIG_DEFAULT_MAX_RANGES 16
+#define CONFIG_MAX_RANGES_MAX 32 /* HTTP_RANGES_MAX */
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT 30
 #define CONFIG_DEFAULT_ACCESS_LOG CONFIG_ACCESS_LOG_JOURNAL
 
@@ -55,6 +57,7 @@ struct mth_config {
 	enum config_access_log access_log;
 	char *access_log_path; /* CONFIG_ACCESS_LOG_FILE: absolute; else NULL */
 	unsigned shutdown_timeout; /* seconds a stop waits for responses in flight */
+	unsigned max_ranges;       /* ranges in one Range request, 0 = no ranges */
 };
 
 /* Parse and validate the file at PATH.  On success returns 0 and sets *OUT

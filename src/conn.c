@@ -21,7 +21,11 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "chunked.h"
 #include "conn.h"
+#include "http_date.h"
+#include "http_etag.h"
+#include "http_range.h"
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
@@ -49,8 +53,18 @@ struct iobuf {
 	int file_fd;
 	uint64_t file_off, file_end;
 	char *body;
-	size_t body_len, body_need;
+	size_t body_len, body_need; /* body_need: Content-Length, or capacity when chunked */
 	bool expect_continue;
+	bool chunked;               /* the body is Transfer-Encoding: chunked */
+	struct chunked ck;
+
+	/* multipart/byteranges: the parts still to send after the current one */
+	bool multipart;
+	unsigned part, nparts;
+	char boundary[HTTP_RANGE_BOUNDARY_SIZE];
+	const char *part_type;
+	uint64_t file_size;
+	struct http_range ranges[HTTP_RANGES_MAX];
 
 	/* the request in progress, for the access log: copies, because the
 	 * parsed request dies before the response is complete */
@@ -348,23 +362,54 @@ static void log_security(const struct conn *c, int status, const char *why)
 		  "security: %s \"%s\": %s -> %d", c->peer, c->io->reqline, why, status);
 }
 
-static void serve_file(struct conn *c, const struct route *r, bool upload)
+/* Validator and range fields for a file response: ETag, Last-Modified,
+ * Accept-Ranges (RFC 9110 sections 8.8, 14.3). */
+static size_t validator_fields(char *out, size_t cap, const struct http_validators *v,
+			       bool ranges)
+{
+	char date[HTTP_DATE_LEN + 1];
+	int n;
+
+	http_date_format(v->last_modified, date);
+	n = snprintf(out, cap, "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: %s\r\n", v->etag,
+		     date, ranges ? "bytes" : "none");
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+static uint64_t random_u64(void)
+{
+	static __thread uint64_t state;
+
+	if (!state)
+		state = (uint64_t)now_us() ^ ((uint64_t)(uintptr_t)&state << 16) ^ 0x9e3779b97f4a7c15ull;
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	return state;
+}
+
+static void serve_file(struct conn *c, const struct http_request *req, const struct route *r,
+		       bool upload)
 {
 	struct iobuf *io = c->io;
+	const struct mth_config *cfg = c->site->cfg;
 	struct static_file f;
-	char extra[768], location[ROUTE_PATH_MAX + 2];
-	size_t elen = 0;
+	struct http_validators v;
+	struct http_ranges rs;
+	char extra[1024], location[ROUTE_PATH_MAX + 2], ctype[160];
+	size_t elen = 0, n;
 	int dirfd = upload ? c->site->uploads_fd : c->site->root_fd;
 	int status;
+	enum http_range_result rr = HTTP_RANGE_IGNORE;
 
 	status = static_file_open(c->site, dirfd, r->rel, r->is_dir, !upload, &f, location,
 				  sizeof location);
 	if (status == 301) {
 		char loc[ROUTE_PATH_MAX + 32], body[512];
-		int n = snprintf(loc, sizeof loc, "Location: %s\r\n", location);
+		int ln = snprintf(loc, sizeof loc, "Location: %s\r\n", location);
 		size_t blen = response_error_html(body, sizeof body, 301);
 		set_response(c, 301, "text/html; charset=utf-8", body, blen, blen, loc,
-			     (size_t)n, r->head);
+			     (size_t)ln, r->head);
 		return;
 	}
 	if (status != 200) {
@@ -374,19 +419,79 @@ static void serve_file(struct conn *c, const struct route *r, bool upload)
 			      NULL, r->head);
 		return;
 	}
-	if (upload) {
-		elen = (size_t)snprintf(extra, sizeof extra, "X-Content-Type-Options: nosniff\r\n");
+	if (upload)
 		f.content_type = "application/json";
-	} else if (f.attachment) {
-		elen = response_content_disposition(extra, sizeof extra, f.name);
+	http_validators_init(&v, f.ino, f.size, f.mtime, f.mtime_nsec, time(NULL));
+
+	/* RFC 9110 section 13.2.2: preconditions first, then Range */
+	status = http_conditional_evaluate(req, &v);
+	if (status == 304) {
+		/* RFC 9110 section 15.4.5: the fields a 200 would carry; the
+		 * Content-Length is the 200's (section 8.6) */
+		elen = validator_fields(extra, sizeof extra, &v, cfg->max_ranges > 0);
+		set_response(c, 304, NULL, NULL, 0, f.size, extra, elen, true);
+		close(f.fd);
+		return;
 	}
-	set_response(c, 200, f.content_type, NULL, 0, f.size, elen ? extra : NULL, elen,
-		     true);
-	if (!r->head && f.size > 0) {
-		io->file_fd = f.fd;
-		io->file_off = 0;
-		io->file_end = f.size;
+	if (status == 412) {
+		close(f.fd);
+		respond_error(c, 412, upload, "precondition failed", NULL, r->head);
+		return;
+	}
+	if (cfg->max_ranges)
+		rr = http_range_select(req, &v, f.size, cfg->max_ranges, &rs);
+	if (rr == HTTP_RANGE_UNSATISFIABLE) {
+		char body[512];
+		size_t blen = response_error_html(body, sizeof body, 416);
+		elen = (size_t)snprintf(extra, sizeof extra, "Content-Range: ");
+		elen += http_range_content_range(extra + elen, sizeof extra - elen, NULL, f.size);
+		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "\r\n");
+		close(f.fd);
+		set_response(c, 416, "text/html; charset=utf-8", body, blen, blen, extra, elen,
+			     r->head);
+		return;
+	}
+
+	elen = validator_fields(extra, sizeof extra, &v, cfg->max_ranges > 0);
+	if (upload)
+		elen += (size_t)snprintf(extra + elen, sizeof extra - elen,
+					 "X-Content-Type-Options: nosniff\r\n");
+	else if (f.attachment)
+		elen += response_content_disposition(extra + elen, sizeof extra - elen, f.name);
+
+	io->file_size = f.size;
+	io->file_off = 0;
+	io->file_end = f.size;
+	if (rr == HTTP_RANGE_PARTIAL && rs.n == 1) {
+		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "Content-Range: ");
+		elen += http_range_content_range(extra + elen, sizeof extra - elen, &rs.r[0], f.size);
+		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "\r\n");
+		io->file_off = rs.r[0].first;
+		io->file_end = rs.r[0].last + 1;
+		set_response(c, 206, f.content_type, NULL, 0, io->file_end - io->file_off, extra,
+			     elen, true);
+	} else if (rr == HTTP_RANGE_PARTIAL) {
+		/* RFC 9110 section 14.6: one part per range, each with its own
+		 * Content-Type and Content-Range; the exact length is known */
+		http_range_boundary(io->boundary, random_u64());
+		io->part_type = f.content_type;
+		io->multipart = true;
+		io->part = 0;
+		io->nparts = (unsigned)rs.n;
+		memcpy(io->ranges, rs.r, rs.n * sizeof rs.r[0]);
+		snprintf(ctype, sizeof ctype, "multipart/byteranges; boundary=%s", io->boundary);
+		set_response(c, 206, ctype, NULL, 0,
+			     http_range_multipart_length(&rs, io->boundary, f.content_type, f.size),
+			     extra, elen, true);
+		io->file_off = io->file_end = 0; /* the parts are set up by do_write */
 	} else {
+		set_response(c, 200, f.content_type, NULL, 0, f.size, extra, elen, true);
+	}
+	n = io->file_end - io->file_off;
+	if (!r->head && (n > 0 || io->multipart)) {
+		io->file_fd = f.fd;
+	} else {
+		io->multipart = false;
 		close(f.fd);
 	}
 }
@@ -448,27 +553,82 @@ static void consume_input(struct iobuf *io, size_t n)
 	io->in_len -= n;
 }
 
+#define CHUNKED_BODY_START (64 * 1024)
+
 static void start_upload_body(struct conn *c, const struct http_request *req)
 {
 	struct iobuf *io = c->io;
-	size_t need = (size_t)req->content_length;
-	size_t have = io->in_len - req->head_len;
+	uint64_t max = c->site->cfg->max_body_size;
+	size_t need, have = io->in_len - req->head_len;
 
+	io->chunked = req->te_chunked;
+	if (io->chunked) {
+		/* the decoded size is unknown: start small, grow up to
+		 * max_body_size (the decoder answers 413 beyond it) */
+		struct chunked_limits lim = chunked_default_limits;
+		lim.max_body = max;
+		chunked_init(&io->ck, &lim);
+		need = max < CHUNKED_BODY_START ? (size_t)max : CHUNKED_BODY_START;
+	} else {
+		need = (size_t)req->content_length;
+	}
 	io->body = malloc(need ? need : 1);
 	if (!io->body) {
 		io->close_after = true;
 		respond_error(c, 500, true, "out of memory", NULL, false);
 		consume_input(io, io->in_len);
+		c->state = CONN_WRITE;
 		return;
 	}
-	if (have > need)
-		have = need;
-	memcpy(io->body, io->in + req->head_len, have);
-	io->body_len = have;
+	io->body_len = 0;
 	io->body_need = need;
-	io->expect_continue = req->expect_continue && req->version_minor >= 1 && have < need;
-	consume_input(io, req->head_len + have);
+	consume_input(io, req->head_len);
+	if (!io->chunked) {
+		if (have > need)
+			have = need;
+		memcpy(io->body, io->in, have);
+		io->body_len = have;
+		consume_input(io, have);
+	}
+	/* RFC 9110 section 10.1.1: everything said so far is acceptable, so
+	 * ask for the body (unless it is all here already) */
+	io->expect_continue = req->expect_continue && req->version_minor >= 1 &&
+			      (io->chunked || io->body_len < io->body_need);
 	c->state = CONN_READ_BODY;
+}
+
+/* Decode what the head buffer holds into the body.  Returns 1 when the body
+ * is complete, 0 when more input is needed, or the error status. */
+static int decode_chunked(struct conn *c)
+{
+	struct iobuf *io = c->io;
+	uint64_t max = c->site->cfg->max_body_size;
+
+	for (;;) {
+		size_t used = 0, made = 0;
+		enum chunked_status st = chunked_decode(&io->ck, io->in, io->in_len,
+							 io->body + io->body_len,
+							 io->body_need - io->body_len, &used, &made);
+		io->body_len += made;
+		consume_input(io, used);
+		if (st == CHUNKED_DONE)
+			return 1; /* what is left in io->in is the next request */
+		if (st == CHUNKED_ERROR)
+			return chunked_error_status(&io->ck);
+		if (io->in_len == 0 || io->body_len < io->body_need)
+			return 0;
+		/* the body buffer is full but input is left: grow it */
+		if (io->body_need >= max)
+			return 413; /* cannot happen: the decoder stops at max */
+		{
+			size_t cap = io->body_need * 2 > max ? (size_t)max : io->body_need * 2;
+			char *b = realloc(io->body, cap ? cap : 1);
+			if (!b)
+				return 500;
+			io->body = b;
+			io->body_need = cap;
+		}
+	}
 }
 
 /* A whole head is buffered: decide, and either build the response or start
@@ -493,10 +653,10 @@ static void handle_request(struct conn *c, const struct http_request *req)
 		respond_error(c, r.status, r.json, r.message, r.allow, r.head);
 		break;
 	case ROUTE_STATIC:
-		serve_file(c, &r, false);
+		serve_file(c, req, &r, false);
 		break;
 	case ROUTE_UPLOAD_GET:
-		serve_file(c, &r, true);
+		serve_file(c, req, &r, true);
 		break;
 	case ROUTE_UPLOAD_POST:
 		start_upload_body(c, req);
@@ -604,6 +764,8 @@ static void begin_request(struct conn *c)
 	}
 	io->start_us = now_us();
 	io->start_time = time(NULL);
+	io->multipart = false;
+	io->chunked = false;
 	io->status = 0;
 	io->bytes_sent = 0;
 	io->head_bytes = 0;
@@ -646,26 +808,60 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 	}
 }
 
+static void body_failed(struct conn *c, int status)
+{
+	struct iobuf *io = c->io;
+
+	log_info("%s: upload body rejected -> %d", c->peer, status);
+	free(io->body);
+	io->body = NULL;
+	io->close_after = true;
+	consume_input(io, io->in_len);
+	respond_error(c, status, true,
+		      status == 413 ? "body larger than max_body_size"
+		      : status == 500 ? "out of memory"
+				      : "malformed chunked body",
+		      NULL, false);
+	c->state = CONN_WRITE;
+}
+
 static enum step do_read_body(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
 
 	if (io->expect_continue) {
-		/* RFC 9110 section 10.1.1: the request will be accepted, so ask
-		 * for the body.  Best effort: if the socket buffer is full the
-		 * client sends the body after its own wait anyway. */
+		/* Best effort: if the socket buffer is full the client sends
+		 * the body after its own wait anyway. */
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		(void)send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		io->expect_continue = false;
 	}
-	while (io->body_len < io->body_need) {
+	for (;;) {
 		ssize_t n;
 
+		if (io->chunked) {
+			/* raw chunked bytes go through the head buffer */
+			int r = decode_chunked(c);
+			if (r == 1)
+				break;
+			if (r > 1) {
+				body_failed(c, r);
+				return STEP_AGAIN;
+			}
+		} else if (io->body_len >= io->body_need) {
+			break;
+		}
 		if (*budget >= RUN_BYTES_BUDGET)
 			return STEP_READ; /* yield: the socket is still readable */
-		n = recv(c->fd, io->body + io->body_len, io->body_need - io->body_len, 0);
+		if (io->chunked)
+			n = recv(c->fd, io->in + io->in_len, IN_CAP - io->in_len, 0);
+		else
+			n = recv(c->fd, io->body + io->body_len, io->body_need - io->body_len, 0);
 		if (n > 0) {
-			io->body_len += (size_t)n;
+			if (io->chunked)
+				io->in_len += (size_t)n;
+			else
+				io->body_len += (size_t)n;
 			*budget += (unsigned)n;
 			continue;
 		}
@@ -673,10 +869,11 @@ static enum step do_read_body(struct conn *c, unsigned *budget)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return STEP_READ;
-		log_info("%s: connection lost during an upload body (%zu of %zu bytes)", c->peer,
-			 io->body_len, io->body_need);
+		log_info("%s: connection lost during an upload body (%zu bytes received)", c->peer,
+			 io->body_len);
 		return STEP_CLOSE;
 	}
+	io->body_need = io->body_len;
 	finish_upload(c);
 	c->state = CONN_WRITE;
 	return STEP_AGAIN;
@@ -715,53 +912,84 @@ static enum step finish_response(struct conn *c)
 	return STEP_READ;
 }
 
+/* multipart/byteranges: after the response head and after each part's
+ * bytes, put the next part's head (or the closing boundary) into out[] and
+ * aim the file window at the next range.  Returns false when all is sent. */
+static bool next_part(struct iobuf *io)
+{
+	if (!io->multipart || io->part > io->nparts)
+		return false;
+	if (io->part < io->nparts) {
+		const struct http_range *rg = &io->ranges[io->part];
+		io->out_len = http_range_part_head(io->out, OUT_CAP, io->boundary, io->part_type, rg,
+						   io->file_size);
+		io->file_off = rg->first;
+		io->file_end = rg->last + 1;
+	} else {
+		io->out_len = http_range_multipart_tail(io->out, OUT_CAP, io->boundary);
+		io->file_off = io->file_end;
+	}
+	io->out_off = 0;
+	io->part++;
+	return true;
+}
+
 static enum step do_write(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
 
-	while (io->out_off < io->out_len) {
-		/* MSG_MORE: with a file body following, the head and the first
-		 * body bytes share a segment despite TCP_NODELAY */
-		ssize_t n = send(c->fd, io->out + io->out_off, io->out_len - io->out_off,
-				 MSG_NOSIGNAL | (io->file_fd >= 0 ? MSG_MORE : 0));
-		if (n > 0) {
-			io->out_off += (size_t)n;
-			io->bytes_sent += (uint64_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return STEP_WRITE;
-		return STEP_CLOSE;
-	}
-	while (io->file_fd >= 0 && io->file_off < io->file_end) {
-		uint64_t left = io->file_end - io->file_off;
-		off_t off = (off_t)io->file_off;
-		ssize_t n;
+	do {
+		/* MSG_MORE: with file bytes following, the head and the first body
+		 * bytes share a segment despite TCP_NODELAY */
+		int more = io->file_fd >= 0 && (io->file_off < io->file_end ||
+						(io->multipart && io->part <= io->nparts))
+				   ? MSG_MORE
+				   : 0;
 
-		if (*budget >= RUN_BYTES_BUDGET)
-			return STEP_WRITE; /* yield; epoll brings us back */
-		n = sendfile(c->fd, io->file_fd, &off, left > SENDFILE_MAX ? SENDFILE_MAX : left);
-		if (n > 0) {
-			io->file_off += (uint64_t)n;
-			io->bytes_sent += (uint64_t)n;
-			*budget += (unsigned)n;
-			continue;
+		while (io->out_off < io->out_len) {
+			ssize_t n = send(c->fd, io->out + io->out_off, io->out_len - io->out_off,
+					 MSG_NOSIGNAL | more);
+			if (n > 0) {
+				io->out_off += (size_t)n;
+				io->bytes_sent += (uint64_t)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return STEP_WRITE;
+			return STEP_CLOSE;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return STEP_WRITE;
-		if (n == 0)
-			log_warning("%s: file shrank while being sent (\"%s\")", c->peer,
-				    io->reqline);
-		return STEP_CLOSE;
-	}
+		while (io->file_fd >= 0 && io->file_off < io->file_end) {
+			uint64_t left = io->file_end - io->file_off;
+			off_t off = (off_t)io->file_off;
+			ssize_t n;
+
+			if (*budget >= RUN_BYTES_BUDGET)
+				return STEP_WRITE; /* yield; epoll brings us back */
+			n = sendfile(c->fd, io->file_fd, &off,
+				     left > SENDFILE_MAX ? SENDFILE_MAX : left);
+			if (n > 0) {
+				io->file_off += (uint64_t)n;
+				io->bytes_sent += (uint64_t)n;
+				*budget += (unsigned)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return STEP_WRITE;
+			if (n == 0)
+				log_warning("%s: file shrank while being sent (\"%s\")", c->peer,
+					    io->reqline);
+			return STEP_CLOSE;
+		}
+	} while (next_part(io));
 	if (io->file_fd >= 0) {
 		close(io->file_fd);
 		io->file_fd = -1;
 	}
+	io->multipart = false;
 	return finish_response(c);
 }
 

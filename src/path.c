@@ -16,22 +16,13 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "util.h"
 
 /* openat2 may fail with EAGAIN when a concurrent rename makes the kernel
  * unsure that ".." stayed beneath the root; that is rare, so a few retries
  * suffice, and a bound keeps a hostile rename loop from pinning a worker. */
 #define PATH_OPEN_RETRIES 8
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Bytes no file name served over HTTP should contain.  A NUL would cut
  * the C string short; a backslash is a separator on other systems (and in
@@ -95,8 +86,8 @@ int path_normalize(const char *target, size_t len, char *out, size_t outsz, int 
 				ret = -EINVAL;
 				goto fail;
 			}
-			hi = hex_value(target[i + 1]);
-			lo = hex_value(target[i + 2]);
+			hi = mth_hex_value((unsigned char)target[i + 1]);
+			lo = mth_hex_value((unsigned char)target[i + 2]);
 			if (hi < 0 || lo < 0) {
 				ret = -EINVAL;
 				goto fail;

@@ -89,11 +89,16 @@ static void route_upload_post(const struct site *s, const struct http_request *r
 		r->close = true;
 		return;
 	}
-	/* Chunked request bodies are not supported yet: without a length we
-	 * cannot bound or frame the body (RFC 9110 section 15.5.12). */
-	if (req->has_transfer_encoding || req->content_length < 0) {
-		fail(r, 411, "Content-Length required");
+	/* A body is framed by Content-Length or by the chunked coding (the
+	 * parser refused both together, the router other codings); without
+	 * either there is no body to store (RFC 9110 section 15.5.12). */
+	if (!req->te_chunked && req->content_length < 0) {
+		fail(r, 411, "Content-Length or chunked transfer coding required");
 		r->close = true;
+		return;
+	}
+	if (req->te_chunked) {
+		r->kind = ROUTE_UPLOAD_POST; /* the decoder enforces max_body_size */
 		return;
 	}
 	if ((uint64_t)req->content_length > s->cfg->max_body_size) {

@@ -73,7 +73,9 @@ int static_file_open(const struct site *s, int dirfd, const char *rel, int is_di
 	}
 	out->fd = fd;
 	out->size = (uint64_t)st.st_size;
-	out->mtime = st.st_mtime;
+	out->ino = (uint64_t)st.st_ino;
+	out->mtime = st.st_mtim.tv_sec;
+	out->mtime_nsec = st.st_mtim.tv_nsec;
 	snprintf(out->name, sizeof out->name, "%s", path_basename(open_rel));
 	path_extension(open_rel, ext, sizeof ext);
 	out->attachment = downloads && site_is_download(s, ext);

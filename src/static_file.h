@@ -13,7 +13,9 @@
 struct static_file {
 	int fd;                   /* open O_RDONLY, owned by the caller */
 	uint64_t size;
+	uint64_t ino;             /* with size and mtime: the ETag */
 	time_t mtime;
+	long mtime_nsec;
 	const char *content_type; /* lives as long as the site */
 	bool attachment;          /* send Content-Disposition: attachment */
 	char name[256];           /* last path segment, for Content-Disposition */

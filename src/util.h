@@ -31,4 +31,16 @@ static inline bool mth_str_caseeq(struct mth_str s, const char *lit)
 	return s.len == n && strncasecmp(s.p, lit, n) == 0;
 }
 
+/* The value of a hex digit, or -1. */
+static inline int mth_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 #endif

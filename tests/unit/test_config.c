@@ -165,6 +165,7 @@ static void assert_defaults_except_paths(const struct mth_config *c)
 	cr_assert_eq(c->max_body_size, CONFIG_DEFAULT_MAX_BODY_SIZE);
 	cr_assert_eq(c->log_level, CONFIG_DEFAULT_LOG_LEVEL);
 	cr_assert_eq(c->shutdown_timeout, CONFIG_DEFAULT_SHUTDOWN_TIMEOUT);
+	cr_assert_eq(c->max_ranges, CONFIG_DEFAULT_MAX_RANGES);
 	cr_assert_eq(c->access_log, CONFIG_DEFAULT_ACCESS_LOG);
 	cr_assert_null(c->access_log_path);
 	cr_assert_eq(c->n_allowed_hosts, 3);
@@ -484,6 +485,8 @@ static unsigned long long field(const char *key)
 		return g_cfg->max_body_size;
 	if (strcmp(key, "shutdown_timeout") == 0)
 		return g_cfg->shutdown_timeout;
+	if (strcmp(key, "max_ranges") == 0)
+		return g_cfg->max_ranges;
 	cr_assert_fail("no field %s", key);
 	return 0;
 }
@@ -887,4 +890,11 @@ Test(config, dev_config_port_rewritable_by_make_run)
 	sed_file(in, g_path, exprs, 2);
 	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
 	cr_assert_eq(g_cfg->port, 8099);
+}
+
+Test(config, range_max_ranges)
+{
+	check_range("max_ranges", 0, CONFIG_MAX_RANGES_MAX);
+	cr_assert_eq(CONFIG_DEFAULT_MAX_RANGES, 16);
+	load_fail("max_ranges = \"16\";\n", ":1: max_ranges: must be an integer");
 }
