@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -217,6 +218,9 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->pool_size = CONFIG_DEFAULT_POOL_SIZE;
 	cfg->queue_size = CONFIG_DEFAULT_QUEUE_SIZE;
 	cfg->keepalive_timeout = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT;
+	cfg->header_timeout = CONFIG_DEFAULT_HEADER_TIMEOUT;
+	cfg->body_timeout = CONFIG_DEFAULT_BODY_TIMEOUT;
+	cfg->send_timeout = CONFIG_DEFAULT_SEND_TIMEOUT;
 	cfg->max_requests = CONFIG_DEFAULT_MAX_REQUESTS;
 	cfg->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
 	cfg->log_level = CONFIG_DEFAULT_LOG_LEVEL;
@@ -500,69 +504,6 @@ static int key_port(struct load_ctx *ctx, const config_setting_t *s, struct mth_
 	return ret;
 }
 
-static int key_pool_size(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
-{
-	long long v;
-	int ret = get_int(ctx, s, 1, CONFIG_POOL_SIZE_MAX, &v);
-
-	if (ret == 0)
-		cfg->pool_size = (unsigned)v;
-	return ret;
-}
-
-static int key_queue_size(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
-{
-	long long v;
-	int ret = get_int(ctx, s, 1, CONFIG_QUEUE_SIZE_MAX, &v);
-
-	if (ret == 0)
-		cfg->queue_size = (unsigned)v;
-	return ret;
-}
-
-static int key_keepalive_timeout(struct load_ctx *ctx, const config_setting_t *s,
-				 struct mth_config *cfg)
-{
-	long long v;
-	int ret = get_int(ctx, s, 1, CONFIG_KEEPALIVE_TIMEOUT_MAX, &v);
-
-	if (ret == 0)
-		cfg->keepalive_timeout = (unsigned)v;
-	return ret;
-}
-
-static int key_max_requests(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
-{
-	long long v;
-	int ret = get_int(ctx, s, 1, CONFIG_MAX_REQUESTS_MAX, &v);
-
-	if (ret == 0)
-		cfg->max_requests = (unsigned)v;
-	return ret;
-}
-
-static int key_shutdown_timeout(struct load_ctx *ctx, const config_setting_t *s,
-				struct mth_config *cfg)
-{
-	long long v;
-	int ret = get_int(ctx, s, 1, CONFIG_SHUTDOWN_TIMEOUT_MAX, &v);
-
-	if (ret == 0)
-		cfg->shutdown_timeout = (unsigned)v;
-	return ret;
-}
-
-static int key_max_ranges(struct load_ctx *ctx, const config_setting_t *s,
-			  struct mth_config *cfg)
-{
-	long long v;
-	int ret = get_int(ctx, s, 0, CONFIG_MAX_RANGES_MAX, &v);
-
-	if (ret == 0)
-		cfg->max_ranges = (unsigned)v;
-	return ret;
-}
-
 static int key_max_body_size(struct load_ctx *ctx, const config_setting_t *s,
 			     struct mth_config *cfg)
 {
@@ -677,6 +618,37 @@ static int key_access_log(struct load_ctx *ctx, const config_setting_t *s, struc
 	return ret;
 }
 
+/* The keys that are a bounded unsigned number: one table, one parser. */
+static const struct {
+	const char *name;
+	long long min, max;
+	size_t offset; /* of the unsigned field in struct mth_config */
+} uint_keys[] = {
+    {"pool_size", 1, CONFIG_POOL_SIZE_MAX, offsetof(struct mth_config, pool_size)},
+    {"queue_size", 1, CONFIG_QUEUE_SIZE_MAX, offsetof(struct mth_config, queue_size)},
+    {"keepalive_timeout", 1, CONFIG_TIMEOUT_MAX, offsetof(struct mth_config, keepalive_timeout)},
+    {"header_timeout", 1, CONFIG_TIMEOUT_MAX, offsetof(struct mth_config, header_timeout)},
+    {"body_timeout", 1, CONFIG_TIMEOUT_MAX, offsetof(struct mth_config, body_timeout)},
+    {"send_timeout", 1, CONFIG_TIMEOUT_MAX, offsetof(struct mth_config, send_timeout)},
+    {"max_requests", 1, CONFIG_MAX_REQUESTS_MAX, offsetof(struct mth_config, max_requests)},
+    {"shutdown_timeout", 1, CONFIG_SHUTDOWN_TIMEOUT_MAX,
+     offsetof(struct mth_config, shutdown_timeout)},
+    {"max_ranges", 0, CONFIG_MAX_RANGES_MAX, offsetof(struct mth_config, max_ranges)},
+    {"max_connections_per_ip", 0, CONFIG_MAX_CONNECTIONS_PER_IP_MAX,
+     offsetof(struct mth_config, max_connections_per_ip)},
+};
+
+static int key_uint(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg,
+		    size_t k)
+{
+	long long v;
+	int ret = get_int(ctx, s, uint_keys[k].min, uint_keys[k].max, &v);
+
+	if (ret == 0)
+		*(unsigned *)((char *)cfg + uint_keys[k].offset) = (unsigned)v;
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	key_fn parse;
@@ -685,17 +657,11 @@ static const struct {
     {"listen_address", key_listen_address},
     {"document_root", key_document_root},
     {"uploads_dir", key_uploads_dir},
-    {"pool_size", key_pool_size},
-    {"queue_size", key_queue_size},
-    {"keepalive_timeout", key_keepalive_timeout},
-    {"max_requests", key_max_requests},
     {"allowed_hosts", key_allowed_hosts},
     {"max_body_size", key_max_body_size},
     {"download_extensions", key_download_extensions},
     {"log_level", key_log_level},
     {"access_log", key_access_log},
-    {"shutdown_timeout", key_shutdown_timeout},
-    {"max_ranges", key_max_ranges},
 };
 
 /* ---- the file ----------------------------------------------------------- */
@@ -927,6 +893,15 @@ int config_load(const char *path, struct mth_config **out, char *err, size_t err
 		const char *name = config_setting_name(s);
 		size_t k;
 
+		for (k = 0; k < ARRAY_SIZE(uint_keys); k++)
+			if (name && strcmp(name, uint_keys[k].name) == 0)
+				break;
+		if (k < ARRAY_SIZE(uint_keys)) {
+			ret = key_uint(&ctx, s, cfg, k);
+			if (ret < 0)
+				goto fail;
+			continue;
+		}
 		for (k = 0; k < ARRAY_SIZE(keys); k++)
 			if (name && strcmp(name, keys[k].name) == 0)
 				break;

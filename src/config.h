@@ -15,6 +15,9 @@
 #define CONFIG_DEFAULT_POOL_SIZE 10
 #define CONFIG_DEFAULT_QUEUE_SIZE 256
 #define CONFIG_DEFAULT_KEEPALIVE_TIMEOUT 30
+#define CONFIG_DEFAULT_HEADER_TIMEOUT 20
+#define CONFIG_DEFAULT_BODY_TIMEOUT 30
+#define CONFIG_DEFAULT_SEND_TIMEOUT 60
 #define CONFIG_DEFAULT_MAX_REQUESTS 100
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
 #define CONFIG_DEFAULT_LOG_LEVEL 6 /* LOG_INFO */
@@ -27,6 +30,8 @@
 #define CONFIG_POOL_SIZE_MAX 1024
 #define CONFIG_QUEUE_SIZE_MAX 65536
 #define CONFIG_KEEPALIVE_TIMEOUT_MAX 3600
+#define CONFIG_TIMEOUT_MAX 3600 /* every *_timeout key */
+#define CONFIG_MAX_CONNECTIONS_PER_IP_MAX 1000000
 #define CONFIG_MAX_REQUESTS_MAX 1000000
 #define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
@@ -47,6 +52,10 @@ struct mth_config {
 	unsigned pool_size;    /* worker threads, 1..CONFIG_POOL_SIZE_MAX */
 	unsigned queue_size;   /* connections waiting for a worker, 1..max */
 	unsigned keepalive_timeout; /* seconds, 1..CONFIG_KEEPALIVE_TIMEOUT_MAX */
+	unsigned header_timeout;    /* seconds for a whole request head */
+	unsigned body_timeout;      /* seconds between two reads of a body */
+	unsigned send_timeout;      /* seconds between two writes of a response */
+	unsigned max_connections_per_ip; /* 0 = no cap */
 	unsigned max_requests; /* per connection, 1..CONFIG_MAX_REQUESTS_MAX */
 	char **allowed_hosts;  /* "name" or "name:port", lower-cased */
 	size_t n_allowed_hosts;

@@ -70,6 +70,7 @@ struct iobuf {
 	 * parsed request dies before the response is complete */
 	int status;
 	bool close_after;
+	int64_t head_deadline; /* monotonic ms: the whole head by then */
 	uint64_t bytes_sent;
 	size_t head_bytes; /* of the response in out[], for the body size */
 	int64_t start_us;
@@ -764,6 +765,9 @@ static void begin_request(struct conn *c)
 	}
 	io->start_us = now_us();
 	io->start_time = time(NULL);
+	/* header_timeout bounds the whole head, not the gap between bytes: a
+	 * client trickling a byte at a time gains nothing (slowloris) */
+	io->head_deadline = conn_now_ms() + (int64_t)c->site->cfg->header_timeout * 1000;
 	io->multipart = false;
 	io->chunked = false;
 	io->status = 0;
@@ -1009,6 +1013,30 @@ static enum step do_linger(struct conn *c)
 	}
 }
 
+/* When the reaper may give up on a parked connection: each phase has its
+ * own limit (RFC 9112 section 9.5 leaves them to the server). */
+static int64_t next_deadline(const struct conn *c)
+{
+	const struct mth_config *cfg = c->site->cfg;
+	int64_t now = conn_now_ms();
+
+	switch (c->state) {
+	case CONN_LINGER:
+		return now + LINGER_MS;
+	case CONN_READ_BODY:
+		return now + (int64_t)cfg->body_timeout * 1000;
+	case CONN_WRITE:
+		return now + (int64_t)cfg->send_timeout * 1000;
+	case CONN_READ_HEAD:
+		if (c->io && c->io->in_len)
+			return c->io->head_deadline;
+		return now + (int64_t)cfg->keepalive_timeout * 1000;
+	case CONN_CLOSING:
+	default:
+		return now;
+	}
+}
+
 static enum step on_timeout(struct conn *c)
 {
 	struct iobuf *io = c->io;
@@ -1016,7 +1044,8 @@ static enum step on_timeout(struct conn *c)
 	if (io && ((c->state == CONN_READ_HEAD && io->in_len) || c->state == CONN_READ_BODY)) {
 		/* RFC 9110 section 15.5.9: tell the client why we close */
 		log_info("%s: request not received within %us -> 408", c->peer,
-			 c->site->cfg->keepalive_timeout);
+			 c->state == CONN_READ_BODY ? c->site->cfg->body_timeout
+						    : c->site->cfg->header_timeout);
 		if (!io->reqline[0])
 			copy_reqline(io, io->in, io->in_len);
 		io->close_after = true;
@@ -1027,7 +1056,8 @@ static enum step on_timeout(struct conn *c)
 		io->bytes_sent = io->out_len;
 		log_access(c);
 	} else if (c->state == CONN_WRITE && io) {
-		log_info("%s: client stopped reading \"%s\"; closing", c->peer, io->reqline);
+		log_info("%s: client read nothing for %us of \"%s\"; closing", c->peer,
+			 c->site->cfg->send_timeout, io->reqline);
 	}
 	return STEP_CLOSE;
 }
@@ -1055,7 +1085,6 @@ enum conn_want conn_run(struct conn *c)
 {
 	unsigned budget = 0, steps = 0;
 	enum step st;
-	int64_t ms;
 
 	__atomic_store_n(&c->deadline, 0, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&c->timed_out, __ATOMIC_RELAXED)) {
@@ -1076,9 +1105,7 @@ out:
 	switch (st) {
 	case STEP_READ:
 	case STEP_WRITE:
-		ms = c->state == CONN_LINGER ? LINGER_MS
-					      : (int64_t)c->site->cfg->keepalive_timeout * 1000;
-		__atomic_store_n(&c->deadline, conn_now_ms() + ms, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->deadline, next_deadline(c), __ATOMIC_RELAXED);
 		return st == STEP_READ ? CONN_WANT_READ : CONN_WANT_WRITE;
 	case STEP_AGAIN:
 	case STEP_CLOSE:

@@ -2,6 +2,7 @@
  * reaper.  See pool.h and doc/ARCHITECTURE.md for the design. */
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +23,25 @@
 #define REAPER_TICK_MS 1000
 #define REAPER_DRAIN_TICK_MS 100
 #define LOG_EVERY_MS 5000 /* rate limit of the saturation/queue warnings */
+
+#define IPC_BUCKETS 4096
+
+/* A client address: IPv4 as v4-mapped IPv6, so both stacks count alike. */
+struct ip_key {
+	unsigned char a[16];
+};
+
+struct ip_count {
+	struct ip_key key;
+	unsigned n;
+	struct ip_count *next;
+};
+
+struct reg_entry {
+	struct conn *c;
+	bool counted; /* holds one of its address's per-IP slots */
+	struct ip_key key;
+};
 
 struct worker {
 	struct pool *pool;
@@ -59,8 +79,11 @@ struct pool {
 	/* every open connection, indexed by fd: the reaper walks it */
 	pthread_mutex_t reglock;
 	pthread_cond_t regcond; /* signalled when the last connection closes */
-	struct conn **reg;
+	struct reg_entry *reg;
 	size_t regcap, nconns;
+	/* per client address counts, for max_connections_per_ip (under reglock) */
+	struct ip_count *ipc[IPC_BUCKETS];
+	unsigned per_ip_cap; /* atomic: 0 = off */
 
 	bool accept_paused; /* under reglock: out of fds, retried by the reaper */
 	bool draining;      /* under reglock */
@@ -71,6 +94,7 @@ struct pool {
 
 	int64_t last_saturated_log; /* atomic */
 	int64_t last_queue_log;     /* atomic */
+	int64_t last_per_ip_log;    /* atomic */
 };
 
 /* Rate-limited warnings: at most one per LOG_EVERY_MS for each kind. */
@@ -87,27 +111,95 @@ static bool log_due(int64_t *last)
  * Registry of open connections
  */
 
-static int registry_add(struct pool *p, struct conn *c)
+static struct ip_key ip_key_of(const struct sockaddr_storage *ss)
+{
+	struct ip_key k = { { 0 } };
+
+	if (ss->ss_family == AF_INET6) {
+		memcpy(k.a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	} else if (ss->ss_family == AF_INET) {
+		k.a[10] = k.a[11] = 0xff;
+		memcpy(k.a + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+	return k;
+}
+
+static unsigned ip_hash(const struct ip_key *k)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < sizeof k->a; i++)
+		h = (h ^ k->a[i]) * 16777619u;
+	return h % IPC_BUCKETS;
+}
+
+/* Under reglock.  Take one of KEY's slots; false when all CAP are taken
+ * (or on allocation failure, which then refuses rather than uncaps). */
+static bool ip_take(struct pool *p, const struct ip_key *key, unsigned cap)
+{
+	struct ip_count **head = &p->ipc[ip_hash(key)], *e;
+
+	for (e = *head; e; e = e->next)
+		if (memcmp(&e->key, key, sizeof *key) == 0)
+			break;
+	if (!e) {
+		e = calloc(1, sizeof *e);
+		if (!e)
+			return false;
+		e->key = *key;
+		e->next = *head;
+		*head = e;
+	}
+	if (e->n >= cap)
+		return false;
+	e->n++;
+	return true;
+}
+
+static void ip_release(struct pool *p, const struct ip_key *key)
+{
+	struct ip_count **pp = &p->ipc[ip_hash(key)], *e;
+
+	for (; (e = *pp); pp = &e->next) {
+		if (memcmp(&e->key, key, sizeof *key))
+			continue;
+		if (--e->n == 0) {
+			*pp = e->next;
+			free(e);
+		}
+		return;
+	}
+}
+
+/* Register C (from address SS).  Returns 0, -ENOMEM, or -EUSERS when its
+ * address already has max_connections_per_ip connections. */
+static int registry_add(struct pool *p, struct conn *c, const struct sockaddr_storage *ss)
 {
 	size_t fd = (size_t)conn_fd(c);
+	unsigned cap = __atomic_load_n(&p->per_ip_cap, __ATOMIC_RELAXED);
+	struct ip_key key = ip_key_of(ss);
 	int r = 0;
 
 	pthread_mutex_lock(&p->reglock);
 	if (fd >= p->regcap) {
-		size_t cap = p->regcap ? p->regcap : 1024;
-		struct conn **n;
-		while (cap <= fd)
-			cap *= 2;
-		n = realloc(p->reg, cap * sizeof *n);
+		size_t ncap = p->regcap ? p->regcap : 1024;
+		struct reg_entry *n;
+		while (ncap <= fd)
+			ncap *= 2;
+		n = realloc(p->reg, ncap * sizeof *n);
 		if (!n) {
 			r = -ENOMEM;
 			goto out;
 		}
-		memset(n + p->regcap, 0, (cap - p->regcap) * sizeof *n);
+		memset(n + p->regcap, 0, (ncap - p->regcap) * sizeof *n);
 		p->reg = n;
-		p->regcap = cap;
+		p->regcap = ncap;
 	}
-	p->reg[fd] = c;
+	if (cap && !ip_take(p, &key, cap)) {
+		r = -EUSERS;
+		goto out;
+	}
+	p->reg[fd] = (struct reg_entry){ .c = c, .counted = cap > 0, .key = key };
 	p->nconns++;
 out:
 	pthread_mutex_unlock(&p->reglock);
@@ -121,11 +213,21 @@ static void conn_close(struct pool *p, struct conn *c)
 	size_t fd = (size_t)conn_fd(c);
 
 	pthread_mutex_lock(&p->reglock);
-	p->reg[fd] = NULL;
+	if (p->reg[fd].counted)
+		ip_release(p, &p->reg[fd].key);
+	p->reg[fd].c = NULL;
+	p->reg[fd].counted = false;
 	if (--p->nconns == 0)
 		pthread_cond_broadcast(&p->regcond);
 	pthread_mutex_unlock(&p->reglock);
 	conn_free(c);
+}
+
+void pool_set_per_ip_cap(struct pool *p, unsigned cap)
+{
+	/* connections counted under an old cap keep their slot until they
+	 * close; ones accepted uncounted stay uncounted */
+	__atomic_store_n(&p->per_ip_cap, cap, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------------
@@ -175,12 +277,16 @@ static struct conn *queue_pop(struct pool *p)
 /* The queue is full: say so and close.  The request (if it has arrived) is
  * read first, so that close() does not turn into a reset that destroys the
  * answer before the client reads it. */
-static void reject_busy(struct pool *p, int fd, const char *peer, uint64_t rejected)
+/* Answer STATUS (503: queue full, 429: too many connections from one
+ * address) with Retry-After and let the caller close.  The request (if it
+ * has arrived) is read first, so that close() does not turn into a reset
+ * that destroys the answer before the client reads it. */
+static void reject(int fd, int status)
 {
 	char buf[1536], sink[4096];
 	size_t blen, n;
 	struct resp_head h = {
-		.status = 503,
+		.status = status,
 		.content_type = "text/html; charset=utf-8",
 		.extra = "Retry-After: 5\r\n",
 		.extra_len = strlen("Retry-After: 5\r\n"),
@@ -188,18 +294,13 @@ static void reject_busy(struct pool *p, int fd, const char *peer, uint64_t rejec
 
 	while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
 		;
-	blen = response_error_html(sink, sizeof sink, 503);
+	blen = response_error_html(sink, sizeof sink, status);
 	h.content_length = blen;
 	n = response_head(buf, sizeof buf - blen, &h);
 	if (n) {
 		memcpy(buf + n, sink, blen);
 		(void)send(fd, buf, n + blen, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
-	if (log_due(&p->last_queue_log))
-		log_warning("queue full (%u waiting, all %u workers busy): 503 to %s "
-			    "(%" PRIu64 " rejected so far)",
-			    p->qcap, __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED), peer,
-			    rejected);
 }
 
 /* ------------------------------------------------------------------------
@@ -224,6 +325,8 @@ static struct conn *accept_batch(struct pool *p, struct listener *l)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		struct conn *c;
+		uint64_t rejected;
+		int r;
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -241,7 +344,20 @@ static struct conn *accept_batch(struct pool *p, struct listener *l)
 			return first;
 		}
 		c = conn_new(fd, (struct sockaddr *)&ss, len, l);
-		if (!c || registry_add(p, c) < 0) {
+		r = c ? registry_add(p, c, &ss) : -ENOMEM;
+		if (r == -EUSERS) {
+			if (log_due(&p->last_per_ip_log))
+				log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+					  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", conn_peer(c)),
+						     LOG_INT("MTHTTPD_STATUS", 429)),
+					  "security: %s has max_connections_per_ip (%u) open "
+					  "connections -> 429",
+					  conn_peer(c), __atomic_load_n(&p->per_ip_cap, __ATOMIC_RELAXED));
+			reject(fd, 429);
+			conn_free(c);
+			continue;
+		}
+		if (r < 0) {
 			log_err("out of memory accepting a connection on %s", l->name);
 			if (c)
 				conn_free(c);
@@ -253,9 +369,14 @@ static struct conn *accept_batch(struct pool *p, struct listener *l)
 			first = c;
 			continue;
 		}
-		uint64_t rejected = queue_push(p, c);
+		rejected = queue_push(p, c);
 		if (rejected) {
-			reject_busy(p, fd, conn_peer(c), rejected);
+			reject(fd, 503);
+			if (log_due(&p->last_queue_log))
+				log_warning("queue full (%u waiting, all %u workers busy): 503 to %s "
+					    "(%" PRIu64 " rejected so far)",
+					    p->qcap, __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED),
+					    conn_peer(c), rejected);
 			conn_close(p, c);
 		}
 	}
@@ -430,7 +551,7 @@ static int start_worker(struct pool *p, char *err, size_t errlen)
 static void reap(struct pool *p, int64_t now)
 {
 	for (size_t fd = 0; fd < p->regcap; fd++) {
-		struct conn *c = p->reg[fd];
+		struct conn *c = p->reg[fd].c;
 		int64_t d;
 
 		if (!c)
@@ -704,8 +825,14 @@ void pool_free(struct pool *p)
 	}
 	/* only this thread is left: free whatever is still open or queued */
 	for (size_t fd = 0; fd < p->regcap; fd++)
-		if (p->reg[fd])
-			conn_free(p->reg[fd]);
+		if (p->reg[fd].c)
+			conn_free(p->reg[fd].c);
+	for (size_t b = 0; b < IPC_BUCKETS; b++)
+		while (p->ipc[b]) {
+			struct ip_count *e = p->ipc[b];
+			p->ipc[b] = e->next;
+			free(e);
+		}
 	for (size_t i = 0; i < p->nls; i++)
 		if (p->ls[i].fd >= 0)
 			close(p->ls[i].fd);

@@ -43,6 +43,10 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 int pool_resize(struct pool *p, unsigned pool_size, unsigned queue_size, char *err,
 		size_t errlen);
 
+/* max_connections_per_ip (0: no cap): connections beyond it from one
+ * client address get 429 with Retry-After and are closed at accept. */
+void pool_set_per_ip_cap(struct pool *p, unsigned cap);
+
 /* Reload with a new address/port (only when we bound the sockets): take
  * over the N listeners in L and close the old ones. */
 void pool_replace_listeners(struct pool *p, const struct listener *l, size_t n);

@@ -852,7 +852,7 @@ Test(keepalive, max_requests_closes, .init = three_requests, .fini = stop, .time
 
 static void short_timeout(void)
 {
-	struct server_opts o = { .keepalive_timeout = 1 };
+	struct server_opts o = { .keepalive_timeout = 1, .extra = "header_timeout = 1;" };
 	server_start(&srv, &o);
 }
 
@@ -1434,4 +1434,165 @@ Test(chunked, smuggling_attempts_are_refused)
 	cr_assert_eq(r.status, 501);
 	http_resp_free(&r);
 	cr_assert_eq(server_count_uploads(&srv), 0);
+}
+
+/* ------------------------------------------------ slow clients and caps */
+
+static void slow_limits(void)
+{
+	struct server_opts o = {
+		.pool_size = 2,
+		.extra = "header_timeout = 3;\nbody_timeout = 1;\nsend_timeout = 1;",
+	};
+	struct rlimit rl;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	server_start(&srv, &o);
+}
+
+TestSuite(slow, .init = slow_limits, .fini = stop, .timeout = 60);
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Slowloris: 1,000 connections trickle a request head a byte at a time.
+ * They hold no worker, a normal client keeps being answered fast (p99 <
+ * 100 ms), and header_timeout bounds the whole head however slow the drip. */
+Test(slow, slowloris_does_not_delay_others)
+{
+	enum { SLOW = 1000, PROBES = 60 };
+	static const char head[] = "GET / HTTP/1.1\r\nHost: localhost\r\nX-a: b\r\n";
+	int *fd = calloc(SLOW, sizeof *fd);
+	long long lat[PROBES];
+	int64_t t0 = mono_ms();
+	int closed = 0;
+
+	for (int i = 0; i < SLOW; i++) {
+		fd[i] = http_connect(srv.port);
+		send_all(fd[i], head, 1);
+	}
+	for (int k = 0; k < PROBES; k++) {
+		struct http_resp r;
+		int64_t a = mono_ms();
+
+		cr_assert_eq(http_get(&srv, "GET", "/about.html", &r), 0);
+		cr_assert_eq(r.status, 200);
+		http_resp_free(&r);
+		lat[k] = mono_ms() - a;
+		/* every ~100 ms the slow clients send one more byte each */
+		for (int i = 0; i < SLOW; i++)
+			if (k % 2 == 0 && 1 + k / 2 < (int)sizeof head - 1)
+				(void)send(fd[i], head + 1 + k / 2, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		usleep(50000);
+	}
+	qsort(lat, PROBES, sizeof lat[0], cmp_ll);
+	cr_assert_lt(lat[PROBES * 99 / 100], 100, "p99 %lld ms while 1000 slow clients trickle",
+		     lat[PROBES * 99 / 100]);
+	/* header_timeout (3 s) from their first byte: all of them are gone */
+	for (int i = 0; i < SLOW; i++) {
+		int64_t left = 8000 - (mono_ms() - t0);
+		if (wait_closed(fd[i], left > 0 ? (int)left : 1))
+			closed++;
+		close(fd[i]);
+	}
+	cr_assert_eq(closed, SLOW, "only %d of %d slow heads were cut off", closed, SLOW);
+	cr_assert(log_soon("-> 408"));
+	free(fd);
+}
+
+Test(slow, stalled_body_gets_408)
+{
+	struct http_resp r;
+	int fd = http_connect(srv.port);
+	int64_t t0 = mono_ms();
+
+	send_str(fd, fmt("POST /upload HTTP/1.1\r\nHost: localhost:%u\r\n"
+			 "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":",
+			 srv.port));
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 408);
+	cr_assert_lt(mono_ms() - t0, 4000);
+	http_resp_free(&r);
+	close(fd);
+	cr_assert_eq(server_count_uploads(&srv), 0);
+}
+
+/* A client that stops reading: send_timeout closes it, and it held no
+ * worker meanwhile (the pool has two). */
+Test(slow, reader_that_stops_is_dropped_after_send_timeout)
+{
+	const size_t size = 32u << 20;
+	char path[600], req[256];
+	struct http_resp r;
+	int fd, ffd, small = 4096;
+
+	/* a big file in the site: the bundled one is small, so a sparse file
+	 * goes into the uploads dir and is requested through /uploads/ */
+	snprintf(path, sizeof path, "%s/upload_20261125T000000Z_0123456789abcdef.json", srv.uploads);
+	ffd = open(path, O_WRONLY | O_CREAT, 0644);
+	cr_assert_eq(ftruncate(ffd, (off_t)size), 0);
+	close(ffd);
+	fd = http_connect(srv.port);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	snprintf(req, sizeof req,
+		 "GET /uploads/upload_20261125T000000Z_0123456789abcdef.json HTTP/1.1\r\n"
+		 "Host: localhost:%u\r\n\r\n",
+		 srv.port);
+	send_str(fd, req);
+	for (int i = 0; i < 3; i++) {
+		int64_t t0 = mono_ms();
+		cr_assert_eq(http_get(&srv, "GET", "/", &r), 0);
+		cr_assert_eq(r.status, 200);
+		cr_assert_lt(mono_ms() - t0, 1000);
+		http_resp_free(&r);
+	}
+	cr_assert(log_soon("client read nothing"), "send_timeout did not fire");
+	close(fd);
+}
+
+static void per_ip_cap(void)
+{
+	struct server_opts o = { .extra = "max_connections_per_ip = 3;" };
+	server_start(&srv, &o);
+}
+
+Test(slow, per_ip_cap_answers_429, .init = per_ip_cap)
+{
+	int fd[3], extra;
+	struct http_resp r;
+	char v[32];
+
+	for (int i = 0; i < 3; i++) {
+		fd[i] = http_connect(srv.port);
+		send_str(fd[i], fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+		cr_assert_eq(http_read(fd[i], &r, false), 0);
+		cr_assert_eq(r.status, 200);
+		http_resp_free(&r);
+	}
+	extra = http_connect(srv.port);
+	send_str(extra, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+	cr_assert_eq(http_read(extra, &r, false), 0);
+	cr_assert_eq(r.status, 429);
+	cr_assert(http_header(&r, "Retry-After", v, sizeof v));
+	http_resp_free(&r);
+	close(extra);
+	cr_assert(log_soon("max_connections_per_ip"));
+	/* a slot frees when a connection closes */
+	close(fd[0]);
+	for (int i = 0; i < 50; i++) {
+		if (http_get(&srv, "GET", "/", &r) == 0 && r.status == 200) {
+			http_resp_free(&r);
+			break;
+		}
+		http_resp_free(&r);
+		cr_assert_lt(i, 49, "the freed slot was never given back");
+		usleep(20000);
+	}
+	close(fd[1]);
+	close(fd[2]);
 }

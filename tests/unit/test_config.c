@@ -487,6 +487,14 @@ static unsigned long long field(const char *key)
 		return g_cfg->shutdown_timeout;
 	if (strcmp(key, "max_ranges") == 0)
 		return g_cfg->max_ranges;
+	if (strcmp(key, "header_timeout") == 0)
+		return g_cfg->header_timeout;
+	if (strcmp(key, "body_timeout") == 0)
+		return g_cfg->body_timeout;
+	if (strcmp(key, "send_timeout") == 0)
+		return g_cfg->send_timeout;
+	if (strcmp(key, "max_connections_per_ip") == 0)
+		return g_cfg->max_connections_per_ip;
 	cr_assert_fail("no field %s", key);
 	return 0;
 }
@@ -897,4 +905,17 @@ Test(config, range_max_ranges)
 	check_range("max_ranges", 0, CONFIG_MAX_RANGES_MAX);
 	cr_assert_eq(CONFIG_DEFAULT_MAX_RANGES, 16);
 	load_fail("max_ranges = \"16\";\n", ":1: max_ranges: must be an integer");
+}
+
+Test(config, range_phase_timeouts_and_per_ip_cap)
+{
+	check_range("header_timeout", 1, CONFIG_TIMEOUT_MAX);
+	check_range("body_timeout", 1, CONFIG_TIMEOUT_MAX);
+	check_range("send_timeout", 1, CONFIG_TIMEOUT_MAX);
+	check_range("max_connections_per_ip", 0, CONFIG_MAX_CONNECTIONS_PER_IP_MAX);
+	load_ok("");
+	cr_assert_eq(g_cfg->header_timeout, CONFIG_DEFAULT_HEADER_TIMEOUT);
+	cr_assert_eq(g_cfg->body_timeout, CONFIG_DEFAULT_BODY_TIMEOUT);
+	cr_assert_eq(g_cfg->send_timeout, CONFIG_DEFAULT_SEND_TIMEOUT);
+	cr_assert_eq(g_cfg->max_connections_per_ip, 0, "off by default");
 }
