@@ -219,6 +219,9 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->queue_size = CONFIG_DEFAULT_QUEUE_SIZE;
 	cfg->keepalive_timeout = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT;
 	cfg->header_timeout = CONFIG_DEFAULT_HEADER_TIMEOUT;
+	cfg->max_request_line = CONFIG_DEFAULT_MAX_REQUEST_LINE;
+	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;
+	cfg->max_header_count = CONFIG_DEFAULT_MAX_HEADER_COUNT;
 	cfg->body_timeout = CONFIG_DEFAULT_BODY_TIMEOUT;
 	cfg->send_timeout = CONFIG_DEFAULT_SEND_TIMEOUT;
 	cfg->max_requests = CONFIG_DEFAULT_MAX_REQUESTS;
@@ -636,6 +639,12 @@ static const struct {
     {"max_ranges", 0, CONFIG_MAX_RANGES_MAX, offsetof(struct mth_config, max_ranges)},
     {"max_connections_per_ip", 0, CONFIG_MAX_CONNECTIONS_PER_IP_MAX,
      offsetof(struct mth_config, max_connections_per_ip)},
+    {"max_request_line", CONFIG_MAX_REQUEST_LINE_MIN, CONFIG_MAX_REQUEST_LINE_MAX,
+     offsetof(struct mth_config, max_request_line)},
+    {"max_header_size", CONFIG_MAX_HEADER_SIZE_MIN, CONFIG_MAX_HEADER_SIZE_MAX,
+     offsetof(struct mth_config, max_header_size)},
+    {"max_header_count", 1, CONFIG_DEFAULT_MAX_HEADER_COUNT,
+     offsetof(struct mth_config, max_header_count)},
 };
 
 static int key_uint(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg,

@@ -32,6 +32,13 @@
 #define CONFIG_KEEPALIVE_TIMEOUT_MAX 3600
 #define CONFIG_TIMEOUT_MAX 3600 /* every *_timeout key */
 #define CONFIG_MAX_CONNECTIONS_PER_IP_MAX 1000000
+#define CONFIG_DEFAULT_MAX_REQUEST_LINE 8192
+#define CONFIG_MAX_REQUEST_LINE_MIN 256
+#define CONFIG_MAX_REQUEST_LINE_MAX 65536
+#define CONFIG_DEFAULT_MAX_HEADER_SIZE 16384
+#define CONFIG_MAX_HEADER_SIZE_MIN 1024
+#define CONFIG_MAX_HEADER_SIZE_MAX 262144
+#define CONFIG_DEFAULT_MAX_HEADER_COUNT 100 /* = HTTP_MAX_HEADERS, the most */
 #define CONFIG_MAX_REQUESTS_MAX 1000000
 #define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
@@ -56,6 +63,9 @@ struct mth_config {
 	unsigned body_timeout;      /* seconds between two reads of a body */
 	unsigned send_timeout;      /* seconds between two writes of a response */
 	unsigned max_connections_per_ip; /* 0 = no cap */
+	unsigned max_request_line;  /* bytes; longer: 414 */
+	unsigned max_header_size;   /* bytes of header fields; more: 431 */
+	unsigned max_header_count;  /* header fields; more: 431 */
 	unsigned max_requests; /* per connection, 1..CONFIG_MAX_REQUESTS_MAX */
 	char **allowed_hosts;  /* "name" or "name:port", lower-cased */
 	size_t n_allowed_hosts;

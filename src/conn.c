@@ -37,7 +37,10 @@
 
 /* The request head buffer holds the largest head the parser accepts: the
  * request line, its CRLF and the field block (see http_default_limits). */
-#define IN_CAP (8192 + 2 + 16384 + 64)
+/* The request head buffer holds the largest head the site's limits accept:
+ * the request line, its CRLF and the field block (max_request_line,
+ * max_header_size); it is sized when the iobuf is allocated. */
+#define IN_SLACK 64
 #define OUT_CAP 4096
 #define LINGER_MS 2000
 /* Work done per conn_run() before the worker yields to other connections:
@@ -80,7 +83,8 @@ struct iobuf {
 	char user_agent[LOG_FIELD_CAP]; /* only with an access_log file */
 
 	char out[OUT_CAP];
-	char in[IN_CAP];
+	size_t in_cap;
+	char in[]; /* in_cap bytes */
 };
 
 struct conn {
@@ -180,17 +184,24 @@ static void io_release(struct conn *c)
 	c->io = NULL;
 }
 
+static size_t in_cap_for(const struct site *s)
+{
+	return s->limits.max_request_line + 2 + s->limits.max_header_bytes + IN_SLACK;
+}
+
 static struct iobuf *io_get(struct conn *c)
 {
 	struct iobuf *io = c->io;
+	size_t cap = in_cap_for(c->site);
 
 	if (io)
 		return io;
-	/* only the small header part needs zeroing */
-	io = malloc(sizeof *io);
+	io = malloc(sizeof *io + cap);
 	if (!io)
 		return NULL;
+	/* only the small header part needs zeroing */
 	memset(io, 0, offsetof(struct iobuf, out));
+	io->in_cap = cap;
 	io->file_fd = -1;
 	c->io = io;
 	return io;
@@ -715,7 +726,7 @@ static bool worth_parsing(const struct conn *c, size_t old_len)
 	const struct iobuf *io = c->io;
 	size_t rl = c->site->limits.max_request_line + 2;
 
-	if (head_complete(io, old_len) || io->in_len >= IN_CAP)
+	if (head_complete(io, old_len) || io->in_len >= io->in_cap)
 		return true;
 	return io->in_len > rl && old_len <= rl + 4 && !memmem(io->in, rl, "\r\n", 2);
 }
@@ -736,7 +747,7 @@ static bool try_parse(struct conn *c)
 		break;
 	case HTTP_PARSE_NEED_MORE:
 	default:
-		if (io->in_len < IN_CAP)
+		if (io->in_len < io->in_cap)
 			return false;
 		status = 431; /* cannot happen with the limits the buffer fits */
 		break;
@@ -762,6 +773,14 @@ static void begin_request(struct conn *c)
 			c->site = s;
 			c->site_gen = gen;
 		}
+		/* larger head limits need a larger buffer for this request */
+		if (in_cap_for(c->site) > io->in_cap) {
+			struct iobuf *n = realloc(io, sizeof *io + in_cap_for(c->site));
+			if (n) {
+				io = c->io = n;
+				io->in_cap = in_cap_for(c->site);
+			}
+		}
 	}
 	io->start_us = now_us();
 	io->start_time = time(NULL);
@@ -786,16 +805,19 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 	if (io->in_len && conn_is_idle(c)) {
 		/* bytes of a pipelined request are already buffered */
 		begin_request(c);
+		io = c->io; /* begin_request may have grown it */
 		if (worth_parsing(c, 0) && try_parse(c))
 			return STEP_AGAIN;
 	}
 	for (;;) {
 		size_t old = io->in_len;
-		ssize_t n = recv(c->fd, io->in + old, IN_CAP - old, 0);
+		ssize_t n = recv(c->fd, io->in + old, io->in_cap - old, 0);
 
 		if (n > 0) {
-			if (old == 0)
+			if (old == 0) {
 				begin_request(c);
+				io = c->io; /* begin_request may have grown it */
+			}
 			io->in_len += (size_t)n;
 			*budget += (unsigned)n;
 			if (worth_parsing(c, old) && try_parse(c))
@@ -858,7 +880,7 @@ static enum step do_read_body(struct conn *c, unsigned *budget)
 		if (*budget >= RUN_BYTES_BUDGET)
 			return STEP_READ; /* yield: the socket is still readable */
 		if (io->chunked)
-			n = recv(c->fd, io->in + io->in_len, IN_CAP - io->in_len, 0);
+			n = recv(c->fd, io->in + io->in_len, io->in_cap - io->in_len, 0);
 		else
 			n = recv(c->fd, io->body + io->body_len, io->body_need - io->body_len, 0);
 		if (n > 0) {

@@ -26,7 +26,9 @@ int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen
 	s->root_fd = -1;
 	s->uploads_fd = -1;
 	s->refs = 1;
-	s->limits = http_default_limits;
+	s->limits.max_request_line = cfg->max_request_line;
+	s->limits.max_header_bytes = cfg->max_header_size;
+	s->limits.max_headers = cfg->max_header_count;
 
 	s->root_fd = open(cfg->document_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0) {

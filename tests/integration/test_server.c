@@ -1596,3 +1596,51 @@ Test(slow, per_ip_cap_answers_429, .init = per_ip_cap)
 	close(fd[1]);
 	close(fd[2]);
 }
+
+static void tight_limits(void)
+{
+	struct server_opts o = {
+		.extra = "max_request_line = 256;\nmax_header_size = 1024;\nmax_header_count = 5;",
+	};
+	server_start(&srv, &o);
+}
+
+TestSuite(limits, .init = tight_limits, .fini = stop, .timeout = 30);
+
+Test(limits, configured_head_limits)
+{
+	struct http_resp r;
+	char path[400], big[1200];
+
+	/* a 250-byte request line is fine, 300 is not */
+	memset(path, 'a', sizeof path);
+	path[0] = '/';
+	path[230] = '\0';
+	request(fmt("GET %s HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", path, srv.port), &r, false);
+	cr_assert_eq(r.status, 404);
+	http_resp_free(&r);
+	path[230] = 'a';
+	path[300] = '\0';
+	request(fmt("GET %s HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", path, srv.port), &r, false);
+	cr_assert_eq(r.status, 414);
+	http_resp_free(&r);
+	/* five fields pass, six do not */
+	request(fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",
+		    srv.port),
+		&r, false);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	request(fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
+		    "E: 5\r\n\r\n",
+		    srv.port),
+		&r, false);
+	cr_assert_eq(r.status, 431);
+	http_resp_free(&r);
+	/* a field block over 1 KiB */
+	memset(big, 'v', sizeof big);
+	big[sizeof big - 1] = '\0';
+	request(fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\nX: %s\r\n\r\n", srv.port, big), &r,
+		false);
+	cr_assert_eq(r.status, 431);
+	http_resp_free(&r);
+}

@@ -487,6 +487,12 @@ static unsigned long long field(const char *key)
 		return g_cfg->shutdown_timeout;
 	if (strcmp(key, "max_ranges") == 0)
 		return g_cfg->max_ranges;
+	if (strcmp(key, "max_request_line") == 0)
+		return g_cfg->max_request_line;
+	if (strcmp(key, "max_header_size") == 0)
+		return g_cfg->max_header_size;
+	if (strcmp(key, "max_header_count") == 0)
+		return g_cfg->max_header_count;
 	if (strcmp(key, "header_timeout") == 0)
 		return g_cfg->header_timeout;
 	if (strcmp(key, "body_timeout") == 0)
@@ -918,4 +924,15 @@ Test(config, range_phase_timeouts_and_per_ip_cap)
 	cr_assert_eq(g_cfg->body_timeout, CONFIG_DEFAULT_BODY_TIMEOUT);
 	cr_assert_eq(g_cfg->send_timeout, CONFIG_DEFAULT_SEND_TIMEOUT);
 	cr_assert_eq(g_cfg->max_connections_per_ip, 0, "off by default");
+}
+
+Test(config, range_request_head_limits)
+{
+	check_range("max_request_line", CONFIG_MAX_REQUEST_LINE_MIN, CONFIG_MAX_REQUEST_LINE_MAX);
+	check_range("max_header_size", CONFIG_MAX_HEADER_SIZE_MIN, CONFIG_MAX_HEADER_SIZE_MAX);
+	check_range("max_header_count", 1, 100);
+	load_ok("");
+	cr_assert_eq(g_cfg->max_request_line, 8192);
+	cr_assert_eq(g_cfg->max_header_size, 16384);
+	cr_assert_eq(g_cfg->max_header_count, 100);
 }
