@@ -218,6 +218,7 @@ static void *upload_client(void *arg)
 			}
 			c->connects++;
 		}
+		r.body = NULL;
 		seq = ++c->attempted;
 		len = make_body(run_seed, c->id, seq, body);
 		hl = snprintf(head, sizeof head,
@@ -226,6 +227,7 @@ static void *upload_client(void *arg)
 			      run_port, len);
 		if (!send_buf(fd, head, (size_t)hl) || !send_buf(fd, body, len) ||
 		    http_read(fd, &r, false) != 0) {
+			free(r.body); /* a body cut short is still allocated */
 			/* only the kill may break a connection */
 			if (!atomic_load(&killed)) {
 				c->bad_status++;

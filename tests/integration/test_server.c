@@ -1491,8 +1491,16 @@ Test(slow, slowloris_does_not_delay_others)
 		usleep(50000);
 	}
 	qsort(lat, PROBES, sizeof lat[0], cmp_ll);
-	cr_assert_lt(lat[PROBES * 99 / 100], 100, "p99 %lld ms while 1000 slow clients trickle",
-		     lat[PROBES * 99 / 100]);
+	/* 100 ms is the bar for the real daemon; a ThreadSanitizer build runs
+	 * many times slower, and there the point is only that nobody waits
+	 * for the slow clients' header_timeout */
+	{
+		const char *san = getenv("MTHTTPD_SANITIZER");
+		long long bar = san && !strcmp(san, "tsan") ? 1000 : 100;
+		cr_assert_lt(lat[PROBES * 99 / 100], bar,
+			     "p99 %lld ms while 1000 slow clients trickle (bar %lld ms)",
+			     lat[PROBES * 99 / 100], bar);
+	}
 	/* header_timeout (3 s) from their first byte: all of them are gone */
 	for (int i = 0; i < SLOW; i++) {
 		int64_t left = 8000 - (mono_ms() - t0);
