@@ -222,6 +222,7 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->max_request_line = CONFIG_DEFAULT_MAX_REQUEST_LINE;
 	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;
 	cfg->max_header_count = CONFIG_DEFAULT_MAX_HEADER_COUNT;
+	cfg->max_path_depth = CONFIG_DEFAULT_MAX_PATH_DEPTH;
 	cfg->body_timeout = CONFIG_DEFAULT_BODY_TIMEOUT;
 	cfg->send_timeout = CONFIG_DEFAULT_SEND_TIMEOUT;
 	cfg->max_requests = CONFIG_DEFAULT_MAX_REQUESTS;
@@ -645,6 +646,8 @@ static const struct {
      offsetof(struct mth_config, max_header_size)},
     {"max_header_count", 1, CONFIG_DEFAULT_MAX_HEADER_COUNT,
      offsetof(struct mth_config, max_header_count)},
+    {"max_path_depth", 1, CONFIG_DEFAULT_MAX_PATH_DEPTH,
+     offsetof(struct mth_config, max_path_depth)},
 };
 
 static int key_uint(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg,

@@ -39,6 +39,7 @@
 #define CONFIG_MAX_HEADER_SIZE_MIN 1024
 #define CONFIG_MAX_HEADER_SIZE_MAX 262144
 #define CONFIG_DEFAULT_MAX_HEADER_COUNT 100 /* = HTTP_MAX_HEADERS, the most */
+#define CONFIG_DEFAULT_MAX_PATH_DEPTH 32    /* = PATH_MAX_DEPTH, the most */
 #define CONFIG_MAX_REQUESTS_MAX 1000000
 #define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
@@ -66,6 +67,7 @@ struct mth_config {
 	unsigned max_request_line;  /* bytes; longer: 414 */
 	unsigned max_header_size;   /* bytes of header fields; more: 431 */
 	unsigned max_header_count;  /* header fields; more: 431 */
+	unsigned max_path_depth;    /* segments of a request path; more: 414 */
 	unsigned max_requests; /* per connection, 1..CONFIG_MAX_REQUESTS_MAX */
 	char **allowed_hosts;  /* "name" or "name:port", lower-cased */
 	size_t n_allowed_hosts;

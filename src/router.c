@@ -58,12 +58,18 @@ static bool check_host(const struct site *s, const struct http_request *req,
 	}
 }
 
-static bool check_path(const struct http_request *req, struct route *r)
+static bool check_path(const struct site *s, const struct http_request *req, struct route *r)
 {
 	int n = path_normalize(req->path.p, req->path.len, r->rel, sizeof r->rel, &r->is_dir);
 
-	if (n >= 0)
-		return true;
+	if (n >= 0) {
+		unsigned depth = r->rel[0] ? 1 : 0;
+		for (const char *p = r->rel; *p; p++)
+			depth += *p == '/';
+		if (depth <= s->cfg->max_path_depth)
+			return true;
+		n = -ENAMETOOLONG; /* deeper than max_path_depth */
+	}
 	switch (n) {
 	case -EACCES:
 		fail(r, 403, "forbidden path (traversal attempt)");
@@ -137,7 +143,7 @@ void router_route(const struct site *s, const struct http_request *req, unsigned
 		r->close = req->content_length > 0 || req->has_transfer_encoding;
 		return;
 	}
-	if (!check_path(req, r))
+	if (!check_path(s, req, r))
 		return;
 
 	if (req->method == HTTP_M_POST) {

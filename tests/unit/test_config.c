@@ -493,6 +493,8 @@ static unsigned long long field(const char *key)
 		return g_cfg->max_header_size;
 	if (strcmp(key, "max_header_count") == 0)
 		return g_cfg->max_header_count;
+	if (strcmp(key, "max_path_depth") == 0)
+		return g_cfg->max_path_depth;
 	if (strcmp(key, "header_timeout") == 0)
 		return g_cfg->header_timeout;
 	if (strcmp(key, "body_timeout") == 0)
@@ -931,6 +933,7 @@ Test(config, range_request_head_limits)
 	check_range("max_request_line", CONFIG_MAX_REQUEST_LINE_MIN, CONFIG_MAX_REQUEST_LINE_MAX);
 	check_range("max_header_size", CONFIG_MAX_HEADER_SIZE_MIN, CONFIG_MAX_HEADER_SIZE_MAX);
 	check_range("max_header_count", 1, 100);
+	check_range("max_path_depth", 1, 32);
 	load_ok("");
 	cr_assert_eq(g_cfg->max_request_line, 8192);
 	cr_assert_eq(g_cfg->max_header_size, 16384);

@@ -21,6 +21,7 @@ static void setup(void)
 	char err[128];
 
 	cfg.max_body_size = 100;
+	cfg.max_path_depth = 3;
 	cfg.allowed_hosts = hosts;
 	cfg.n_allowed_hosts = 4;
 	cfg.download_extensions = exts;
@@ -208,4 +209,15 @@ Test(router, get_with_a_body_closes)
 	cr_assert(r.close, "the unread body must not be parsed as a request");
 	route("GET / HTTP/1.1\r\nHost: localhost:8080\r\nContent-Length: 0\r\n\r\n", &r);
 	cr_assert_not(r.close);
+}
+
+Test(router, path_depth_limit)
+{
+	struct route r;
+
+	route("GET /a/b/c HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC, "three segments are within max_path_depth");
+	expect_error("GET /a/b/c/d HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", 414);
+	route("GET /a//b/c/ HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC, "empty segments do not count");
 }
