@@ -40,14 +40,14 @@ const char *srcdir(void)
 	return env_or("MTHTTPD_SRCDIR", TOP_SRCDIR);
 }
 
-static int64_t now_ms(void)
+int64_t harness_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void rm_rf(const char *path)
+void harness_rm_rf(const char *path)
 {
 	DIR *d = opendir(path);
 	struct dirent *e;
@@ -63,7 +63,7 @@ static void rm_rf(const char *path)
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
 		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_rf(sub);
+			harness_rm_rf(sub);
 		else
 			unlink(sub);
 	}
@@ -73,12 +73,12 @@ static void rm_rf(const char *path)
 
 int server_wait_notify(struct server *s, const char *what, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = harness_now_ms() + timeout_ms;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = s->notify_fd, .events = POLLIN };
 		char buf[4096];
-		int64_t left = end - now_ms();
+		int64_t left = end - harness_now_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
@@ -156,7 +156,7 @@ void server_start(struct server *s, const struct server_opts *o)
 		char opts[64];
 		snprintf(opts, sizeof opts, "size=%uk,mode=0755", o->uploads_tmpfs_kb);
 		if (geteuid() != 0 || mount("tmpfs", s->uploads, "tmpfs", 0, opts) != 0) {
-			rm_rf(s->dir);
+			harness_rm_rf(s->dir);
 			cr_skip_test("cannot mount a tmpfs (needs root): %s", strerror(errno));
 		}
 		s->mounted = true;
@@ -238,13 +238,13 @@ void server_start(struct server *s, const struct server_opts *o)
 void server_stop(struct server *s)
 {
 	int status = 0;
-	int64_t end = now_ms() + 15000;
+	int64_t end = harness_now_ms() + 15000;
 	pid_t r = 0;
 
 	if (s->pid <= 0)
 		return;
 	kill(s->pid, SIGTERM);
-	while (now_ms() < end && (r = waitpid(s->pid, &status, WNOHANG)) == 0)
+	while (harness_now_ms() < end && (r = waitpid(s->pid, &status, WNOHANG)) == 0)
 		usleep(10000);
 	if (r == 0) {
 		kill(s->pid, SIGKILL);
@@ -264,7 +264,7 @@ void server_stop(struct server *s)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "server exit status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	rm_rf(s->dir);
+	harness_rm_rf(s->dir);
 }
 
 int server_count_uploads(const struct server *s)
@@ -416,12 +416,12 @@ int http_get(const struct server *s, const char *method, const char *path, struc
 
 bool wait_closed(int fd, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = harness_now_ms() + timeout_ms;
 	char buf[4096];
 
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = end - now_ms();
+		int64_t left = end - harness_now_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)

@@ -77,6 +77,11 @@ int http_get(const struct server *s, const char *method, const char *path, struc
 /* True when the peer closed the connection (EOF) within TIMEOUT_MS. */
 bool wait_closed(int fd, int timeout_ms);
 
+/* Monotonic milliseconds. */
+int64_t harness_now_ms(void);
+/* Remove PATH and everything below it (no symlinks followed). */
+void harness_rm_rf(const char *path);
+
 /* Whole file into a malloc'd buffer (NUL-terminated), or NULL. */
 char *read_whole(const char *path, size_t *len);
 const char *srcdir(void);

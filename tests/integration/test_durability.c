@@ -47,36 +47,7 @@ static struct server srv;
 static bool srv_running; /* srv.pid is a live daemon server_stop() may stop */
 static bool srv_dir_live; /* srv.dir still exists */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-static void rm_rf(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((e = readdir(d))) {
-		char sub[1024];
-		struct stat st;
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_rf(sub);
-		else
-			unlink(sub);
-	}
-	closedir(d);
-	rmdir(path);
-}
 
 /* Teardown that works whatever state a failed assertion left behind. */
 static void teardown(void)
@@ -96,7 +67,7 @@ static void teardown(void)
 		srv_dir_live = false;
 		if (srv.notify_fd > 0)
 			close(srv.notify_fd);
-		rm_rf(srv.dir);
+		harness_rm_rf(srv.dir);
 	}
 }
 
@@ -444,7 +415,7 @@ Test(kill9, uploads_survive_and_temp_files_are_cleaned_at_start)
 	bool tmpfile_ok;
 
 	run_seed = env_seed ? strtoull(env_seed, NULL, 0)
-			    : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)mono_ms();
+			    : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)harness_now_ms();
 	kill_after_ms = 200 + (unsigned)(run_seed % 601);
 	cr_log_info("kill9: seed %" PRIu64 " (MTH_DURABILITY_SEED to replay), SIGKILL %u ms after the first 201",
 		    run_seed, kill_after_ms);
@@ -462,7 +433,7 @@ Test(kill9, uploads_survive_and_temp_files_are_cleaned_at_start)
 		cl[i].acks = calloc(MAX_ACKS, sizeof *cl[i].acks);
 		cr_assert_not_null(cl[i].acks);
 	}
-	t0 = mono_ms();
+	t0 = harness_now_ms();
 	for (unsigned i = 0; i < CLIENTS; i++)
 		cr_assert_eq(pthread_create(&cl[i].th, NULL, upload_client, &cl[i]), 0);
 
@@ -473,17 +444,17 @@ Test(kill9, uploads_survive_and_temp_files_are_cleaned_at_start)
 		unsigned n = 0;
 		for (unsigned i = 0; i < CLIENTS; i++)
 			n += atomic_load(&cl[i].nacks);
-		if (n > 0 || mono_ms() - t0 > 10000)
+		if (n > 0 || harness_now_ms() - t0 > 10000)
 			break;
 		usleep(1000);
 	}
-	cr_log_info("kill9: first 201 after %lld ms", (long long)(mono_ms() - t0));
-	t0 = mono_ms();
-	while (mono_ms() - t0 < kill_after_ms)
+	cr_log_info("kill9: first 201 after %lld ms", (long long)(harness_now_ms() - t0));
+	t0 = harness_now_ms();
+	while (harness_now_ms() - t0 < kill_after_ms)
 		usleep(1000);
 	atomic_store(&killed, true);
 	cr_assert_eq(kill(srv.pid, SIGKILL), 0);
-	t_kill = mono_ms();
+	t_kill = harness_now_ms();
 	srv_running = false;
 	cr_assert_eq(waitpid(srv.pid, &status, 0), srv.pid);
 	srv.pid = 0;
@@ -492,7 +463,7 @@ Test(kill9, uploads_survive_and_temp_files_are_cleaned_at_start)
 	atomic_store(&stop_clients, true);
 	for (unsigned i = 0; i < CLIENTS; i++)
 		pthread_join(cl[i].th, NULL);
-	cr_assert_lt(mono_ms() - t_kill, 10000, "clients took too long to notice the kill");
+	cr_assert_lt(harness_now_ms() - t_kill, 10000, "clients took too long to notice the kill");
 
 	for (unsigned i = 0; i < CLIENTS; i++) {
 		acks += cl[i].nacks;
@@ -670,10 +641,10 @@ Test(stall, client_that_stops_reading_costs_no_worker)
 
 	for (int round = 0; round < 5; round++) {
 		struct http_resp r;
-		int64_t t = mono_ms(), dt;
+		int64_t t = harness_now_ms(), dt;
 
 		cr_assert_eq(http_get(&srv, "GET", "/", &r), 0, "round %d: no answer", round);
-		dt = mono_ms() - t;
+		dt = harness_now_ms() - t;
 		cr_assert_eq(r.status, 200);
 		cr_assert_str_eq(r.body, "<!doctype html><title>up</title>\n");
 		http_resp_free(&r);
@@ -691,9 +662,9 @@ Test(stall, client_that_stops_reading_costs_no_worker)
 	for (int i = 0; i < STALLED; i++) {
 		char buf[65536];
 		size_t got = 0;
-		int64_t end = mono_ms() + 3000;
+		int64_t end = harness_now_ms() + 3000;
 
-		while (got < 1 << 20 && mono_ms() < end) {
+		while (got < 1 << 20 && harness_now_ms() < end) {
 			struct pollfd p = { .fd = stalled[i], .events = POLLIN };
 			ssize_t n;
 
