@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,19 @@ static const char *env_or(const char *name, const char *def)
 const char *srcdir(void)
 {
 	return env_or("MTHTTPD_SRCDIR", TOP_SRCDIR);
+}
+
+char *fmt(const char *f, ...)
+{
+	static char buf[8][4096];
+	static int i;
+	va_list ap;
+	char *b = buf[i++ % 8];
+
+	va_start(ap, f);
+	vsnprintf(b, sizeof buf[0], f, ap);
+	va_end(ap);
+	return b;
 }
 
 int64_t harness_now_ms(void)

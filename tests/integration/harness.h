@@ -77,6 +77,10 @@ int http_get(const struct server *s, const char *method, const char *path, struc
 /* True when the peer closed the connection (EOF) within TIMEOUT_MS. */
 bool wait_closed(int fd, int timeout_ms);
 
+/* printf into one of 8 rotating static buffers (4 KiB each): for building
+ * requests inline.  Not thread-safe. */
+char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
 /* Monotonic milliseconds. */
 int64_t harness_now_ms(void);
 /* Remove PATH and everything below it (no symlinks followed). */

@@ -27,19 +27,6 @@ static void stop(void)
 	server_stop(&srv);
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	static char buf[4][2048];
-	static int i;
-	va_list ap;
-	char *b = buf[i++ % 4];
-
-	va_start(ap, f);
-	vsnprintf(b, sizeof buf[0], f, ap);
-	va_end(ap);
-	return b;
-}
 
 static int status_of(int fd, const char *host)
 {
