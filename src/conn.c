@@ -342,8 +342,6 @@ static void respond_error(struct conn *c, int status, bool json, const char *mes
 		blen = response_error_html(body, sizeof body, status);
 	if (allow)
 		elen = (size_t)snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
-	else if (status == 503)
-		elen = (size_t)snprintf(extra, sizeof extra, "Retry-After: 5\r\n");
 	set_response(c, status, json ? "application/json" : "text/html; charset=utf-8", body,
 		     blen, blen, elen ? extra : NULL, elen, head_only);
 }
