@@ -165,7 +165,9 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	c->port = l->port;
 	c->site_gen = site_generation();
 	c->site = site_acquire();
-	c->idle = true;
+	/* not idle until a response has gone out: a client that connected
+	 * before a stop began still gets its first request answered */
+	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
 	log_debug("connection from %s on %s", c->peer, l->name);
 	return c;

@@ -49,7 +49,8 @@ const char *conn_peer(const struct conn *c);
  * 0 while a worker runs it. */
 int64_t conn_deadline(const struct conn *c);
 
-/* True while parked between requests with nothing buffered. */
+/* True while parked between requests (after at least one response) with
+ * nothing buffered: what a graceful stop may close at once. */
 bool conn_is_idle(const struct conn *c);
 
 /* Called by the reaper when the deadline passed (or to close idle
