@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +90,10 @@ struct iobuf {
 };
 
 struct conn {
+	/* first, and never reset between lives: see conn_new/conn_free */
+	struct conn_sched sched;
+	struct conn *next_free;
+
 	int fd;
 	enum conn_state state;
 	unsigned port;
@@ -98,8 +104,23 @@ struct conn {
 	int64_t deadline; /* atomic, shared with the reaper */
 	bool timed_out;   /* atomic, set by the reaper */
 	bool idle;        /* atomic, read by the reaper on shutdown */
+	bool rd_more;     /* the last read filled its buffer: more may wait */
+	bool wr_more;     /* yielded while the socket was still writable */
 	char peer[56];    /* "ip:port" / "[ip6]:port" */
 };
+
+/* Connection objects are type-stable: conn_free() puts them on this list and
+ * conn_new() takes them back; the memory is only returned by
+ * conn_cache_release() when no worker runs any more.  A worker may still hold
+ * a pointer to a freed connection from an epoll event it has not processed
+ * yet; sched.events (CONN_SCHED_DEAD) tells it the connection is gone, and
+ * at worst it runs a new connection once for nothing (see pool.c). */
+static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *free_list;
+
+/* One spare iobuf per thread: a keep-alive connection gives its buffers back
+ * after every response, and the next request on this thread takes them. */
+static __thread struct iobuf *io_spare;
 
 static bool draining;
 static uint64_t requests_served;
@@ -156,10 +177,23 @@ static void format_peer(char *out, size_t cap, const struct sockaddr *sa)
 struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 		      const struct listener *l)
 {
-	struct conn *c = calloc(1, sizeof *c);
+	struct conn *c;
 
-	if (!c)
-		return NULL;
+	(void)peerlen;
+	pthread_mutex_lock(&free_lock);
+	c = free_list;
+	if (c)
+		free_list = c->next_free;
+	pthread_mutex_unlock(&free_lock);
+	if (!c) {
+		c = calloc(1, sizeof *c);
+		if (!c)
+			return NULL;
+	} else {
+		/* everything but sched: a late claimer only looks at that */
+		memset((char *)c + offsetof(struct conn, next_free), 0,
+		       sizeof *c - offsetof(struct conn, next_free));
+	}
 	c->fd = fd;
 	c->state = CONN_READ_HEAD;
 	c->port = l->port;
@@ -169,8 +203,36 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	 * before a stop began still gets its first request answered */
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
+	c->sched.epmask = 0;
+	c->sched.started = false;
+	/* owned by the caller from here on (release: the fields above are
+	 * visible to whoever claims it next) */
+	__atomic_store_n(&c->sched.events, 1u, __ATOMIC_RELEASE);
 	log_debug("connection from %s on %s", c->peer, l->name);
 	return c;
+}
+
+struct conn_sched *conn_sched(struct conn *c)
+{
+	return &c->sched;
+}
+
+void conn_cache_release(void)
+{
+	pthread_mutex_lock(&free_lock);
+	while (free_list) {
+		struct conn *c = free_list;
+		free_list = c->next_free;
+		free(c);
+	}
+	pthread_mutex_unlock(&free_lock);
+	conn_thread_exit();
+}
+
+void conn_thread_exit(void)
+{
+	free(io_spare);
+	io_spare = NULL;
 }
 
 static void io_release(struct conn *c)
@@ -182,8 +244,12 @@ static void io_release(struct conn *c)
 	if (io->file_fd >= 0)
 		close(io->file_fd);
 	free(io->body);
-	free(io);
 	c->io = NULL;
+	if (!io_spare) {
+		io_spare = io;
+		return;
+	}
+	free(io);
 }
 
 static size_t in_cap_for(const struct site *s)
@@ -198,12 +264,20 @@ static struct iobuf *io_get(struct conn *c)
 
 	if (io)
 		return io;
-	io = malloc(sizeof *io + cap);
-	if (!io)
-		return NULL;
+	io = io_spare;
+	io_spare = NULL;
+	if (io && io->in_cap < cap) { /* a reload raised the head limits */
+		free(io);
+		io = NULL;
+	}
+	if (!io) {
+		io = malloc(sizeof *io + cap);
+		if (!io)
+			return NULL;
+		io->in_cap = cap;
+	}
 	/* only the small header part needs zeroing */
 	memset(io, 0, offsetof(struct iobuf, out));
-	io->in_cap = cap;
 	io->file_fd = -1;
 	c->io = io;
 	return io;
@@ -217,8 +291,16 @@ void conn_free(struct conn *c)
 	io_release(c);
 	if (c->fd >= 0)
 		close(c->fd);
+	c->fd = -1;
 	site_unref(c->site);
-	free(c);
+	c->site = NULL;
+	/* from here on a late claimer backs off (release: pairs with its
+	 * acquire, so it never sees this life's fields half torn down) */
+	__atomic_store_n(&c->sched.events, CONN_SCHED_DEAD, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&free_lock);
+	c->next_free = free_list;
+	free_list = c;
+	pthread_mutex_unlock(&free_lock);
 }
 
 int conn_fd(const struct conn *c)
@@ -687,6 +769,17 @@ static void handle_request(struct conn *c, const struct http_request *req)
 
 enum step { STEP_AGAIN, STEP_READ, STEP_WRITE, STEP_CLOSE };
 
+/* recv(2) that remembers whether the socket may hold more: epoll reports a
+ * connection again only when new bytes arrive (edge-triggered), so a read
+ * that filled its buffer must be followed by another one before waiting. */
+static ssize_t conn_recv(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n = recv(c->fd, buf, len, 0);
+
+	c->rd_more = n > 0 && (size_t)n == len;
+	return n;
+}
+
 static void set_idle(struct conn *c, bool on)
 {
 	__atomic_store_n(&c->idle, on, __ATOMIC_RELAXED);
@@ -811,7 +904,7 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 	}
 	for (;;) {
 		size_t old = io->in_len;
-		ssize_t n = recv(c->fd, io->in + old, io->in_cap - old, 0);
+		ssize_t n = conn_recv(c, io->in + old, io->in_cap - old);
 
 		if (n > 0) {
 			if (old == 0) {
@@ -877,12 +970,14 @@ static enum step do_read_body(struct conn *c, unsigned *budget)
 		} else if (io->body_len >= io->body_need) {
 			break;
 		}
-		if (*budget >= RUN_BYTES_BUDGET)
-			return STEP_READ; /* yield: the socket is still readable */
+		if (*budget >= RUN_BYTES_BUDGET) {
+			c->rd_more = true; /* yield: the socket is still readable */
+			return STEP_READ;
+		}
 		if (io->chunked)
-			n = recv(c->fd, io->in + io->in_len, io->in_cap - io->in_len, 0);
+			n = conn_recv(c, io->in + io->in_len, io->in_cap - io->in_len);
 		else
-			n = recv(c->fd, io->body + io->body_len, io->body_need - io->body_len, 0);
+			n = conn_recv(c, io->body + io->body_len, io->body_need - io->body_len);
 		if (n > 0) {
 			if (io->chunked)
 				io->in_len += (size_t)n;
@@ -991,8 +1086,10 @@ static enum step do_write(struct conn *c, unsigned *budget)
 			off_t off = (off_t)io->file_off;
 			ssize_t n;
 
-			if (*budget >= RUN_BYTES_BUDGET)
-				return STEP_WRITE; /* yield; epoll brings us back */
+			if (*budget >= RUN_BYTES_BUDGET) {
+				c->wr_more = true; /* yield; still writable */
+				return STEP_WRITE;
+			}
 			n = sendfile(c->fd, io->file_fd, &off,
 				     left > SENDFILE_MAX ? SENDFILE_MAX : left);
 			if (n > 0) {
@@ -1024,7 +1121,7 @@ static enum step do_linger(struct conn *c)
 	char sink[4096];
 
 	for (;;) {
-		ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+		ssize_t n = conn_recv(c, sink, sizeof sink);
 		if (n > 0)
 			continue;
 		if (n < 0 && errno == EINTR)
@@ -1109,6 +1206,7 @@ enum conn_want conn_run(struct conn *c)
 	enum step st;
 
 	__atomic_store_n(&c->deadline, 0, __ATOMIC_RELAXED);
+	c->wr_more = false; /* rd_more lasts until the next read */
 	if (__atomic_load_n(&c->timed_out, __ATOMIC_RELAXED)) {
 		st = on_timeout(c);
 		goto out;
@@ -1122,11 +1220,13 @@ enum conn_want conn_run(struct conn *c)
 		st = run_state(c, &budget);
 	} while (st == STEP_AGAIN && ++steps < RUN_STEPS_MAX && budget < RUN_BYTES_BUDGET);
 	if (st == STEP_AGAIN)
-		st = STEP_WRITE; /* yield with work buffered: writable wakes us */
+		return CONN_WANT_AGAIN; /* yield with work buffered */
 out:
 	switch (st) {
 	case STEP_READ:
 	case STEP_WRITE:
+		if ((st == STEP_READ && c->rd_more) || (st == STEP_WRITE && c->wr_more))
+			return CONN_WANT_AGAIN;
 		__atomic_store_n(&c->deadline, next_deadline(c), __ATOMIC_RELAXED);
 		return st == STEP_READ ? CONN_WANT_READ : CONN_WANT_WRITE;
 	case STEP_AGAIN:

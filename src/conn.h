@@ -1,11 +1,12 @@
 /* conn.h - one client connection: the HTTP/1.1 state machine.
  *
- * A connection is driven by whichever worker thread epoll hands it to;
+ * A connection is driven by whichever worker thread claims its epoll event;
  * conn_run() does all the work that is possible without blocking (read,
  * parse, route, handle, write) and returns what to wait for next.  Exactly
- * one thread runs a connection at a time (EPOLLONESHOT guarantees it), so a
- * struct conn needs no lock; only the deadline and timeout flag are shared
- * with the reaper thread, through atomics. */
+ * one thread runs a connection at a time (the claim counter in struct
+ * conn_sched guarantees it), so a struct conn needs no lock; only the
+ * deadline and timeout flag are shared with the reaper thread, through
+ * atomics. */
 #ifndef MTH_CONN_H
 #define MTH_CONN_H
 
@@ -26,18 +27,43 @@ enum conn_state {
 };
 
 enum conn_want {
-	CONN_WANT_READ,  /* park until readable */
-	CONN_WANT_WRITE, /* park until writable (also: more buffered work) */
+	CONN_WANT_READ,  /* wait until new bytes arrive */
+	CONN_WANT_WRITE, /* wait until the socket is writable again */
+	CONN_WANT_AGAIN, /* runnable now: it yielded with work left, or its
+			  * socket may hold bytes that no new edge announces */
 	CONN_WANT_CLOSE, /* free it */
 };
 
-/* A new connection accepted on L from PEER.  Returns NULL on allocation
- * failure (the caller closes FD). */
+/* What the pool keeps with each connection (see pool.c).  EVENTS counts the
+ * epoll events claimed for it: the worker that raises it from 0 runs the
+ * connection, the others only add to it.  CONN_SCHED_DEAD marks a freed
+ * connection.  EPMASK and STARTED belong to the running worker. */
+#define CONN_SCHED_DEAD 0x80000000u
+struct conn_sched {
+	unsigned events; /* atomic */
+	uint32_t epmask; /* what epoll watches; 0: not registered yet */
+	bool started;    /* has run once: no longer waits in the queue */
+	struct conn *next_later; /* the owner's list of yielded connections */
+};
+
+/* A new connection accepted on L from PEER, owned by the caller (its
+ * sched.events is 1).  Returns NULL on allocation failure (the caller closes
+ * FD). */
 struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 		      const struct listener *l);
 
-/* Closes the socket and frees everything. */
+/* Closes the socket and frees everything the connection holds.  The struct
+ * itself stays valid memory (marked CONN_SCHED_DEAD) for late epoll events
+ * and is reused by conn_new(). */
 void conn_free(struct conn *c);
+
+struct conn_sched *conn_sched(struct conn *c);
+
+/* Return the memory of freed connections: only when no worker runs. */
+void conn_cache_release(void);
+
+/* A thread that served connections is leaving: free its spare buffers. */
+void conn_thread_exit(void);
 
 /* Run the state machine until it would block. */
 enum conn_want conn_run(struct conn *c);

@@ -1,9 +1,17 @@
 /* pool.c - worker threads on a shared epoll set, the accept queue and the
- * reaper.  See pool.h and doc/ARCHITECTURE.md for the design. */
+ * reaper.  See pool.h and doc/ARCHITECTURE.md for the design.
+ *
+ * Connections are registered once, edge-triggered (EPOLLET), and never
+ * re-armed: a keep-alive request costs epoll_wait (shared by a batch of
+ * events), recv and send.  Without EPOLLONESHOT two workers may get events
+ * for the same connection; the claim counter in struct conn_sched decides:
+ * the worker that raises it from 0 runs the connection until the count it
+ * saw is consumed, the others just add to it and move on. */
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +28,7 @@
 #include "response.h"
 
 #define ACCEPT_BATCH 64
+#define EVENTS_BATCH 16 /* epoll events one worker takes at a time */
 #define REAPER_TICK_MS 1000
 #define REAPER_DRAIN_TICK_MS 100
 #define LOG_EVERY_MS 5000 /* rate limit of the saturation/queue warnings */
@@ -47,6 +56,9 @@ struct worker {
 	struct pool *pool;
 	unsigned index;
 	pthread_t thread;
+	/* connections this worker owns that yielded with work left: run
+	 * again after the current batch of events (this thread only) */
+	struct conn *later;
 };
 
 #define WORKERS_MAX 4096 /* threads ever started, across resizes */
@@ -68,13 +80,14 @@ struct pool {
 	unsigned nstarted;
 	unsigned nworkers;    /* atomic: the target size of the pool */
 	unsigned exit_tokens; /* atomic: workers asked to exit (shrinking) */
+	unsigned spare_cpus;  /* CPUs we may run on, minus one */
 	unsigned busy;        /* atomic */
 
-	/* accepted connections waiting for a free worker (FIFO ring) */
-	pthread_mutex_t qlock;
-	struct conn **q;
-	unsigned qcap, qhead, qlen;
-	uint64_t rejected;
+	/* accepted connections waiting for a free worker: registered in the
+	 * epoll set, not run yet (the ready list is their FIFO) */
+	unsigned qcap;     /* atomic */
+	unsigned waiting;  /* atomic */
+	uint64_t rejected; /* atomic */
 
 	/* every open connection, indexed by fd: the reaper walks it */
 	pthread_mutex_t reglock;
@@ -234,49 +247,6 @@ void pool_set_per_ip_cap(struct pool *p, unsigned cap)
  * The queue of accepted connections waiting for a worker
  */
 
-/* Returns 0 when queued, else the number of rejections so far. */
-static uint64_t queue_push(struct pool *p, struct conn *c)
-{
-	unsigned len;
-	uint64_t rejected;
-
-	pthread_mutex_lock(&p->qlock);
-	if (p->qlen == p->qcap) {
-		rejected = ++p->rejected;
-		pthread_mutex_unlock(&p->qlock);
-		return rejected;
-	}
-	p->q[(p->qhead + p->qlen) % p->qcap] = c;
-	len = p->qlen + 1;
-	__atomic_store_n(&p->qlen, len, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&p->qlock);
-	log_debug("queued connection from %s (%u/%u waiting)", conn_peer(c), len, p->qcap);
-	/* one token per queued connection wakes one sleeping worker */
-	if (eventfd_write(p->wakefd, 1) < 0)
-		log_err("cannot wake a worker: %s", strerror(errno));
-	return 0;
-}
-
-static struct conn *queue_pop(struct pool *p)
-{
-	struct conn *c = NULL;
-
-	/* unlocked peek: a stale answer only costs one epoll_wait round */
-	if (!__atomic_load_n(&p->qlen, __ATOMIC_RELAXED))
-		return NULL;
-	pthread_mutex_lock(&p->qlock);
-	if (p->qlen) {
-		c = p->q[p->qhead];
-		p->qhead = (p->qhead + 1) % p->qcap;
-		__atomic_store_n(&p->qlen, p->qlen - 1, __ATOMIC_RELAXED);
-	}
-	pthread_mutex_unlock(&p->qlock);
-	return c;
-}
-
-/* The queue is full: say so and close.  The request (if it has arrived) is
- * read first, so that close() does not turn into a reset that destroys the
- * answer before the client reads it. */
 /* Answer STATUS (503: queue full, 429: too many connections from one
  * address) with Retry-After and let the caller close.  The request (if it
  * has arrived) is read first, so that close() does not turn into a reset
@@ -315,11 +285,125 @@ static void listener_arm(struct pool *p, struct listener *l)
 		log_err("cannot re-arm listener %s: %s", l->name, strerror(errno));
 }
 
-/* Accept what is pending on L (up to ACCEPT_BATCH).  Returns the first new
- * connection, which the calling worker serves itself; the rest are queued. */
-static struct conn *accept_batch(struct pool *p, struct listener *l)
+/* ------------------------------------------------------------------------
+ * Running connections
+ */
+
+/* Take the connection for an event: true when this worker must run it. */
+static bool claim(struct conn *c)
 {
-	struct conn *first = NULL;
+	return __atomic_fetch_add(&conn_sched(c)->events, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* Make epoll watch C for at least MASK (the running worker only).  An
+ * edge-triggered registration stays: nothing is re-armed per request. */
+static bool watch(struct pool *p, struct conn *c, uint32_t mask)
+{
+	struct conn_sched *s = conn_sched(c);
+	struct epoll_event ev = { .events = s->epmask | mask, .data.ptr = c };
+	int op = s->epmask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	if ((s->epmask & mask) == mask)
+		return true;
+	if (epoll_ctl(p->epfd, op, conn_fd(c), &ev) < 0) {
+		log_err("epoll_ctl for %s: %s; closing it", conn_peer(c), strerror(errno));
+		return false;
+	}
+	s->epmask = ev.events;
+	return true;
+}
+
+#define WATCH_READ (EPOLLIN | EPOLLRDHUP | EPOLLET)
+
+/* Run C, which this worker owns, until it waits and no event came for it
+ * meanwhile; or until it yields (then W runs it again after its batch). */
+static void run_owned(struct pool *p, struct worker *w, struct conn *c)
+{
+	struct conn_sched *s = conn_sched(c);
+
+	for (;;) {
+		unsigned seen = __atomic_load_n(&s->events, __ATOMIC_ACQUIRE);
+		bool ok = true;
+
+		if (!s->started) { /* leaves the queue */
+			s->started = true;
+			__atomic_sub_fetch(&p->waiting, 1, __ATOMIC_RELAXED);
+		}
+		switch (conn_run(c)) {
+		case CONN_WANT_READ:
+			ok = watch(p, c, WATCH_READ);
+			break;
+		case CONN_WANT_WRITE:
+			ok = watch(p, c, WATCH_READ | EPOLLOUT);
+			break;
+		case CONN_WANT_AGAIN:
+			/* still owned: events meanwhile only add to the count */
+			s->next_later = w->later;
+			w->later = c;
+			return;
+		case CONN_WANT_CLOSE:
+		default:
+			ok = false;
+			break;
+		}
+		if (!ok) {
+			conn_close(p, c);
+			return;
+		}
+		if (__atomic_sub_fetch(&s->events, seen, __ATOMIC_ACQ_REL) == 0)
+			return;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Accepting
+ */
+
+/* Take a queue slot for a new connection: false when the queue is full. */
+static bool queue_take(struct pool *p, const struct conn *c)
+{
+	unsigned cap = __atomic_load_n(&p->qcap, __ATOMIC_RELAXED);
+	unsigned n = __atomic_add_fetch(&p->waiting, 1, __ATOMIC_RELAXED);
+
+	if (n > cap) {
+		__atomic_sub_fetch(&p->waiting, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	log_debug("queued connection from %s (%u/%u waiting)", conn_peer(c), n, cap);
+	return true;
+}
+
+/* Hand a queued connection (owned, never run) to the other workers: it goes
+ * into the epoll set, where its request wakes whichever worker is free. */
+static void hand_off(struct pool *p, struct conn *c)
+{
+	struct conn_sched *s = conn_sched(c);
+	struct epoll_event ev = { .events = WATCH_READ, .data.ptr = c };
+	int fd = conn_fd(c);
+
+	s->epmask = ev.events;
+	/* let go first: from the moment it is in the set, any worker may
+	 * claim it */
+	__atomic_store_n(&s->events, 0u, __ATOMIC_RELEASE);
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return;
+	/* not in the set, so nobody else can have claimed it */
+	log_err("epoll_ctl for %s: %s; closing it", conn_peer(c), strerror(errno));
+	(void)claim(c);
+	s->started = true;
+	__atomic_sub_fetch(&p->waiting, 1, __ATOMIC_RELAXED);
+	conn_close(p, c);
+}
+
+/* Accept what is pending on L (up to ACCEPT_BATCH).  Returns the first new
+ * connection, which the calling worker W serves itself; the rest are queued
+ * (queue_size), beyond that answered 503.  Of the queued ones, as many as
+ * there are other CPUs to run them go to the other workers through epoll;
+ * W runs the rest after its current events, which costs no wake-up. */
+static struct conn *accept_batch(struct pool *p, struct worker *w, struct listener *l)
+{
+	struct conn *first = NULL, *queued[ACCEPT_BATCH];
+	unsigned nq = 0, handoff = p->spare_cpus;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
@@ -366,76 +450,39 @@ static struct conn *accept_batch(struct pool *p, struct listener *l)
 			continue;
 		}
 		if (!first) {
+			conn_sched(c)->started = true;
 			first = c;
 			continue;
 		}
-		rejected = queue_push(p, c);
-		if (rejected) {
-			reject(fd, 503);
-			if (log_due(&p->last_queue_log))
-				log_warning("queue full (%u waiting, all %u workers busy): 503 to %s "
-					    "(%" PRIu64 " rejected so far)",
-					    p->qcap, __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED),
-					    conn_peer(c), rejected);
-			conn_close(p, c);
+		if (queue_take(p, c)) {
+			conn_sched(c)->started = false;
+			queued[nq++] = c;
+			continue;
 		}
+		rejected = __atomic_add_fetch(&p->rejected, 1, __ATOMIC_RELAXED);
+		reject(fd, 503);
+		if (log_due(&p->last_queue_log))
+			log_warning("queue full (%u waiting, all %u workers busy): 503 to %s "
+				    "(%" PRIu64 " rejected so far)",
+				    __atomic_load_n(&p->qcap, __ATOMIC_RELAXED),
+				    __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED), conn_peer(c),
+				    rejected);
+		conn_close(p, c);
 	}
 	listener_arm(p, l);
+	for (unsigned i = 0; i < nq && i < handoff; i++)
+		hand_off(p, queued[i]);
+	/* the rest in arrival order at the head of W's list */
+	for (unsigned i = nq; i-- > handoff;) {
+		conn_sched(queued[i])->next_later = w->later;
+		w->later = queued[i];
+	}
 	return first;
 }
 
 /* ------------------------------------------------------------------------
  * Workers
  */
-
-static void park(struct pool *p, struct conn *c, enum conn_want w)
-{
-	struct epoll_event ev = {
-		.events = (w == CONN_WANT_READ ? EPOLLIN : EPOLLOUT) | EPOLLRDHUP | EPOLLONESHOT,
-		.data.ptr = c,
-	};
-	int fd = conn_fd(c);
-
-	/* After this call another worker may already run C: do not touch it.
-	 * The kernel orders this worker's work on C before the next worker's
-	 * (epoll_ctl here, epoll_wait there). */
-#ifdef __SANITIZE_THREAD__
-	/* ThreadSanitizer models only EPOLL_CTL_ADD as a release, so a TSan
-	 * build re-adds instead of modifying: same semantics, and the ordering
-	 * the kernel provides becomes visible to the race detector. */
-	(void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
-		return;
-#else
-	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
-		return;
-	/* the first park of a connection: it is not in the set yet */
-	if (errno == ENOENT && epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
-		return;
-#endif
-	log_err("epoll_ctl for %s: %s; closing it", conn_peer(c), strerror(errno));
-	conn_close(p, c);
-}
-
-static void serve(struct pool *p, struct conn *c)
-{
-	unsigned busy = __atomic_add_fetch(&p->busy, 1, __ATOMIC_RELAXED);
-	enum conn_want w;
-
-	if (busy >= __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED) &&
-	    log_due(&p->last_saturated_log)) {
-		unsigned q = __atomic_load_n(&p->qlen, __ATOMIC_RELAXED);
-		log_event(LOG_WARNING, LOG_ID_POOL_SATURATED,
-			  LOG_FIELDS(LOG_UINT("MTHTTPD_WORKERS", busy), LOG_UINT("MTHTTPD_QUEUED", q)),
-			  "pool saturated: all %u workers busy, %u connections queued", busy, q);
-	}
-	w = conn_run(c);
-	if (w == CONN_WANT_CLOSE)
-		conn_close(p, c);
-	else
-		park(p, c, w);
-	__atomic_sub_fetch(&p->busy, 1, __ATOMIC_RELAXED);
-}
 
 static bool is_listener(const struct pool *p, const void *tag)
 {
@@ -454,22 +501,79 @@ static bool take_exit_token(struct pool *p)
 	return false;
 }
 
-static void on_listener(struct pool *p, struct listener *l)
+static void on_listener(struct pool *p, struct worker *w, struct listener *l)
 {
 	struct conn *c = NULL;
 
 	pthread_rwlock_rdlock(&p->lslock);
 	if (l->fd >= 0) /* not retired by a reload since the event was queued */
-		c = accept_batch(p, l);
+		c = accept_batch(p, w, l);
 	pthread_rwlock_unlock(&p->lslock);
 	if (c)
-		serve(p, c);
+		run_owned(p, w, c);
+}
+
+static void note_busy(struct pool *p)
+{
+	unsigned busy = __atomic_add_fetch(&p->busy, 1, __ATOMIC_RELAXED);
+
+	if (busy >= __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED) &&
+	    log_due(&p->last_saturated_log)) {
+		unsigned q = __atomic_load_n(&p->waiting, __ATOMIC_RELAXED);
+		log_event(LOG_WARNING, LOG_ID_POOL_SATURATED,
+			  LOG_FIELDS(LOG_UINT("MTHTTPD_WORKERS", busy), LOG_UINT("MTHTTPD_QUEUED", q)),
+			  "pool saturated: all %u workers busy, %u connections queued", busy, q);
+	}
+}
+
+enum wake { WAKE_STAY, WAKE_LEAVE, WAKE_STOP };
+
+/* One event: whether the worker stays, leaves (resize) or stops. */
+static enum wake on_event(struct pool *p, struct worker *w, void *tag)
+{
+	eventfd_t v;
+
+	if (tag == &p->stopfd)
+		return WAKE_STOP;
+	if (tag == &p->wakefd) {
+		if (eventfd_read(p->wakefd, &v) < 0) /* take one token */
+			return WAKE_STAY;
+		if (take_exit_token(p)) {
+			log_debug("leaving the pool (resized)");
+			return WAKE_LEAVE;
+		}
+		return WAKE_STAY;
+	}
+	if (tag == &p->probefd) {
+		(void)eventfd_read(p->probefd, &v);
+		__atomic_store_n(&p->probe_pending, false, __ATOMIC_RELEASE);
+		return WAKE_STAY;
+	}
+	if (is_listener(p, tag)) {
+		on_listener(p, w, tag);
+		return WAKE_STAY;
+	}
+	if (claim(tag))
+		run_owned(p, w, tag);
+	return WAKE_STAY;
+}
+
+/* Run the connections on LIST, which yielded in an earlier round (each may
+ * yield again, onto w->later). */
+static void run_yielded(struct pool *p, struct worker *w, struct conn *c)
+{
+	while (c) {
+		struct conn *next = conn_sched(c)->next_later;
+		run_owned(p, w, c);
+		c = next;
+	}
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct pool *p = w->pool;
+	enum wake wk = WAKE_STAY;
 	char name[16];
 
 	snprintf(name, sizeof name, "worker-%u", w->index);
@@ -477,49 +581,40 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof name, "mthttpd-w%u", w->index);
 	pthread_setname_np(pthread_self(), name);
 
-	for (;;) {
-		struct epoll_event ev;
-		struct conn *c = queue_pop(p);
-		int n;
+	while (wk == WAKE_STAY) {
+		struct epoll_event ev[EVENTS_BATCH];
+		int n = epoll_wait(p->epfd, ev, EVENTS_BATCH, w->later ? 0 : -1);
+		struct conn *yielded = w->later;
 
-		if (c) {
-			serve(p, c);
+		if (n < 0 && errno != EINTR)
+			log_err("epoll_wait: %s", strerror(errno));
+		if (n <= 0 && !yielded)
 			continue;
+		note_busy(p);
+		/* the ones that yielded last round go after these events */
+		w->later = NULL;
+		/* every event of the batch is handled even when leaving: an
+		 * edge-triggered event dropped here would never come again */
+		for (int i = 0; i < n && wk != WAKE_STOP; i++) {
+			enum wake r = on_event(p, w, ev[i].data.ptr);
+			if (r != WAKE_STAY)
+				wk = r;
 		}
-		n = epoll_wait(p->epfd, &ev, 1, -1);
-		if (n <= 0) {
-			if (n < 0 && errno != EINTR)
-				log_err("epoll_wait: %s", strerror(errno));
-			continue;
-		}
-		if (ev.data.ptr == &p->stopfd)
-			break;
-		if (ev.data.ptr == &p->wakefd) {
-			eventfd_t v;
-			if (eventfd_read(p->wakefd, &v) < 0) /* take one token */
-				continue;
-			if (take_exit_token(p)) {
-				/* the token may have been meant for a queued
-				 * connection: pass that wake-up on */
-				if (__atomic_load_n(&p->qlen, __ATOMIC_RELAXED))
-					(void)eventfd_write(p->wakefd, 1);
-				log_debug("leaving the pool (resized)");
-				break;
-			}
-			continue;
-		}
-		if (ev.data.ptr == &p->probefd) {
-			eventfd_t v;
-			(void)eventfd_read(p->probefd, &v);
-			__atomic_store_n(&p->probe_pending, false, __ATOMIC_RELEASE);
-			continue;
-		}
-		if (is_listener(p, ev.data.ptr)) {
-			on_listener(p, ev.data.ptr);
-			continue;
-		}
-		serve(p, ev.data.ptr);
+		if (wk != WAKE_STOP)
+			run_yielded(p, w, yielded);
+		else
+			w->later = NULL; /* pool_free() closes them */
+		__atomic_sub_fetch(&p->busy, 1, __ATOMIC_RELAXED);
 	}
+	/* leaving a shrinking pool: nobody else may run what this worker
+	 * owns, so finish it (each runs until its socket would block);
+	 * on a stop, pool_free() closes whatever is left */
+	while (wk == WAKE_LEAVE && w->later) {
+		struct conn *yielded = w->later;
+		w->later = NULL;
+		run_yielded(p, w, yielded);
+	}
+	conn_thread_exit();
 	return NULL;
 }
 
@@ -618,7 +713,6 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	if (!p)
 		return -ENOMEM;
 	p->epfd = p->wakefd = p->stopfd = p->probefd = -1;
-	pthread_mutex_init(&p->qlock, NULL);
 	pthread_mutex_init(&p->reglock, NULL);
 	pthread_rwlock_init(&p->lslock, NULL);
 	pthread_condattr_init(&ca);
@@ -631,9 +725,8 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	memcpy(p->ls, l, n * sizeof *l);
 	p->nls = n;
 	p->qcap = queue_size;
-	p->q = calloc(queue_size, sizeof *p->q);
 	p->workers = calloc(WORKERS_MAX, sizeof *p->workers);
-	if (!p->q || !p->workers) {
+	if (!p->workers) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -658,6 +751,11 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 		if ((r = epoll_add(p->epfd, p->ls[i].fd, EPOLLIN | EPOLLONESHOT, &p->ls[i])) < 0)
 			goto fail_epoll;
 
+	{
+		cpu_set_t cpus;
+		int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 2;
+		p->spare_cpus = ncpu > 1 ? (unsigned)ncpu - 1 : 0;
+	}
 	/* the target size is set before any worker can read it */
 	__atomic_store_n(&p->nworkers, pool_size, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < pool_size; i++)
@@ -683,33 +781,11 @@ int pool_resize(struct pool *p, unsigned pool_size, unsigned queue_size, char *e
 		size_t errlen)
 {
 	unsigned cur = __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED);
+	/* connections already waiting stay queued; a smaller queue only
+	 * turns away new ones until it has room again */
+	unsigned qcap = __atomic_exchange_n(&p->qcap, queue_size, __ATOMIC_RELAXED);
 	int r = 0;
 
-	if (queue_size != p->qcap) {
-		struct conn **q;
-		unsigned cap;
-
-		pthread_mutex_lock(&p->qlock);
-		/* never drop a queued connection: shrink no further than what
-		 * waits now */
-		cap = queue_size > p->qlen ? queue_size : p->qlen;
-		q = calloc(cap, sizeof *q);
-		if (q) {
-			for (unsigned i = 0; i < p->qlen; i++)
-				q[i] = p->q[(p->qhead + i) % p->qcap];
-			free(p->q);
-			p->q = q;
-			p->qhead = 0;
-			p->qcap = cap;
-		} else {
-			r = -ENOMEM;
-		}
-		pthread_mutex_unlock(&p->qlock);
-		if (r < 0) {
-			snprintf(err, errlen, "out of memory resizing the queue");
-			return r;
-		}
-	}
 	if (pool_size > cur) {
 		for (unsigned i = cur; i < pool_size; i++) {
 			if ((r = start_worker(p, err, errlen)) < 0)
@@ -724,9 +800,9 @@ int pool_resize(struct pool *p, unsigned pool_size, unsigned queue_size, char *e
 		if (eventfd_write(p->wakefd, cur - pool_size) < 0)
 			log_err("cannot wake workers to leave: %s", strerror(errno));
 	}
-	if (pool_size != cur || queue_size != p->qcap)
+	if (pool_size != cur || queue_size != qcap)
 		log_notice("pool resized: %u workers (was %u), queue of %u",
-			   __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED), cur, p->qcap);
+			   __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED), cur, queue_size);
 	return r;
 }
 
@@ -827,6 +903,7 @@ void pool_free(struct pool *p)
 	for (size_t fd = 0; fd < p->regcap; fd++)
 		if (p->reg[fd].c)
 			conn_free(p->reg[fd].c);
+	conn_cache_release();
 	for (size_t b = 0; b < IPC_BUCKETS; b++)
 		while (p->ipc[b]) {
 			struct ip_count *e = p->ipc[b];
@@ -837,7 +914,6 @@ void pool_free(struct pool *p)
 		if (p->ls[i].fd >= 0)
 			close(p->ls[i].fd);
 	free(p->reg);
-	free(p->q);
 	free(p->workers);
 	if (p->epfd >= 0)
 		close(p->epfd);
@@ -847,7 +923,6 @@ void pool_free(struct pool *p)
 		close(p->stopfd);
 	if (p->probefd >= 0)
 		close(p->probefd);
-	pthread_mutex_destroy(&p->qlock);
 	pthread_mutex_destroy(&p->reglock);
 	pthread_rwlock_destroy(&p->lslock);
 	pthread_cond_destroy(&p->regcond);
@@ -859,11 +934,9 @@ void pool_get_stats(struct pool *p, struct pool_stats *out)
 {
 	out->workers = __atomic_load_n(&p->nworkers, __ATOMIC_RELAXED);
 	out->busy = __atomic_load_n(&p->busy, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&p->qlock);
-	out->queued = p->qlen;
-	out->queue_cap = p->qcap;
-	out->rejected = p->rejected;
-	pthread_mutex_unlock(&p->qlock);
+	out->queued = __atomic_load_n(&p->waiting, __ATOMIC_RELAXED);
+	out->queue_cap = __atomic_load_n(&p->qcap, __ATOMIC_RELAXED);
+	out->rejected = __atomic_load_n(&p->rejected, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&p->reglock);
 	out->connections = p->nconns;
 	pthread_mutex_unlock(&p->reglock);

@@ -1,15 +1,16 @@
 /* pool.h - the fixed pool of worker threads and the connections they serve.
  *
  * Workers wait on one shared epoll set themselves; every connection is
- * registered with EPOLLONESHOT, so exactly one worker runs it at a time and
- * it is handed back to epoll the moment its socket would block.  An idle
- * keep-alive connection is only an epoll registration: it holds no thread.
+ * registered once, edge-triggered, and a claim counter makes sure exactly
+ * one worker runs it at a time; it is let go the moment its socket would
+ * block.  An idle keep-alive connection is only an epoll registration: it
+ * holds no thread.
  *
  * New connections are accepted by whichever worker epoll gives the listening
- * socket to.  That worker serves the first one itself; the others wait in a
- * bounded FIFO (queue_size) for a free worker, and beyond it get 503 with
- * Retry-After.  A reaper thread enforces deadlines (keep-alive and I/O
- * timeouts) once a second. */
+ * socket to.  That worker serves the first one itself; the others wait
+ * (queue_size) for a free worker, and beyond it get 503 with Retry-After.
+ * A reaper thread enforces deadlines (keep-alive and I/O timeouts) once a
+ * second. */
 #ifndef MTH_POOL_H
 #define MTH_POOL_H
 
