@@ -31,6 +31,7 @@
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
+#include "pool.h"
 #include "response.h"
 #include "router.h"
 #include "site.h"
@@ -609,7 +610,9 @@ static void finish_upload(struct conn *c)
 		respond_error(c, 400, true, msg, NULL, false);
 		goto out;
 	}
+	pool_block_begin(); /* fsyncs: another worker takes over meanwhile */
 	r = upload_store(c->site->uploads_fd, io->body, io->body_len, name);
+	pool_block_end();
 	if (r < 0) {
 		bool full = r == -ENOSPC || r == -EDQUOT;
 		log_err("upload from %s (%zu bytes) not stored: %s -> %d", c->peer, io->body_len,

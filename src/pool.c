@@ -81,6 +81,16 @@ struct pool {
 	unsigned nworkers;    /* atomic: the target size of the pool */
 	unsigned exit_tokens; /* atomic: workers asked to exit (shrinking) */
 	unsigned spare_cpus;  /* CPUs we may run on, minus one */
+
+	/* At most `slots` workers (one per CPU) run the event loop; the others
+	 * stand by until one of those blocks (pool_block_begin) or leaves.
+	 * A thread woken by epoll that has no CPU to run on only costs
+	 * context switches. */
+	pthread_mutex_t slotlock;
+	pthread_cond_t slotcond;
+	unsigned slots;  /* under slotlock */
+	unsigned active; /* atomic, changed under slotlock */
+	bool halt;       /* under slotlock: pool_free() stops everyone */
 	unsigned busy;        /* atomic */
 
 	/* accepted connections waiting for a free worker: registered in the
@@ -283,6 +293,69 @@ static void listener_arm(struct pool *p, struct listener *l)
 
 	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0 && errno != ENOENT)
 		log_err("cannot re-arm listener %s: %s", l->name, strerror(errno));
+}
+
+/* ------------------------------------------------------------------------
+ * Active slots
+ */
+
+static __thread struct pool *tl_pool; /* set in worker threads */
+
+/* Wait for a slot; false when the pool is being freed. */
+static bool slot_take(struct pool *p)
+{
+	bool ok;
+
+	pthread_mutex_lock(&p->slotlock);
+	while (!p->halt && p->active >= p->slots)
+		pthread_cond_wait(&p->slotcond, &p->slotlock);
+	ok = !p->halt;
+	if (ok)
+		__atomic_add_fetch(&p->active, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->slotlock);
+	return ok;
+}
+
+static void slot_give(struct pool *p)
+{
+	pthread_mutex_lock(&p->slotlock);
+	__atomic_sub_fetch(&p->active, 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&p->slotcond);
+	pthread_mutex_unlock(&p->slotlock);
+}
+
+/* More workers in the loop than slots (one came back from blocking)? */
+static bool slot_surplus(struct pool *p)
+{
+	bool over;
+
+	if (__atomic_load_n(&p->active, __ATOMIC_RELAXED) <= p->slots)
+		return false;
+	pthread_mutex_lock(&p->slotlock);
+	over = p->active > p->slots;
+	if (over) /* the caller stands by */
+		__atomic_sub_fetch(&p->active, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->slotlock);
+	return over;
+}
+
+void pool_block_begin(void)
+{
+	if (tl_pool)
+		slot_give(tl_pool);
+}
+
+void pool_block_end(void)
+{
+	struct pool *p = tl_pool;
+
+	if (!p)
+		return;
+	/* back at once, one over the count for a moment: slot_surplus()
+	 * sends someone to stand by after its current round */
+	pthread_mutex_lock(&p->slotlock);
+	__atomic_add_fetch(&p->active, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->slotlock);
 }
 
 /* ------------------------------------------------------------------------
@@ -569,6 +642,17 @@ static void run_yielded(struct pool *p, struct worker *w, struct conn *c)
 	}
 }
 
+/* Run what W still owns (yielded connections) until each would block:
+ * before it stands by or leaves, nobody else could run them. */
+static void finish_owned(struct pool *p, struct worker *w)
+{
+	while (w->later) {
+		struct conn *yielded = w->later;
+		w->later = NULL;
+		run_yielded(p, w, yielded);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -580,7 +664,10 @@ static void *worker_main(void *arg)
 	log_set_thread_name(name);
 	snprintf(name, sizeof name, "mthttpd-w%u", w->index);
 	pthread_setname_np(pthread_self(), name);
+	tl_pool = p;
 
+	if (!slot_take(p))
+		wk = WAKE_STOP;
 	while (wk == WAKE_STAY) {
 		struct epoll_event ev[EVENTS_BATCH];
 		int n = epoll_wait(p->epfd, ev, EVENTS_BATCH, w->later ? 0 : -1);
@@ -605,14 +692,17 @@ static void *worker_main(void *arg)
 		else
 			w->later = NULL; /* pool_free() closes them */
 		__atomic_sub_fetch(&p->busy, 1, __ATOMIC_RELAXED);
+		if (wk == WAKE_STAY && slot_surplus(p)) {
+			finish_owned(p, w);
+			if (!slot_take(p))
+				wk = WAKE_STOP;
+		}
 	}
-	/* leaving a shrinking pool: nobody else may run what this worker
-	 * owns, so finish it (each runs until its socket would block);
-	 * on a stop, pool_free() closes whatever is left */
-	while (wk == WAKE_LEAVE && w->later) {
-		struct conn *yielded = w->later;
-		w->later = NULL;
-		run_yielded(p, w, yielded);
+	/* leaving a shrinking pool: finish what this worker owns, then hand
+	 * the slot on; on a stop, pool_free() closes whatever is left */
+	if (wk == WAKE_LEAVE) {
+		finish_owned(p, w);
+		slot_give(p);
 	}
 	conn_thread_exit();
 	return NULL;
@@ -714,6 +804,8 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 		return -ENOMEM;
 	p->epfd = p->wakefd = p->stopfd = p->probefd = -1;
 	pthread_mutex_init(&p->reglock, NULL);
+	pthread_mutex_init(&p->slotlock, NULL);
+	pthread_cond_init(&p->slotcond, NULL);
 	pthread_rwlock_init(&p->lslock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -755,6 +847,7 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 		cpu_set_t cpus;
 		int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 2;
 		p->spare_cpus = ncpu > 1 ? (unsigned)ncpu - 1 : 0;
+		p->slots = ncpu > 1 ? (unsigned)ncpu : 1;
 	}
 	/* the target size is set before any worker can read it */
 	__atomic_store_n(&p->nworkers, pool_size, __ATOMIC_RELAXED);
@@ -890,6 +983,10 @@ void pool_free(struct pool *p)
 		return;
 	if (p->stopfd >= 0 && eventfd_write(p->stopfd, 1) < 0)
 		log_err("cannot stop the workers: %s", strerror(errno));
+	pthread_mutex_lock(&p->slotlock);
+	p->halt = true;
+	pthread_cond_broadcast(&p->slotcond);
+	pthread_mutex_unlock(&p->slotlock);
 	for (unsigned i = 0; i < p->nstarted; i++)
 		pthread_join(p->workers[i].thread, NULL);
 	if (p->reaper_started) {
@@ -924,6 +1021,8 @@ void pool_free(struct pool *p)
 	if (p->probefd >= 0)
 		close(p->probefd);
 	pthread_mutex_destroy(&p->reglock);
+	pthread_mutex_destroy(&p->slotlock);
+	pthread_cond_destroy(&p->slotcond);
 	pthread_rwlock_destroy(&p->lslock);
 	pthread_cond_destroy(&p->regcond);
 	pthread_cond_destroy(&p->reapcond);

@@ -9,8 +9,9 @@
  * New connections are accepted by whichever worker epoll gives the listening
  * socket to.  That worker serves the first one itself; the others wait
  * (queue_size) for a free worker, and beyond it get 503 with Retry-After.
- * A reaper thread enforces deadlines (keep-alive and I/O timeouts) once a
- * second. */
+ * At most one worker per CPU runs the event loop at a time; the others stand
+ * by to take over while one blocks (pool_block_begin).  A reaper thread
+ * enforces deadlines (keep-alive and I/O timeouts) once a second. */
 #ifndef MTH_POOL_H
 #define MTH_POOL_H
 
@@ -70,5 +71,11 @@ size_t pool_wait_idle(struct pool *p, int64_t timeout_ms);
 void pool_free(struct pool *p);
 
 void pool_get_stats(struct pool *p, struct pool_stats *out);
+
+/* Around work that may block the calling worker for a while (an upload's
+ * fsyncs): its place in the event loop goes to a standing-by worker
+ * meanwhile.  No-ops outside worker threads. */
+void pool_block_begin(void);
+void pool_block_end(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -213,6 +214,17 @@ void server_start(struct server *s, const struct server_opts *o)
 		const char *bin = env_or("MTHTTPD_BIN", MTHTTPD_BIN_DEFAULT);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+		if (o->one_cpu) {
+			cpu_set_t one, all;
+			CPU_ZERO(&one);
+			if (sched_getaffinity(0, sizeof all, &all) == 0)
+				for (int i = 0; i < CPU_SETSIZE; i++)
+					if (CPU_ISSET(i, &all)) {
+						CPU_SET(i, &one);
+						break;
+					}
+			(void)sched_setaffinity(0, sizeof one, &one);
+		}
 		dup2(logfd, STDERR_FILENO);
 		snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
 		unsetenv("LISTEN_FDS");

@@ -25,6 +25,7 @@ struct server_opts {
 	const char *extra;          /* more config lines */
 	bool self_bind;             /* no socket activation: the daemon binds port */
 	unsigned watchdog_usec;     /* set WATCHDOG_USEC/WATCHDOG_PID */
+	bool one_cpu;               /* run the daemon on one CPU (affinity) */
 };
 
 struct server {

@@ -912,6 +912,69 @@ Test(concurrency, two_hundred_clients_five_requests_each, .init = start_default)
 	cr_assert_eq(total, N * 5, "only %d of %d requests served", total, N * 5);
 }
 
+/* Uploads block their worker in fsync; with the daemon on one CPU only one
+ * worker runs the event loop, and the others must take over while it
+ * blocks: 8 uploaders and 8 readers at once are all answered, and every
+ * upload is stored. */
+struct mixed_arg {
+	unsigned port;
+	bool upload;
+	int ok;
+};
+
+static void *mixed_client(void *p)
+{
+	struct mixed_arg *a = p;
+	int fd = http_connect(a->port);
+
+	for (int i = 0; i < 10; i++) {
+		static const char body[] = "{\"n\":1,\"s\":\"one cpu\"}";
+		struct http_resp r;
+		char req[512];
+
+		if (a->upload)
+			snprintf(req, sizeof req,
+				 "POST /upload HTTP/1.1\r\nHost: localhost:%u\r\n"
+				 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+				 a->port, sizeof body - 1, body);
+		else
+			snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+				 a->port);
+		send_str(fd, req);
+		if (http_read(fd, &r, false) == 0 && r.status == (a->upload ? 201 : 200))
+			a->ok++;
+		http_resp_free(&r);
+	}
+	close(fd);
+	return NULL;
+}
+
+static void one_cpu_four_workers(void)
+{
+	struct server_opts o = { .pool_size = 4, .one_cpu = true, .keepalive_timeout = 30 };
+	server_start(&srv, &o);
+}
+
+Test(concurrency, one_cpu_uploads_and_reads_together, .init = one_cpu_four_workers)
+{
+	enum { N = 16 };
+	pthread_t t[N];
+	struct mixed_arg a[N];
+	int ups = 0, gets = 0;
+
+	for (int i = 0; i < N; i++) {
+		a[i] = (struct mixed_arg){ srv.port, i % 2 == 0, 0 };
+		cr_assert_eq(pthread_create(&t[i], NULL, mixed_client, &a[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		*(a[i].upload ? &ups : &gets) += a[i].ok;
+	}
+	cr_assert_eq(ups, N / 2 * 10, "uploads stored: %d", ups);
+	cr_assert_eq(gets, N / 2 * 10, "pages served: %d", gets);
+	cr_assert_eq(server_count_uploads(&srv), N / 2 * 10);
+}
+
 static void tiny_pool(void)
 {
 	struct server_opts o = { .pool_size = 2, .keepalive_timeout = 30 };
