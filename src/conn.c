@@ -363,22 +363,33 @@ void conn_timeout(struct conn *c)
  * Building responses into io->out
  */
 
+/* What the access log keeps of each byte of a request line: 0 ends the line
+ * (CR, LF); controls and '"' become '?' so that no client can forge log
+ * lines or terminal escapes. */
+static unsigned char reqline_map[256];
+
+static void reqline_map_init(void)
+{
+	for (unsigned ch = 0; ch < 256; ch++)
+		reqline_map[ch] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (unsigned char)ch;
+	reqline_map['\r'] = reqline_map['\n'] = 0;
+}
+
 static void copy_reqline(struct iobuf *io, const char *buf, size_t len)
 {
-	size_t n = 0;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	size_t n = 0, max = len < sizeof io->reqline - 1 ? len : sizeof io->reqline - 1;
 
-	for (; n < len && n < sizeof io->reqline - 1; n++) {
-		unsigned char ch = (unsigned char)buf[n];
-		if (ch == '\r' || ch == '\n')
+	pthread_once(&once, reqline_map_init);
+	for (; n < max; n++) {
+		unsigned char ch = reqline_map[(unsigned char)buf[n]];
+		if (!ch)
 			break;
-		/* never let a client forge log lines or terminal escapes */
-		io->reqline[n] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
+		io->reqline[n] = (char)ch;
 	}
 	io->reqline[n] = '\0';
 }
 
-/* A field value for the access log file, cut to fit (the file escapes
- * what it writes). */
 static void copy_field(char *dst, const struct http_request *req, const char *name)
 {
 	const struct http_header *h = http_request_header(req, name);
@@ -833,11 +844,17 @@ static void log_access(struct conn *c)
 	access_log_request(c->site->cfg, &e);
 }
 
+/* Does the buffer hold CRLF CRLF (searching from just before SCAN_FROM)? */
 static bool head_complete(const struct iobuf *io, size_t scan_from)
 {
-	scan_from = scan_from >= 3 ? scan_from - 3 : 0;
-	return io->in_len >= 4 &&
-	       memmem(io->in + scan_from, io->in_len - scan_from, "\r\n\r\n", 4) != NULL;
+	const char *p = io->in + (scan_from >= 3 ? scan_from - 3 : 0), *end = io->in + io->in_len;
+
+	while (end - p >= 4 && (p = memchr(p + 1, '\n', (size_t)(end - p - 1))) != NULL) {
+		/* p is the LF of some "\r\n": is it followed by "\r\n"? */
+		if (end - p >= 3 && p[1] == '\r' && p[2] == '\n' && p[-1] == '\r')
+			return true;
+	}
+	return false;
 }
 
 /* Should the (incomplete) buffer be shown to the parser now?  Only when it
