@@ -147,7 +147,12 @@ struct file_cache *file_cache_new(const struct site *s, int dirfd, bool download
 	if (!fc->shard_max_entries)
 		fc->shard_max_entries = 1;
 	fc->shard_max_bytes = lim->max_bytes / FILE_CACHE_SHARDS;
+	/* a file held in memory must leave room in its shard for others; an
+	 * entry is never evicted by its own insertion, so this also keeps the
+	 * byte bound (but for metadata of absurdly long paths) */
 	fc->file_max = lim->file_max;
+	if (fc->file_max > fc->shard_max_bytes / 2)
+		fc->file_max = fc->shard_max_bytes / 2;
 	fc->now_ms = monotonic_ms;
 	for (i = 0; i < FILE_CACHE_SHARDS; i++)
 		pthread_mutex_init(&fc->shards[i].lock, NULL);
@@ -428,11 +433,14 @@ int file_cache_lookup(struct file_cache *fc, const char *rel, int is_dir, unsign
 		      size_t location_cap)
 {
 	size_t len = strlen(rel);
-	uint64_t hash = key_hash(rel, len, is_dir);
-	struct fc_shard *sh = shard_of(fc, hash);
+	uint64_t hash;
+	struct fc_shard *sh;
 	struct fc_entry *e;
 	int64_t now = fc->now_ms();
 
+	is_dir = is_dir != 0; /* the router's flag is 0/1 already; keys compare it */
+	hash = key_hash(rel, len, is_dir);
+	sh = shard_of(fc, hash);
 	*out = NULL;
 	if (fd_out)
 		*fd_out = -1;

@@ -67,7 +67,9 @@ struct file_cache_file {
 struct file_cache_limits {
 	size_t max_entries;
 	size_t max_bytes;
-	size_t file_max; /* largest file held in memory */
+	/* the largest file held in memory; at most half a shard's share
+	 * of max_bytes */
+	size_t file_max;
 };
 
 struct file_cache;
