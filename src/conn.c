@@ -391,8 +391,10 @@ static char *put_bytes(char *p, const char *s, size_t n)
 
 /* Validator and range fields for a file response: ETag, Last-Modified,
  * Accept-Ranges (RFC 9110 sections 8.8, 14.3), from the strings the file
- * cache formatted once.  OUT has room for FIELDS_CAP bytes. */
-#define FIELDS_CAP 1024
+ * cache formatted once.  OUT has room for FIELDS_CAP bytes: these, a
+ * Content-Range and a Content-Disposition for a 255-byte name that is all
+ * non-ASCII (filename*= triples it) together. */
+#define FIELDS_CAP 2048
 static size_t validator_fields(char *out, const struct file_cache_file *f,
 			       const struct http_validators *v, bool ranges)
 {
@@ -518,8 +520,7 @@ again:
 
 	elen = validator_fields(extra, f, &v, cfg->max_ranges > 0);
 	if (upload)
-		elen += (size_t)snprintf(extra + elen, sizeof extra - elen,
-					 "X-Content-Type-Options: nosniff\r\n");
+		elen = (size_t)(PUT_LIT(extra + elen, "X-Content-Type-Options: nosniff\r\n") - extra);
 	else if (f->attachment)
 		elen += response_content_disposition(extra + elen, sizeof extra - elen, f->name);
 
