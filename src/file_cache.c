@@ -19,15 +19,17 @@
 
 #define FC_BUCKETS 256 /* per shard, a power of two */
 
-/* An mtime younger than this when the file was read might be shared by a
- * later write in the same timestamp tick ("racy git"). */
-#define FC_RACY_NS 1000000000LL
+/* A file whose mtime is younger than this when it is read is not kept: it
+ * may still be being written (an empty or half-written snapshot would be
+ * served for a whole FILE_CACHE_TTL_MS), and a later write in the same
+ * timestamp tick would not change its metadata ("racy git"). */
+#define FC_YOUNG_NS 1000000000LL
 
 struct fc_entry {
 	struct file_cache_file f; /* first: callers get &e->f */
 	unsigned refs;		  /* atomic: the table's and every caller's */
 	int64_t checked_ms;	  /* atomic: monotonic ms of the stat that confirmed it */
-	bool racy;		  /* read while its mtime was young: re-read it */
+	bool young;		  /* mtime was young when read: never in the table */
 	bool is_index;
 	uint64_t hash;
 	size_t cost;		   /* bytes charged to the shard */
@@ -362,12 +364,12 @@ static struct fc_entry *entry_new(struct file_cache *fc, const char *rel, size_t
 	http_date_format(sf->mtime, e->f.last_modified);
 	/* the stat came after FILL_NS: a write later in the same tick as a
 	 * young mtime would not show in the metadata */
-	e->racy = mtime_ns > fill_ns - FC_RACY_NS;
+	e->young = mtime_ns > fill_ns - FC_YOUNG_NS;
 	if (sf->size <= fc->file_max) {
 		e->data = read_all(sf->fd, sf);
 		e->f.data = e->data;
 		if (!e->data)
-			e->racy = true; /* try again at the next revalidation */
+			e->young = true; /* changed while read: serve by fd, keep nothing */
 	}
 	e->cost = sizeof *e + extra + (e->data ? sf->size : 0);
 	return e;
@@ -401,8 +403,9 @@ static int refresh(struct file_cache *fc, struct fc_shard *sh, const char *rel, 
 		}
 		return status;
 	}
-	if (old && !old->racy && same_file(old, &sf)) {
-		/* unchanged: trusted for another period, from this stat on */
+	if (old && same_file(old, &sf)) {
+		/* unchanged (and old enough, or it would not be in the table):
+		 * trusted for another period, from this stat on */
 		__atomic_store_n(&old->checked_ms, now, __ATOMIC_RELAXED);
 		e = old;
 		goto done;
@@ -414,9 +417,16 @@ static int refresh(struct file_cache *fc, struct fc_shard *sh, const char *rel, 
 		return 500;
 	}
 	e->checked_ms = now;
-	entry_ref(e); /* the table's */
 	pthread_mutex_lock(&sh->lock);
-	table_insert(fc, sh, e, &dead);
+	if (e->young) {
+		/* this caller's alone; what the table has is outdated */
+		cur = table_find(sh, hash, rel, len, is_dir);
+		if (cur)
+			table_remove(sh, cur, &dead);
+	} else {
+		entry_ref(e); /* the table's */
+		table_insert(fc, sh, e, &dead);
+	}
 	pthread_mutex_unlock(&sh->lock);
 	drop_dead(dead);
 done:

@@ -12,10 +12,12 @@
  * (openat2 RESOLVE_BENEATH: the same path security as without a cache) and
  * compares inode, size and mtime: unchanged, the entry is trusted for
  * another period; changed, it is rebuilt (content re-read); gone, refused or
- * no longer a regular file, it is dropped and the status is answered.  A
- * file whose mtime was less than a second old when it was read may be
- * rewritten within one timestamp tick without its metadata changing, so
- * such an entry is re-read at each revalidation until its mtime is old.
+ * no longer a regular file, it is dropped and the status is answered.
+ * A file modified less than a second before it is read is not kept: it may
+ * still be being written (a truncated or half-written snapshot must not be
+ * served for a whole second), and a write within the same timestamp tick
+ * would not change its metadata.  Such a lookup returns an entry of its own
+ * (read afresh, as without a cache) that only the caller holds.
  * Only 200 results are cached: a 301/403/404 costs an open as without a
  * cache, and request names that do not exist cannot fill the cache.
  *

@@ -308,9 +308,40 @@ Test(file_cache, unchanged_file_keeps_its_entry)
 	file_cache_put(f2);
 }
 
+/* A file written less than a second ago may still be being written: it
+ * is read for each request and kept by nobody but the caller. */
+Test(file_cache, a_file_being_written_is_not_kept)
+{
+	const struct file_cache_file *f1, *f2, *f3;
+	bool opened;
+	size_t n;
+
+	write_text("a.txt", "");
+	cr_assert_eq(lookup("a.txt", 0, &f1, &opened), 200);
+	cr_expect(opened);
+	cr_expect_eq(f1->size, 0);
+	write_text("a.txt", "now complete\n");
+	cr_assert_eq(lookup("a.txt", 0, &f2, &opened), 200);
+	cr_expect(opened, "no trusted second for a young file");
+	expect_content(f2, "now complete\n");
+	file_cache_stats(fc, &n, NULL);
+	cr_expect_eq(n, 0);
+	/* once it has been still for a second it is kept */
+	age("a.txt", 2);
+	cr_assert_eq(lookup("a.txt", 0, &f3, &opened), 200);
+	file_cache_stats(fc, &n, NULL);
+	cr_expect_eq(n, 1);
+	file_cache_put(f3);
+	cr_assert_eq(lookup("a.txt", 0, &f3, &opened), 200);
+	cr_expect_not(opened);
+	file_cache_put(f1);
+	file_cache_put(f2);
+	file_cache_put(f3);
+}
+
 /* A write in the same timestamp tick as the read leaves size and mtime as
- * they were; while the mtime is young the entry is re-read anyway. */
-Test(file_cache, young_mtime_is_reread_even_with_the_same_metadata)
+ * they were: a young file is read again whatever its metadata says. */
+Test(file_cache, young_file_is_reread_even_with_the_same_metadata)
 {
 	const struct file_cache_file *f1, *f2;
 	struct stat st;
@@ -324,12 +355,27 @@ Test(file_cache, young_mtime_is_reread_even_with_the_same_metadata)
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
 	cr_assert_eq(utimensat(root_fd, "a.txt", ts, 0), 0);
-	advance(FILE_CACHE_TTL_MS);
 	cr_assert_eq(lookup("a.txt", 0, &f2, NULL), 200);
 	expect_content(f2, "two\n");
 	cr_expect_str_eq(f1->v.etag, f2->v.etag, "the metadata (and so the ETag) did not change");
 	file_cache_put(f1);
 	file_cache_put(f2);
+}
+
+Test(file_cache, a_young_rewrite_drops_the_kept_entry)
+{
+	const struct file_cache_file *f;
+	size_t n;
+
+	cr_assert_eq(lookup("a.txt", 0, &f, NULL), 200);
+	file_cache_put(f);
+	write_text("a.txt", "fresh\n");
+	advance(FILE_CACHE_TTL_MS);
+	cr_assert_eq(lookup("a.txt", 0, &f, NULL), 200);
+	expect_content(f, "fresh\n");
+	file_cache_put(f);
+	file_cache_stats(fc, &n, NULL);
+	cr_expect_eq(n, 0, "the outdated entry is gone, the young one not kept");
 }
 
 Test(file_cache, symlinks_out_of_the_root_are_refused)
@@ -483,6 +529,7 @@ Test(file_cache, bounds_evict_least_recently_used)
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof name, "f%03d", i);
 		put_file(name, buf, sizeof buf);
+		age(name, 100);
 	}
 	cr_assert_eq(file_cache_lookup(small, "f000", 0, 0, &held, NULL, loc, sizeof loc), 200);
 	for (int i = 1; i < 300; i++) {
@@ -546,6 +593,15 @@ static void *writer(void *arg)
 		if (fd >= 0) {
 			if (write(fd, buf, len) != (ssize_t)len)
 				abort();
+			/* every other version old enough to be kept: both
+			 * table replacements and private entries race */
+			if (v % 2) {
+				struct timespec ts[2];
+				clock_gettime(CLOCK_REALTIME, &ts[0]);
+				ts[0].tv_sec -= 10;
+				ts[1] = ts[0];
+				futimens(fd, ts);
+			}
 			close(fd);
 			rename(tmp, dst);
 		}
