@@ -25,6 +25,7 @@
 #include "access_log.h"
 #include "chunked.h"
 #include "conn.h"
+#include "file_cache.h"
 #include "http_date.h"
 #include "http_etag.h"
 #include "http_range.h"
@@ -35,7 +36,6 @@
 #include "response.h"
 #include "router.h"
 #include "site.h"
-#include "static_file.h"
 #include "upload.h"
 
 /* The request head buffer holds the largest head the parser accepts: the
@@ -71,6 +71,11 @@ struct iobuf {
 	const char *part_type;
 	uint64_t file_size;
 	struct http_range ranges[HTTP_RANGES_MAX];
+
+	/* a body sent from the file cache's copy after out[]: the iobuf
+	 * holds a reference to MEM_FILE until the response is done */
+	const struct file_cache_file *mem_file;
+	size_t mem_off;
 
 	/* the request in progress, for the access log: copies, because the
 	 * parsed request dies before the response is complete */
@@ -271,6 +276,7 @@ static void io_release(struct conn *c)
 		return;
 	if (io->file_fd >= 0)
 		close(io->file_fd);
+	file_cache_put(io->mem_file);
 	free(io->body);
 	c->io = NULL;
 	if (!io_spare) {
@@ -495,18 +501,42 @@ static void log_security(const struct conn *c, int status, const char *why)
 		  "security: %s \"%s\": %s -> %d", c->peer, c->io->reqline, why, status);
 }
 
+/* Append N bytes to a field block being built in a fixed buffer. */
+static char *put_bytes(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, lit) put_bytes((p), (lit), sizeof(lit) - 1)
+
 /* Validator and range fields for a file response: ETag, Last-Modified,
- * Accept-Ranges (RFC 9110 sections 8.8, 14.3). */
-static size_t validator_fields(char *out, size_t cap, const struct http_validators *v,
-			       bool ranges)
+ * Accept-Ranges (RFC 9110 sections 8.8, 14.3), from the strings the file
+ * cache formatted once.  OUT has room for FIELDS_CAP bytes: these, a
+ * Content-Range and a Content-Disposition for a 255-byte name that is all
+ * non-ASCII (filename*= triples it) together. */
+#define FIELDS_CAP 2048
+static size_t validator_fields(char *out, const struct file_cache_file *f,
+			       const struct http_validators *v, bool ranges)
 {
 	char date[HTTP_DATE_LEN + 1];
-	int n;
+	const char *lm = f->last_modified;
+	char *p = out;
 
-	http_date_format(v->last_modified, date);
-	n = snprintf(out, cap, "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: %s\r\n", v->etag,
-		     date, ranges ? "bytes" : "none");
-	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+	/* an mtime in the future is sent as the response's date instead */
+	if (v->last_modified != f->mtime) {
+		http_date_format(v->last_modified, date);
+		lm = date;
+	}
+	p = PUT_LIT(p, "ETag: ");
+	p = put_bytes(p, v->etag, v->etag_len);
+	p = PUT_LIT(p, "\r\nLast-Modified: ");
+	p = put_bytes(p, lm, HTTP_DATE_LEN);
+	if (ranges)
+		p = PUT_LIT(p, "\r\nAccept-Ranges: bytes\r\n");
+	else
+		p = PUT_LIT(p, "\r\nAccept-Ranges: none\r\n");
+	return (size_t)(p - out);
 }
 
 static uint64_t random_u64(void)
@@ -521,22 +551,48 @@ static uint64_t random_u64(void)
 	return state;
 }
 
+/* A whole 200 (or its HEAD) from the file cache's copy of the bytes: the
+ * body goes into out[] after the head when it fits, so head and body leave
+ * in one send(); else do_write() sends out[] and the cached bytes with one
+ * sendmsg(), and the iobuf keeps the entry referenced until then. */
+static void respond_from_memory(struct conn *c, const struct file_cache_file **fp,
+				const char *ctype, const char *extra, size_t elen, bool head)
+{
+	struct iobuf *io = c->io;
+	const struct file_cache_file *f = *fp;
+
+	set_response(c, 200, ctype, NULL, 0, f->size, extra, elen, true);
+	if (head || io->status != 200 || f->size == 0)
+		return;
+	if (f->size <= OUT_CAP - io->out_len) {
+		memcpy(io->out + io->out_len, f->data, f->size);
+		io->out_len += f->size;
+		return;
+	}
+	io->mem_file = f;
+	io->mem_off = 0;
+	*fp = NULL; /* the iobuf's reference now */
+}
+
 static void serve_file(struct conn *c, const struct http_request *req, const struct route *r,
 		       bool upload)
 {
 	struct iobuf *io = c->io;
 	const struct mth_config *cfg = c->site->cfg;
-	struct static_file f;
+	struct file_cache *fc = upload ? c->site->uploads : c->site->files;
+	const struct file_cache_file *f = NULL;
 	struct http_validators v;
 	struct http_ranges rs;
-	char extra[1024], location[ROUTE_PATH_MAX + 2], ctype[160];
+	char extra[FIELDS_CAP], location[ROUTE_PATH_MAX + 2], ctype[160];
+	const char *type;
 	size_t elen = 0, n;
-	int dirfd = upload ? c->site->uploads_fd : c->site->root_fd;
-	int status;
-	enum http_range_result rr = HTTP_RANGE_IGNORE;
+	unsigned flags = 0;
+	int fd = -1, status;
+	enum http_range_result rr;
 
-	status = static_file_open(c->site, dirfd, r->rel, r->is_dir, !upload, &f, location,
-				  sizeof location);
+again:
+	status = file_cache_lookup(fc, r->rel, r->is_dir, flags, &f, &fd, location,
+				   sizeof location);
 	if (status == 301) {
 		char loc[ROUTE_PATH_MAX + 32], body[512];
 		int ln = snprintf(loc, sizeof loc, "Location: %s\r\n", location);
@@ -552,81 +608,104 @@ static void serve_file(struct conn *c, const struct http_request *req, const str
 			      NULL, r->head);
 		return;
 	}
-	if (upload)
-		f.content_type = "application/json";
-	http_validators_init(&v, f.ino, f.size, f.mtime, f.mtime_nsec, time(NULL));
+	type = upload ? "application/json" : f->content_type;
+	v = f->v;
+	http_validators_redate(&v, f->mtime, time(NULL));
 
 	/* RFC 9110 section 13.2.2: preconditions first, then Range */
 	status = http_conditional_evaluate(req, &v);
 	if (status == 304) {
 		/* RFC 9110 section 15.4.5: the fields a 200 would carry; the
 		 * Content-Length is the 200's (section 8.6) */
-		elen = validator_fields(extra, sizeof extra, &v, cfg->max_ranges > 0);
-		set_response(c, 304, NULL, NULL, 0, f.size, extra, elen, true);
-		close(f.fd);
-		return;
+		elen = validator_fields(extra, f, &v, cfg->max_ranges > 0);
+		set_response(c, 304, NULL, NULL, 0, f->size, extra, elen, true);
+		goto out;
 	}
 	if (status == 412) {
-		close(f.fd);
 		respond_error(c, 412, upload, "precondition failed", NULL, r->head);
-		return;
+		goto out;
 	}
+	rr = HTTP_RANGE_IGNORE;
 	if (cfg->max_ranges)
-		rr = http_range_select(req, &v, f.size, cfg->max_ranges, &rs);
+		rr = http_range_select(req, &v, f->size, cfg->max_ranges, &rs);
 	if (rr == HTTP_RANGE_UNSATISFIABLE) {
 		char body[512];
 		size_t blen = response_error_html(body, sizeof body, 416);
 		elen = (size_t)snprintf(extra, sizeof extra, "Content-Range: ");
-		elen += http_range_content_range(extra + elen, sizeof extra - elen, NULL, f.size);
+		elen += http_range_content_range(extra + elen, sizeof extra - elen, NULL, f->size);
 		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "\r\n");
-		close(f.fd);
 		set_response(c, 416, "text/html; charset=utf-8", body, blen, blen, extra, elen,
 			     r->head);
-		return;
+		goto out;
 	}
 
-	elen = validator_fields(extra, sizeof extra, &v, cfg->max_ranges > 0);
+	elen = validator_fields(extra, f, &v, cfg->max_ranges > 0);
 	if (upload)
-		elen += (size_t)snprintf(extra + elen, sizeof extra - elen,
-					 "X-Content-Type-Options: nosniff\r\n");
-	else if (f.attachment)
-		elen += response_content_disposition(extra + elen, sizeof extra - elen, f.name);
+		elen = (size_t)(PUT_LIT(extra + elen, "X-Content-Type-Options: nosniff\r\n") - extra);
+	else if (f->attachment)
+		elen += response_content_disposition(extra + elen, sizeof extra - elen, f->name);
 
-	io->file_size = f.size;
+	if (rr == HTTP_RANGE_IGNORE && f->data) {
+		respond_from_memory(c, &f, type, extra, elen, r->head);
+		goto out;
+	}
+	/* Ranges and large files: sendfile() from an fd of exactly the file
+	 * the validators describe.  If it changed since the cache looked,
+	 * decide again on what is there now (that lookup hands us its fd). */
+	if (!r->head && fd < 0) {
+		fd = file_cache_open(fc, f);
+		if (fd < 0 && !flags) {
+			file_cache_put(f);
+			f = NULL;
+			flags = FILE_CACHE_REVALIDATE;
+			goto again;
+		}
+		if (fd < 0) {
+			respond_error(c, 500, upload, "cannot serve", NULL, r->head);
+			goto out;
+		}
+	}
+
+	io->file_size = f->size;
 	io->file_off = 0;
-	io->file_end = f.size;
+	io->file_end = f->size;
 	if (rr == HTTP_RANGE_PARTIAL && rs.n == 1) {
 		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "Content-Range: ");
-		elen += http_range_content_range(extra + elen, sizeof extra - elen, &rs.r[0], f.size);
+		elen += http_range_content_range(extra + elen, sizeof extra - elen, &rs.r[0], f->size);
 		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "\r\n");
 		io->file_off = rs.r[0].first;
 		io->file_end = rs.r[0].last + 1;
-		set_response(c, 206, f.content_type, NULL, 0, io->file_end - io->file_off, extra,
-			     elen, true);
+		set_response(c, 206, type, NULL, 0, io->file_end - io->file_off, extra, elen, true);
 	} else if (rr == HTTP_RANGE_PARTIAL) {
 		/* RFC 9110 section 14.6: one part per range, each with its own
-		 * Content-Type and Content-Range; the exact length is known */
+		 * Content-Type and Content-Range; the exact length is known.
+		 * The part heads point at the type: the site (and its MIME
+		 * table) outlives the response. */
 		http_range_boundary(io->boundary, random_u64());
-		io->part_type = f.content_type;
+		io->part_type = type;
 		io->multipart = true;
 		io->part = 0;
 		io->nparts = (unsigned)rs.n;
 		memcpy(io->ranges, rs.r, rs.n * sizeof rs.r[0]);
 		snprintf(ctype, sizeof ctype, "multipart/byteranges; boundary=%s", io->boundary);
 		set_response(c, 206, ctype, NULL, 0,
-			     http_range_multipart_length(&rs, io->boundary, f.content_type, f.size),
-			     extra, elen, true);
+			     http_range_multipart_length(&rs, io->boundary, type, f->size), extra,
+			     elen, true);
 		io->file_off = io->file_end = 0; /* the parts are set up by do_write */
 	} else {
-		set_response(c, 200, f.content_type, NULL, 0, f.size, extra, elen, true);
+		set_response(c, 200, type, NULL, 0, f->size, extra, elen, true);
 	}
 	n = io->file_end - io->file_off;
 	if (!r->head && (n > 0 || io->multipart)) {
-		io->file_fd = f.fd;
+		io->file_fd = fd;
+		fd = -1;
 	} else {
 		io->multipart = false;
-		close(f.fd);
 	}
+out:
+	if (fd >= 0)
+		close(fd);
+	file_cache_put(f);
 }
 
 static void finish_upload(struct conn *c)
@@ -1102,10 +1181,55 @@ static bool next_part(struct iobuf *io)
 	return true;
 }
 
+/* The rest of out[] and of the cached body, together: one sendmsg() a
+ * round, so a small response needs no MSG_MORE and no second call.
+ * Returns STEP_AGAIN once both are out. */
+static enum step write_mem(struct conn *c, unsigned *budget)
+{
+	struct iobuf *io = c->io;
+	const struct file_cache_file *f = io->mem_file;
+
+	while (io->mem_off < f->size) {
+		struct iovec iov[2];
+		struct msghdr msg = { .msg_iov = iov };
+		size_t head = io->out_len - io->out_off;
+		ssize_t n;
+
+		if (head) {
+			iov[msg.msg_iovlen].iov_base = io->out + io->out_off;
+			iov[msg.msg_iovlen++].iov_len = head;
+		}
+		iov[msg.msg_iovlen].iov_base = (void *)(uintptr_t)(f->data + io->mem_off);
+		iov[msg.msg_iovlen++].iov_len = f->size - io->mem_off;
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (n > 0) {
+			size_t h = (size_t)n < head ? (size_t)n : head;
+			io->out_off += h;
+			io->mem_off += (size_t)n - h;
+			io->bytes_sent += (uint64_t)n;
+			*budget += (unsigned)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_WRITE;
+		return STEP_CLOSE;
+	}
+	file_cache_put(f);
+	io->mem_file = NULL;
+	return STEP_AGAIN;
+}
+
 static enum step do_write(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
 
+	if (io->mem_file) {
+		enum step st = write_mem(c, budget);
+		if (st != STEP_AGAIN)
+			return st;
+	}
 	do {
 		/* MSG_MORE: with file bytes following, the head and the first body
 		 * bytes share a segment despite TCP_NODELAY */

@@ -65,6 +65,11 @@ void http_validators_init(struct http_validators *v, uint64_t ino, uint64_t size
 
 	v->etag_len = http_etag_make(v->etag, sizeof(v->etag), ino, size, ns);
 	v->has_last_modified = true;
+	http_validators_redate(v, mtime_sec, now);
+}
+
+void http_validators_redate(struct http_validators *v, int64_t mtime_sec, time_t now)
+{
 	/* RFC 9110 section 8.8.2.1: a modification time in the future "MUST"
 	 * be replaced with the message origination date. */
 	v->last_modified = (time_t)mtime_sec > now ? now : (time_t)mtime_sec;

@@ -48,6 +48,11 @@ struct http_validators {
 void http_validators_init(struct http_validators *v, uint64_t ino, uint64_t size, int64_t mtime_sec,
 			  long mtime_nsec, time_t now);
 
+/* V as http_validators_init() made it for a file of MTIME_SEC, for a
+ * response at NOW instead: only last_modified and now change, so a cache
+ * can keep V and skip formatting the ETag again. */
+void http_validators_redate(struct http_validators *v, int64_t mtime_sec, time_t now);
+
 
 
 /* RFC 9110 section 8.8.3.2.  A and B are whole entity-tags ("x" or W/"x").

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "file_cache.h"
 #include "host.h"
 #include "mime.h"
 #include "site.h"
@@ -53,6 +54,14 @@ int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* uploads are JSON, never served as downloads (serve_file) */
+	s->files = file_cache_new(s, s->root_fd, true, NULL);
+	s->uploads = file_cache_new(s, s->uploads_fd, false, NULL);
+	if (!s->files || !s->uploads) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
@@ -70,6 +79,8 @@ void site_unref(struct site *s)
 {
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	file_cache_free(s->files);
+	file_cache_free(s->uploads);
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	if (s->uploads_fd >= 0)

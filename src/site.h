@@ -5,7 +5,9 @@
  * Host allow-list, the parser limits.  It is immutable and reference
  * counted: a connection holds a reference while it serves a request, so a
  * reload can swap in a new site while requests in flight finish on the old
- * one, which is freed when its last reference goes. */
+ * one, which is freed when its last reference goes.  The only mutable part
+ * is each root's file cache, which is internally locked; a new site starts
+ * with empty caches, so a reload forgets every cached file. */
 #ifndef MTH_SITE_H
 #define MTH_SITE_H
 
@@ -17,6 +19,7 @@
 
 struct mime_table;
 struct host_allow;
+struct file_cache;
 
 struct site {
 	const struct mth_config *cfg; /* owned */
@@ -25,6 +28,8 @@ struct site {
 	struct mime_table *mime;
 	struct host_allow *hosts;
 	struct http_limits limits;
+	struct file_cache *files;     /* what root_fd serves (file_cache.h) */
+	struct file_cache *uploads;   /* what uploads_fd serves */
 	unsigned refs;                /* atomic */
 };
 

@@ -72,6 +72,7 @@ int static_file_open(const struct site *s, int dirfd, const char *rel, int is_di
 		goto fail;
 	}
 	out->fd = fd;
+	out->is_index = open_rel != rel;
 	out->size = (uint64_t)st.st_size;
 	out->ino = (uint64_t)st.st_ino;
 	out->mtime = st.st_mtim.tv_sec;

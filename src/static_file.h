@@ -18,6 +18,7 @@ struct static_file {
 	long mtime_nsec;
 	const char *content_type; /* lives as long as the site */
 	bool attachment;          /* send Content-Disposition: attachment */
+	bool is_index;            /* REL is a directory: this is its index.html */
 	char name[256];           /* last path segment, for Content-Disposition */
 };
 

@@ -256,6 +256,33 @@ Test(files, only_regular_files)
 	http_resp_free(&r);
 }
 
+/* NAME_MAX bytes of UTF-8: filename*= triples them, and the field must
+ * still fit beside ETag, Last-Modified and a Content-Range. */
+Test(files, long_non_ascii_download_name_keeps_content_disposition)
+{
+	char name[256] = "", path[1024] = "/", v[2048];
+	struct http_resp r;
+
+	for (int i = 0; i < 125; i++) {
+		strcat(name, "\xc3\xa9");
+		strcat(path, "%C3%A9");
+	}
+	strcat(name, ".txt");
+	strcat(path, ".txt");
+	write_file(fmt("%s/%s", srv.docroot, name), "hello\n");
+	for (int range = 0; range < 2; range++) {
+		request(fmt("GET %s HTTP/1.1\r\nHost: localhost:%u\r\n%s\r\n", path, srv.port,
+			    range ? "Range: bytes=0-1\r\n" : ""),
+			&r, false);
+		cr_assert_eq(r.status, range ? 206 : 200);
+		cr_assert(http_header(&r, "Content-Disposition", v, sizeof v),
+			  "no Content-Disposition (%d)", r.status);
+		cr_assert(strstr(v, "; filename*=UTF-8''%C3%A9%C3%A9") != NULL, "%s", v);
+		cr_assert(strstr(v, "%C3%A9.txt") != NULL, "cut short: %s", v);
+		http_resp_free(&r);
+	}
+}
+
 Test(files, symlink_out_of_root_is_403)
 {
 	struct http_resp r;

@@ -67,6 +67,21 @@ Test(http_etag, validators_differ_by_nanoseconds_size_and_inode)
 	cr_assert_eq(a.last_modified, b.last_modified);
 }
 
+Test(http_etag, redate_keeps_the_tag_and_clamps_again)
+{
+	struct http_validators v;
+
+	/* made while the mtime was still in the future, used an hour later */
+	http_validators_init(&v, 0x2a, 8000, T_2026 + 60, 5, T_2026);
+	cr_assert_eq(v.last_modified, T_2026);
+	http_validators_redate(&v, T_2026 + 60, T_2026 + 3600);
+	cr_assert_str_eq(v.etag, "\"2a-1f40-1886725fe6415805\"", "%s", v.etag);
+	cr_assert_eq(v.last_modified, T_2026 + 60);
+	cr_assert_eq(v.now, T_2026 + 3600);
+	http_validators_redate(&v, T_2026 + 60, T_2026 + 30);
+	cr_assert_eq(v.last_modified, T_2026 + 30, "still in the future: the response's date");
+}
+
 Test(http_etag, future_mtime_is_clamped_to_now)
 {
 	struct http_validators v;

@@ -1,0 +1,119 @@
+/* file_cache.h - the files a site serves, looked up without a syscall.
+ *
+ * One cache per root (document root, uploads directory), owned by the site:
+ * a reload builds a new site and so starts with empty caches.  An entry is
+ * keyed by the relative path the router produced (and whether it ended in
+ * '/') and holds what static_file_open() found: size, inode, mtime, content
+ * type, attachment flag and name, the ETag and Last-Modified text, and for a
+ * regular file of at most FILE_CACHE_FILE_MAX bytes its content.
+ *
+ * Freshness: an entry is trusted for FILE_CACHE_TTL_MS after the stat that
+ * confirmed it.  The first lookup after that calls static_file_open() again
+ * (openat2 RESOLVE_BENEATH: the same path security as without a cache) and
+ * compares inode, size and mtime: unchanged, the entry is trusted for
+ * another period; changed, it is rebuilt (content re-read); gone, refused or
+ * no longer a regular file, it is dropped and the status is answered.
+ * A file modified less than a second before it is read is not kept: it may
+ * still be being written (a truncated or half-written snapshot must not be
+ * served for a whole second), and a write within the same timestamp tick
+ * would not change its metadata.  Such a lookup returns an entry of its own
+ * (read afresh, as without a cache) that only the caller holds.
+ * Only 200 results are cached: a 301/403/404 costs an open as without a
+ * cache, and request names that do not exist cannot fill the cache.
+ *
+ * Threads: lookups from any number of workers.  Entries live in sharded
+ * hash tables, one mutex per shard, held for a few pointer operations (no
+ * syscall, no allocation under a lock).  Entries are immutable once
+ * published, and reference counted: the table holds one reference, every
+ * successful lookup returns one more, which the caller gives back with
+ * file_cache_put() once it no longer reads the entry's bytes, so a response
+ * can keep sending them while another thread replaces or evicts the entry.
+ *
+ * Bounds: at most max_entries entries and max_bytes bytes (content plus
+ * bookkeeping) are held by the table, split evenly over the shards; beyond
+ * that the least recently used entries of the shard are dropped.  Entries a
+ * response still holds are freed when it lets go. */
+#ifndef MTH_FILE_CACHE_H
+#define MTH_FILE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "http_date.h"
+#include "http_etag.h"
+
+struct site;
+
+#define FILE_CACHE_TTL_MS 1000			/* trust a stat this long */
+#define FILE_CACHE_FILE_MAX (64 * 1024)		/* bytes kept in memory per file */
+#define FILE_CACHE_MAX_ENTRIES 2048		/* per cache */
+#define FILE_CACHE_MAX_BYTES (32 * 1024 * 1024) /* per cache */
+#define FILE_CACHE_SHARDS 16			/* a power of two */
+
+/* What a response needs to know about a file; read-only for callers. */
+struct file_cache_file {
+	uint64_t size;
+	uint64_t ino;
+	time_t mtime;
+	long mtime_nsec;
+	const char *content_type;	       /* lives as long as the site */
+	bool attachment;		       /* send Content-Disposition: attachment */
+	const char *data;		       /* all SIZE bytes, or NULL: too large, use an fd */
+	struct http_validators v;	       /* ETag; last_modified/now as of the fill */
+	char last_modified[HTTP_DATE_LEN + 1]; /* http_date_format(mtime) */
+	char name[256];			       /* last path segment, for Content-Disposition */
+};
+
+struct file_cache_limits {
+	size_t max_entries;
+	size_t max_bytes;
+	/* the largest file held in memory; at most half a shard's share
+	 * of max_bytes */
+	size_t file_max;
+};
+
+struct file_cache;
+
+/* A cache of the files beneath DIRFD, opened the way static_file_open(S,
+ * DIRFD, ..., DOWNLOADS, ...) opens them.  LIM NULL: the FILE_CACHE_*
+ * defaults.  S and DIRFD must outlive the cache.  NULL on ENOMEM. */
+struct file_cache *file_cache_new(const struct site *s, int dirfd, bool downloads,
+				  const struct file_cache_limits *lim);
+
+/* Drops the table's references; entries still held are freed by their
+ * last file_cache_put().  Accepts NULL. */
+void file_cache_free(struct file_cache *fc);
+
+enum {
+	FILE_CACHE_REVALIDATE = 1, /* stat the file now, however fresh the entry */
+};
+
+/* The file REL (normalized, relative; "" = the root) names, IS_DIR as the
+ * router set it.  Returns 200 and a referenced *OUT, or the status
+ * static_file_open() gives (301 with LOCATION_OUT, 403, 404, 414, 500).
+ * FD_OUT (may be NULL): when this lookup had to open the file (first use,
+ * revalidation), the open fd of exactly the file *OUT describes is handed
+ * over, else -1.  With FILE_CACHE_REVALIDATE it always opens (200 always
+ * comes with an fd). */
+int file_cache_lookup(struct file_cache *fc, const char *rel, int is_dir, unsigned flags,
+		      const struct file_cache_file **out, int *fd_out, char *location_out,
+		      size_t location_cap);
+
+/* Open F again beneath the cache's root (RESOLVE_BENEATH) for sendfile().
+ * Returns the fd, or -ESTALE when what is there now is not the file F
+ * describes (another inode, size or mtime, or not a regular file), or the
+ * negative errno of the open.  Then look up again with
+ * FILE_CACHE_REVALIDATE. */
+int file_cache_open(struct file_cache *fc, const struct file_cache_file *f);
+
+/* Gives back a reference from file_cache_lookup().  Accepts NULL. */
+void file_cache_put(const struct file_cache_file *f);
+
+/* For tests: the monotonic clock in milliseconds the freshness rule reads
+ * (NULL restores CLOCK_MONOTONIC_COARSE); and what the table holds now. */
+void file_cache_set_clock(struct file_cache *fc, int64_t (*now_ms)(void));
+void file_cache_stats(struct file_cache *fc, size_t *entries, size_t *bytes);
+
+#endif
