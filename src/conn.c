@@ -727,9 +727,13 @@ static void finish_upload(struct conn *c)
 		respond_error(c, 400, true, msg, NULL, false);
 		goto out;
 	}
-	pool_block_begin(); /* fsyncs: another worker takes over meanwhile */
+	/* fsyncs: another worker takes over meanwhile (not worth a hand-off
+	 * where fsync has nothing to wait for) */
+	if (!c->site->uploads_in_memory)
+		pool_block_begin();
 	r = upload_store(c->site->uploads_fd, io->body, io->body_len, name);
-	pool_block_end();
+	if (!c->site->uploads_in_memory)
+		pool_block_end();
 	if (r < 0) {
 		bool full = r == -ENOSPC || r == -EDQUOT;
 		log_err("upload from %s (%zu bytes) not stored: %s -> %d", c->peer, io->body_len,

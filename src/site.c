@@ -1,10 +1,12 @@
 /* site.c - one configuration generation, opened and ready to serve. */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "file_cache.h"
@@ -44,6 +46,11 @@ int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen
 		snprintf(err, errlen, "%s: uploads_dir '%s': %s", cfg->path, cfg->uploads_dir,
 			 strerror(errno));
 		goto fail;
+	}
+	{
+		struct statfs sf;
+		s->uploads_in_memory = fstatfs(s->uploads_fd, &sf) == 0 &&
+				       (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
 	}
 	r = host_allow_new(cfg->allowed_hosts, cfg->n_allowed_hosts, &s->hosts, err, errlen);
 	if (r < 0)

@@ -25,6 +25,7 @@ struct site {
 	const struct mth_config *cfg; /* owned */
 	int root_fd;                  /* O_PATH|O_DIRECTORY of document_root */
 	int uploads_fd;               /* O_DIRECTORY of uploads_dir */
+	bool uploads_in_memory;       /* tmpfs/ramfs: fsync never waits */
 	struct mime_table *mime;
 	struct host_allow *hosts;
 	struct http_limits limits;
