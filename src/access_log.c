@@ -1,5 +1,20 @@
 /* access_log.c - per-response lines: to the main log, nowhere, or a file in
- * Combined Log Format (see access_log.h). */
+ * Combined Log Format (see access_log.h).
+ *
+ * The file is written in batches.  Each thread that logs owns a buffer and
+ * formats its lines straight into it; the buffer goes out with one write(2)
+ * when it holds BUF_FLUSH_AT bytes, when its oldest line is BUF_MAX_AGE_MS
+ * old (checked when a line is added, or by the worker loop through
+ * access_log_flush_due_ms()), when the thread exits, and whenever main
+ * flushes, reconfigures or closes.  The fd is O_APPEND and a buffer holds
+ * whole lines only, so concurrent flushes interleave at line boundaries.
+ *
+ * Locks, always taken in this order: al.reglock (the list of buffers),
+ * a buffer's own lock (its owner while appending; any thread that flushes
+ * it), al.lock (the fd: held across every write(2), so that a reopen or a
+ * reload can never close the fd under a write, nor let a write reach a
+ * recycled fd number).  A buffer's lock is contended only when main
+ * flushes (once a second), so the owner's cost is an uncontended mutex. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +29,7 @@
 #include "access_log.h"
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 #define BUF_FLUSH_AT (32 * 1024) /* bytes buffered before a write(2) */
 #define BUF_CAP (BUF_FLUSH_AT + ACCESS_LOG_LINE_MAX)
@@ -23,19 +39,35 @@
 #define METHOD_MAX 32	 /* as the parser allows */
 #define PATH_MAX_LOG 256 /* the request line copy in conn.c is shorter */
 
-/* The one open file.  The mutex guards everything in it. */
-static struct {
-	pthread_mutex_t lock;
-	int fd;		   /* -1: no file */
-	char *path;	   /* of fd */
-	size_t len;	   /* bytes in buf */
-	int64_t first_ms;  /* when buf became non-empty (monotonic) */
-	bool write_failed; /* reported; cleared by the next good write */
+/* One thread's lines, in the order the thread logged them.  Below
+ * BUF_FLUSH_AT there is always room for a whole line of
+ * ACCESS_LOG_LINE_MAX, so a line is never split between two writes. */
+struct tbuf {
+	pthread_mutex_t lock;	  /* len, first_ms, buf; see access_log_flush_due_ms() */
+	struct tbuf *prev, *next; /* in al.threads, under al.reglock */
+	size_t len;
+	int64_t first_ms; /* when buf became non-empty (monotonic) */
 	char buf[BUF_CAP];
+};
+
+/* The one open file and the list of every thread's buffer. */
+static struct {
+	pthread_mutex_t lock; /* fd (also read atomically), path, write_failed */
+	int fd;		      /* -1: no file */
+	char *path;	      /* of fd */
+	bool write_failed;    /* reported; cleared by the next good write */
+	pthread_mutex_t reglock;
+	struct tbuf *threads;
 } al = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
+	.reglock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+static __thread struct tbuf *my_buf;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t key; /* its destructor flushes at thread exit */
+static bool key_ok;
 
 static int64_t mono_ms(void)
 {
@@ -53,117 +85,263 @@ struct out {
 	size_t len;
 };
 
-static void put(struct out *o, const char *s, size_t n)
+static inline void put(struct out *o, const char *s, size_t n)
 {
-	if (n > o->cap - o->len)
-		n = o->cap - o->len;
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
+	/* two copies so that a literal's copy has a constant size */
+	if (MTH_LIKELY(n <= o->cap - o->len)) {
+		memcpy(o->p + o->len, s, n);
+		o->len += n;
+	} else {
+		memcpy(o->p + o->len, s, o->cap - o->len);
+		o->len = o->cap;
+	}
 }
 
-static void puts_(struct out *o, const char *s)
+#define PUT_LIT(o, s) put((o), (s), sizeof(s) - 1)
+
+static inline void put_char(struct out *o, char c)
 {
-	put(o, s, strlen(s));
+	if (o->len < o->cap)
+		o->p[o->len++] = c;
 }
 
-/* S with '"', '\', control bytes and bytes above '~' as \xHH (like nginx's
- * default escaping, so a client cannot forge fields or lines, or reach a
- * terminal); at most MAX bytes of output, never half an escape.  NULL or ""
- * is "-". */
-static void put_escaped(struct out *o, const char *s, size_t max)
+static void put_u64(struct out *o, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof tmp;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, tmp + i, sizeof tmp - i);
+}
+
+static void put_int(struct out *o, int v)
+{
+	if (v < 0) {
+		put_char(o, '-');
+		put_u64(o, -(uint64_t)v);
+	} else {
+		put_u64(o, (uint64_t)v);
+	}
+}
+
+/* The bytes put_escaped() writes as \xHH: control bytes, '"', '\' and
+ * everything above '~' (like nginx's default escaping, so a client cannot
+ * forge fields or lines, or reach a terminal). */
+static const unsigned char escaped[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 '"' */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50 '\' */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x60 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, /* 0x70 DEL */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x80 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x90 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xa0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xb0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xc0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xd0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xe0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xf0 */
+};
+
+/* Word-at-a-time tests (as in http_parse.c): exact as a yes/no answer for
+ * the eight bytes of X. */
+#define SWAR_ONES 0x0101010101010101ull
+#define SWAR_HIGH 0x8080808080808080ull
+
+static inline uint64_t swar_has_zero(uint64_t x)
+{
+	return (x - SWAR_ONES) & ~x & SWAR_HIGH;
+}
+
+/* Some byte of X is one that escaped[] marks. */
+static inline uint64_t swar_has_escaped(uint64_t x)
+{
+	return ((x - SWAR_ONES * 0x20) & ~x & SWAR_HIGH) | (x & SWAR_HIGH) |
+	       swar_has_zero(x ^ (SWAR_ONES * 0x7f)) | swar_has_zero(x ^ (SWAR_ONES * '"')) |
+	       swar_has_zero(x ^ (SWAR_ONES * '\\'));
+}
+
+/* The length of the leading run of S (N bytes) that is copied as it is:
+ * eight bytes at a time while none of them is special, then the table
+ * finds the exact byte. */
+static inline size_t plain_run(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (n - i >= 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, sizeof x);
+		if (swar_has_escaped(x))
+			break;
+		i += 8;
+	}
+	while (i < n && !escaped[s[i]])
+		i++;
+	return i;
+}
+
+/* S (N bytes) with the bytes of escaped[] as \xHH; at most MAX bytes of
+ * output, never half an escape.  Runs of plain bytes are one memcpy. */
+static void put_escaped_n(struct out *o, const char *str, size_t n, size_t max)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t start = o->len;
+	const unsigned char *s = (const unsigned char *)str;
+	size_t room = o->cap - o->len, i = 0;
+	char *d = o->p + o->len;
 
-	if (!s || !*s) {
-		put(o, "-", 1);
-		return;
-	}
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	if (room > max)
+		room = max;
+	for (;;) {
+		size_t run = plain_run(s + i, n - i);
 
-		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
-			char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
-
-			if (o->len - start + 4 > max || o->cap - o->len < 4)
-				break;
-			put(o, esc, 4);
-		} else {
-			if (o->len - start + 1 > max || o->cap == o->len)
-				break;
-			o->p[o->len++] = (char)c;
+		if (run >= room) {
+			memcpy(d, s + i, room);
+			d += room;
+			break;
 		}
+		memcpy(d, s + i, run);
+		d += run;
+		room -= run;
+		i += run;
+		if (i == n || room < 4)
+			break;
+		d[0] = '\\';
+		d[1] = 'x';
+		d[2] = hex[s[i] >> 4];
+		d[3] = hex[s[i] & 15];
+		d += 4;
+		room -= 4;
+		i++;
 	}
+	o->len = (size_t)(d - o->p);
 }
 
-/* "[25/Nov/2026:20:49:11 +0000]", cached per thread for the second */
-static const char *clf_date(time_t t)
+/* A NUL-terminated field; NULL or "" is "-". */
+static void put_escaped(struct out *o, const char *s, size_t max)
+{
+	if (!s || !*s)
+		put_char(o, '-');
+	else
+		put_escaped_n(o, s, strlen(s), max);
+}
+
+static char *put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+#define CLF_DATE_LEN 28 /* "[25/Nov/2026:20:49:11 +0000]" */
+
+/* The bracketed date of T (UTC) into the thread's cache, made at most once
+ * a second; returns its length (CLF_DATE_LEN unless the year has more or
+ * fewer than four digits, which no request ever has). */
+static size_t clf_date(time_t t, const char **out)
 {
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	static __thread time_t cached_t = -1;
-	static __thread char cached[80];
+	static __thread char cached[64];
+	static __thread size_t cached_len;
 	struct tm tm;
+	char *p = cached;
+	int year, n;
 
-	if (t != cached_t) {
-		if (!gmtime_r(&t, &tm))
-			memset(&tm, 0, sizeof tm);
-		snprintf(cached, sizeof cached, "[%02d/%s/%04d:%02d:%02d:%02d +0000]", tm.tm_mday,
-			 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec);
-		cached_t = t;
+	*out = cached;
+	if (t == cached_t)
+		return cached_len;
+	if (!gmtime_r(&t, &tm))
+		memset(&tm, 0, sizeof tm);
+	year = tm.tm_year + 1900;
+	cached_t = t;
+	if (year < 0 || year > 9999) {
+		n = snprintf(cached, sizeof cached, "[%02d/%s/%04d:%02d:%02d:%02d +0000]",
+			     tm.tm_mday, months[tm.tm_mon % 12], year, tm.tm_hour, tm.tm_min,
+			     tm.tm_sec);
+		cached_len = n < 0 ? 0 : (size_t)n >= sizeof cached ? sizeof cached - 1 : (size_t)n;
+		return cached_len;
 	}
-	return cached;
+	*p++ = '[';
+	p = put2(p, (unsigned)tm.tm_mday);
+	*p++ = '/';
+	memcpy(p, months[tm.tm_mon % 12], 3);
+	p += 3;
+	*p++ = '/';
+	p = put2(p, (unsigned)year / 100);
+	p = put2(p, (unsigned)year % 100);
+	*p++ = ':';
+	p = put2(p, (unsigned)tm.tm_hour);
+	*p++ = ':';
+	p = put2(p, (unsigned)tm.tm_min);
+	*p++ = ':';
+	p = put2(p, (unsigned)tm.tm_sec);
+	memcpy(p, " +0000]", 8);
+	cached_len = CLF_DATE_LEN;
+	return cached_len;
 }
 
 /* "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "::1" */
 static void put_host(struct out *o, const char *client)
 {
-	char host[HOST_OUT_MAX];
 	const char *end;
-	size_t n;
+	size_t len, n;
 
 	if (!client || !*client) {
-		put(o, "-", 1);
+		put_char(o, '-');
 		return;
 	}
-	if (client[0] == '[' && (end = strchr(client, ']'))) {
+	len = strlen(client);
+	if (client[0] == '[' && (end = memchr(client, ']', len))) {
 		client++;
 	} else {
-		end = strrchr(client, ':');
+		end = memrchr(client, ':', len);
 		if (!end)
-			end = client + strlen(client);
+			end = client + len;
 	}
 	n = (size_t)(end - client);
-	if (n >= sizeof host)
-		n = sizeof host - 1;
-	memcpy(host, client, n);
-	host[n] = '\0';
-	put_escaped(o, host, HOST_OUT_MAX);
+	if (n > HOST_OUT_MAX - 1)
+		n = HOST_OUT_MAX - 1;
+	if (n == 0) /* ":5", "[]:5" */
+		put_char(o, '-');
+	else
+		put_escaped_n(o, client, n, HOST_OUT_MAX);
 }
 
 size_t access_log_format_clf(char *buf, size_t cap, const struct access_log_entry *e)
 {
 	struct out o = { .p = buf, .cap = ACCESS_LOG_LINE_MAX - 2 };
-	char num[48];
+	const char *date;
+	size_t date_len;
 
 	if (cap < ACCESS_LOG_LINE_MAX)
 		return 0;
 	/* host ident authuser [date] "request" status bytes "referer" "agent" */
 	put_host(&o, e->client);
-	puts_(&o, " - - ");
-	puts_(&o, clf_date(e->time ? e->time : time(NULL)));
-	puts_(&o, " \"");
+	PUT_LIT(&o, " - - ");
+	date_len = clf_date(e->time ? e->time : time(NULL), &date);
+	put(&o, date, date_len);
+	PUT_LIT(&o, " \"");
 	put_escaped(&o, e->request, FIELD_OUT_MAX);
+	PUT_LIT(&o, "\" ");
+	put_int(&o, e->status);
+	put_char(&o, ' ');
 	if (e->body_bytes)
-		snprintf(num, sizeof num, "\" %d %" PRIu64 " \"", e->status, e->body_bytes);
+		put_u64(&o, e->body_bytes);
 	else
-		snprintf(num, sizeof num, "\" %d - \"", e->status); /* CLF: "-" for none */
-	puts_(&o, num);
+		put_char(&o, '-'); /* CLF: "-" for none */
+	PUT_LIT(&o, " \"");
 	put_escaped(&o, e->referer, FIELD_OUT_MAX);
-	puts_(&o, "\" \"");
+	PUT_LIT(&o, "\" \"");
 	put_escaped(&o, e->user_agent, FIELD_OUT_MAX);
-	put(&o, "\"", 1);
+	put_char(&o, '"');
 	buf[o.len++] = '\n';
 	buf[o.len] = '\0';
 	return o.len;
@@ -178,15 +356,30 @@ static int open_file(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Under al.lock. */
-static void flush_locked(void)
+/* Lines that have no file any more (a reload closed it while they were
+ * buffered): kept, in the main log. */
+static void lines_to_main_log(const char *p, size_t n)
 {
-	const char *p = al.buf;
-	size_t n = al.len;
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t len = nl ? (size_t)(nl - p) : n;
 
-	al.len = 0;
-	if (al.fd < 0 || n == 0)
-		return;
+		log_info("%.*s", (int)len, p);
+		len += nl ? 1 : 0;
+		p += len;
+		n -= len;
+	}
+}
+
+/* P/N (whole lines) to the file with one write(2), if it is open.  False
+ * when no file is open. */
+static bool file_write(const char *p, size_t n)
+{
+	pthread_mutex_lock(&al.lock);
+	if (al.fd < 0) {
+		pthread_mutex_unlock(&al.lock);
+		return false;
+	}
 	while (n > 0) {
 		ssize_t w = write(al.fd, p, n);
 
@@ -198,114 +391,208 @@ static void flush_locked(void)
 					    "lost (reported once until a write succeeds)",
 					    al.path, w < 0 ? strerror(errno) : "no progress", n);
 			al.write_failed = true;
-			return;
+			break;
 		}
 		p += w;
 		n -= (size_t)w;
 	}
-	al.write_failed = false;
+	if (n == 0)
+		al.write_failed = false;
+	pthread_mutex_unlock(&al.lock);
+	return true;
 }
 
-/* Under al.lock: FD (and a copy of PATH) replace the open file. */
-static int swap_locked(int fd, const char *path)
+/* Under T->lock. */
+static void tbuf_flush_locked(struct tbuf *t)
+{
+	if (t->len == 0)
+		return;
+	if (!file_write(t->buf, t->len))
+		lines_to_main_log(t->buf, t->len);
+	__atomic_store_n(&t->len, 0, __ATOMIC_RELAXED);
+}
+
+static void tbuf_flush(struct tbuf *t)
+{
+	pthread_mutex_lock(&t->lock);
+	tbuf_flush_locked(t);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Thread exit: the thread's lines are written, its buffer freed. */
+static void tbuf_destroy(void *arg)
+{
+	struct tbuf *t = arg;
+
+	pthread_mutex_lock(&al.reglock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		al.threads = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&al.reglock);
+	tbuf_flush(t);
+	pthread_mutex_destroy(&t->lock);
+	if (my_buf == t)
+		my_buf = NULL;
+	free(t);
+}
+
+static void key_init(void)
+{
+	key_ok = pthread_key_create(&key, tbuf_destroy) == 0;
+}
+
+/* The calling thread's buffer, made on its first line; NULL when out of
+ * memory. */
+static struct tbuf *tbuf_mine(void)
+{
+	struct tbuf *t = my_buf;
+
+	if (MTH_LIKELY(t))
+		return t;
+	pthread_once(&key_once, key_init);
+	t = malloc(sizeof *t);
+	if (!t)
+		return NULL;
+	pthread_mutex_init(&t->lock, NULL);
+	t->len = 0;
+	t->first_ms = 0;
+	t->prev = NULL;
+	pthread_mutex_lock(&al.reglock);
+	t->next = al.threads;
+	if (t->next)
+		t->next->prev = t;
+	al.threads = t;
+	pthread_mutex_unlock(&al.reglock);
+	/* without the key (it cannot really fail) the buffer stays listed:
+	 * main's flushes still write it, only the memory is not freed */
+	if (key_ok)
+		pthread_setspecific(key, t);
+	my_buf = t;
+	return t;
+}
+
+/* Every thread's buffer to the file. */
+static void flush_all(void)
+{
+	pthread_mutex_lock(&al.reglock);
+	for (struct tbuf *t = al.threads; t; t = t->next)
+		tbuf_flush(t);
+	pthread_mutex_unlock(&al.reglock);
+}
+
+/* FD (and a copy of PATH) replace the open file; the old one is closed.
+ * Whatever is still buffered goes to the new file. */
+static int swap_file(int fd, const char *path)
 {
 	char *copy = NULL;
+	int old;
 
 	if (path && !(copy = strdup(path)))
 		return -ENOMEM;
-	flush_locked();
-	if (al.fd >= 0)
-		close(al.fd);
+	pthread_mutex_lock(&al.lock);
+	old = al.fd;
+	__atomic_store_n(&al.fd, fd, __ATOMIC_RELAXED);
 	free(al.path);
-	al.fd = fd;
 	al.path = copy;
 	al.write_failed = false;
+	pthread_mutex_unlock(&al.lock);
+	if (old >= 0)
+		close(old);
 	return 0;
 }
 
-/* Append one line; false when no file is open. */
-static bool file_append(const char *line, size_t n)
+/* Append E's line to this thread's buffer; false when no file is open. */
+static bool file_append(const struct access_log_entry *e)
 {
-	int64_t now = mono_ms();
+	struct tbuf *t;
+	int64_t now;
+	size_t n;
 
-	pthread_mutex_lock(&al.lock);
-	if (al.fd < 0) {
-		pthread_mutex_unlock(&al.lock);
+	if (__atomic_load_n(&al.fd, __ATOMIC_RELAXED) < 0)
 		return false;
+	t = tbuf_mine();
+	if (MTH_UNLIKELY(!t)) {
+		char line[ACCESS_LOG_LINE_MAX];
+
+		return file_write(line, access_log_format_clf(line, sizeof line, e));
 	}
-	if (al.len + n > sizeof al.buf)
-		flush_locked();
-	if (al.len == 0)
-		al.first_ms = now;
-	memcpy(al.buf + al.len, line, n);
-	al.len += n;
-	if (al.len >= BUF_FLUSH_AT || now - al.first_ms >= BUF_MAX_AGE_MS)
-		flush_locked();
-	pthread_mutex_unlock(&al.lock);
+	now = mono_ms();
+	pthread_mutex_lock(&t->lock);
+	if (t->len == 0)
+		__atomic_store_n(&t->first_ms, now, __ATOMIC_RELAXED);
+	n = access_log_format_clf(t->buf + t->len, sizeof t->buf - t->len, e);
+	__atomic_store_n(&t->len, t->len + n, __ATOMIC_RELAXED);
+	if (t->len >= BUF_FLUSH_AT || now - t->first_ms >= BUF_MAX_AGE_MS)
+		tbuf_flush_locked(t);
+	pthread_mutex_unlock(&t->lock);
 	return true;
 }
 
 int access_log_configure(const struct mth_config *cfg, char *err, size_t errlen)
 {
-	int fd, r = 0;
+	bool same;
+	int fd, r;
 
-	pthread_mutex_lock(&al.lock);
 	if (cfg->access_log != CONFIG_ACCESS_LOG_FILE) {
-		swap_locked(-1, NULL);
-		goto out;
+		access_log_close();
+		return 0;
 	}
-	if (al.path && strcmp(al.path, cfg->access_log_path) == 0)
-		goto out;
+	pthread_mutex_lock(&al.lock);
+	same = al.path && strcmp(al.path, cfg->access_log_path) == 0;
+	pthread_mutex_unlock(&al.lock);
+	if (same)
+		return 0;
 	fd = open_file(cfg->access_log_path);
 	if (fd < 0) {
-		r = fd;
 		snprintf(err, errlen, "%s: access_log '%s': %s", cfg->path, cfg->access_log_path,
-			 strerror(-r));
-		goto out;
+			 strerror(-fd));
+		return fd;
 	}
-	r = swap_locked(fd, cfg->access_log_path);
+	flush_all(); /* lines of the old configuration go to its file */
+	r = swap_file(fd, cfg->access_log_path);
 	if (r < 0) {
 		close(fd);
 		snprintf(err, errlen, "%s: access_log: %s", cfg->path, strerror(-r));
 	}
-out:
-	pthread_mutex_unlock(&al.lock);
 	return r;
 }
 
 int access_log_reopen(void)
 {
+	char *path = NULL;
 	int fd, r = 0;
 
 	pthread_mutex_lock(&al.lock);
-	if (!al.path)
-		goto out;
-	fd = open_file(al.path);
+	if (al.path && !(path = strdup(al.path)))
+		r = -ENOMEM;
+	pthread_mutex_unlock(&al.lock);
+	if (!path)
+		return r;
+	fd = open_file(path);
 	if (fd < 0) {
 		r = fd;
 		goto out;
 	}
-	flush_locked(); /* what was written before the signal goes to the old file */
-	close(al.fd);
-	al.fd = fd;
-	al.write_failed = false;
+	r = swap_file(fd, path);
+	if (r < 0)
+		close(fd);
 out:
-	pthread_mutex_unlock(&al.lock);
+	free(path);
 	return r;
 }
 
 void access_log_flush(void)
 {
-	pthread_mutex_lock(&al.lock);
-	flush_locked();
-	pthread_mutex_unlock(&al.lock);
+	flush_all();
 }
 
 void access_log_close(void)
 {
-	pthread_mutex_lock(&al.lock);
-	swap_locked(-1, NULL);
-	pthread_mutex_unlock(&al.lock);
+	flush_all();
+	swap_file(-1, NULL);
 }
 
 const char *access_log_file_path(void)
@@ -316,6 +603,26 @@ const char *access_log_file_path(void)
 	p = al.path;
 	pthread_mutex_unlock(&al.lock);
 	return p;
+}
+
+/* Without the lock: only this thread makes its buffer non-empty (under the
+ * lock, with atomic stores), so a stale answer can only be that lines are
+ * due which another thread has just written: a wake-up for nothing. */
+int access_log_flush_due_ms(void)
+{
+	struct tbuf *t = my_buf;
+	int64_t left;
+
+	if (!t || __atomic_load_n(&t->len, __ATOMIC_RELAXED) == 0)
+		return -1;
+	left = __atomic_load_n(&t->first_ms, __ATOMIC_RELAXED) + BUF_MAX_AGE_MS - mono_ms();
+	return (int)(left < 0 ? 0 : left > BUF_MAX_AGE_MS ? BUF_MAX_AGE_MS : left);
+}
+
+void access_log_flush_thread(void)
+{
+	if (my_buf)
+		tbuf_flush(my_buf);
 }
 
 /* ---- one response ----------------------------------------------------------- */
@@ -371,15 +678,11 @@ static void to_main_log(const struct access_log_entry *e, const char *file, int 
 void access_log_request_at(const struct mth_config *cfg, const struct access_log_entry *e,
 			   const char *file, int line, const char *func)
 {
-	char buf[ACCESS_LOG_LINE_MAX];
-	size_t n;
-
 	switch (cfg->access_log) {
 	case CONFIG_ACCESS_LOG_OFF:
 		return;
 	case CONFIG_ACCESS_LOG_FILE:
-		n = access_log_format_clf(buf, sizeof buf, e);
-		if (file_append(buf, n))
+		if (file_append(e))
 			return;
 		/* the file was closed by a reload: keep the line */
 		to_main_log(e, file, line, func);

@@ -13,10 +13,15 @@
  *
  * The file is process-wide, owned by this module: main opens it from the
  * current configuration (access_log_configure() at start and on every
- * reload), reopens it on SIGUSR1 (logrotate), flushes it every few seconds
- * and closes it at exit.  Lines are collected in one mutex-protected buffer
- * and written when it holds 32 KiB, when its oldest line is a second old
- * (checked at each new line), and on every flush/reopen/configure/close.
+ * reload), reopens it on SIGUSR1 (logrotate), flushes every second and
+ * closes it at exit.  Each thread that logs collects its lines in a buffer
+ * of its own (32 KiB, no lock shared with other workers) and writes it with
+ * one write(2) when it holds 32 KiB, when its oldest line is a second old
+ * (checked at each new line, and by the worker loop through
+ * access_log_flush_due_ms()), at thread exit and on every
+ * flush/configure/close.  The file is O_APPEND and a write holds whole
+ * lines, so lines of one thread are in order and lines of different
+ * threads interleave only at line boundaries (up to a second apart).
  *
  * The choice is made per response from the configuration the request was
  * served with (c->site->cfg).  Around a reload, a response served with a
@@ -49,8 +54,9 @@ struct access_log_entry {
 };
 
 /* Log E as CFG->access_log says.  The journal's CODE_* fields name the
- * caller.  Never blocks on anything but the file's mutex (and, once per 32
- * KiB or per second, the write(2) of the buffer). */
+ * caller.  With a file: formatted into this thread's buffer; blocks only
+ * while main flushes that buffer, or once per 32 KiB or per second for the
+ * write(2) of it. */
 #define access_log_request(cfg, e) access_log_request_at((cfg), (e), __FILE__, __LINE__, __func__)
 void access_log_request_at(const struct mth_config *cfg, const struct access_log_entry *e,
 			   const char *file, int line, const char *func);
@@ -63,18 +69,33 @@ void access_log_request_at(const struct mth_config *cfg, const struct access_log
  * the new site (a failure rejects the reload).  Thread-safe. */
 int access_log_configure(const struct mth_config *cfg, char *err, size_t errlen);
 
-/* SIGUSR1: write out the buffer, then open the path again, so that lines
- * go to a new file after logrotate renamed the old one.  0 without a file.
- * On failure returns -errno and keeps writing to the old file.
- * Thread-safe. */
+/* SIGUSR1: open the path again, so that lines go to a new file after
+ * logrotate renamed the old one; lines still buffered in any thread go to
+ * the new file too (nothing is written to the old one after this returns;
+ * a write in progress finishes first).  0 without a file.  On failure
+ * returns -errno and keeps writing to the old file.  Thread-safe. */
 int access_log_reopen(void);
 
-/* Write out buffered lines (the main loop, every few seconds).  Write
- * errors are logged (once until a write succeeds again); those lines are
- * dropped.  Thread-safe. */
+/* Write out every thread's buffered lines (the main loop, every second).
+ * Write errors are logged (once until a write succeeds again); those lines
+ * are dropped.  Lines buffered while a reload closed the file go to the
+ * main log instead.  Thread-safe. */
 void access_log_flush(void);
 
-/* Flush and close the file (exit; the workers have stopped). */
+/* For a worker loop that sleeps in epoll_wait(): milliseconds until the
+ * calling thread's buffer must be written (0: now), -1 when it holds
+ * nothing.  Pass it as the timeout and call access_log_flush_thread() when
+ * it is 0, so that an idle worker's last lines do not wait for main's
+ * periodic flush.  Cheap: no lock, and a clock read only when something
+ * is buffered. */
+int access_log_flush_due_ms(void);
+
+/* Write out the calling thread's buffer now.  (Thread exit does this by
+ * itself: the buffer has a pthread key destructor.) */
+void access_log_flush_thread(void);
+
+/* Flush every buffer and close the file (exit, after the workers have
+ * stopped; a buffer of a thread still running is written then too). */
 void access_log_close(void);
 
 /* The path of the open file, NULL when none (tests, status).  The string

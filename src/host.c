@@ -24,7 +24,10 @@
 
 struct host_allow {
 	size_t n;
-	struct host_name entries[]; /* n of them */
+	struct {
+		struct host_name h;
+		size_t len; /* of h.name */
+	} entries[];	    /* n of them */
 };
 
 static char ascii_lower(char c)
@@ -32,11 +35,24 @@ static char ascii_lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-static int is_reg_name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_';
-}
+/* The reg-name bytes we accept, lower-cased; 0 for every other byte. */
+/* clang-format off */
+static const char reg_name_lower[256] = {
+	['-'] = '-', ['.'] = '.', ['_'] = '_',
+	['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+	['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+	['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f',
+	['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l',
+	['M'] = 'm', ['N'] = 'n', ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r',
+	['S'] = 's', ['T'] = 't', ['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x',
+	['Y'] = 'y', ['Z'] = 'z',
+	['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f',
+	['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l',
+	['m'] = 'm', ['n'] = 'n', ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r',
+	['s'] = 's', ['t'] = 't', ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x',
+	['y'] = 'y', ['z'] = 'z',
+};
+/* clang-format on */
 
 /* port = 1..5 DIGIT, value 1..65535.  Port 0 cannot be connected to, so
  * it cannot legitimately appear in a Host header.  Leading zeros ("080")
@@ -85,36 +101,46 @@ static int parse_ipv6_literal(const char *s, size_t len, struct host_name *out)
 	return (int)inner + 2;
 }
 
-static int parse_reg_name(const char *s, size_t len, struct host_name *out)
+/* Validates and lower-cases in one pass; OUT->name may hold a partial
+ * name when this fails.  *NAME_LEN is the length of OUT->name. */
+static int parse_reg_name(const char *s, size_t len, struct host_name *out, size_t *name_len)
 {
-	size_t n = 0, keep;
+	size_t lim = len < sizeof out->name ? len : sizeof out->name, n, keep;
 
-	while (n < len && s[n] != ':') {
-		if (!is_reg_name_char(s[n]))
-			return -EINVAL;
-		n++;
+	for (n = 0; n < lim; n++) {
+		char c = reg_name_lower[(unsigned char)s[n]];
+
+		if (!c)
+			break;
+		out->name[n] = c;
 	}
+	/* the name ends at ':' or at the end; anything else is a byte we do
+	 * not accept, or a name too long even without a trailing dot */
+	if (n < len && s[n] != ':')
+		return -EINVAL;
 	/* one trailing dot: "localhost." is the FQDN form of "localhost" */
 	keep = n > 0 && s[n - 1] == '.' ? n - 1 : n;
 	if (keep == 0 || keep > HOST_NAME_MAX_LEN)
 		return -EINVAL;
-	for (size_t i = 0; i < keep; i++)
-		out->name[i] = ascii_lower(s[i]);
 	out->name[keep] = '\0';
+	*name_len = keep;
 	return (int)n;
 }
 
-int host_parse(const char *s, size_t len, struct host_name *out)
+/* host_parse() without its guarantee that OUT is untouched on failure;
+ * *NAME_LEN is the length of OUT->name. */
+static int parse(const char *s, size_t len, struct host_name *out, size_t *name_len)
 {
-	struct host_name tmp;
 	int used, port = -1;
 
 	if (!s || len == 0)
 		return -EINVAL;
-	if (s[0] == '[')
-		used = parse_ipv6_literal(s, len, &tmp);
-	else
-		used = parse_reg_name(s, len, &tmp);
+	if (s[0] == '[') {
+		used = parse_ipv6_literal(s, len, out);
+		*name_len = used < 0 ? 0 : (size_t)used;
+	} else {
+		used = parse_reg_name(s, len, out, name_len);
+	}
 	if (used < 0)
 		return used;
 
@@ -126,10 +152,19 @@ int host_parse(const char *s, size_t len, struct host_name *out)
 		if (port < 0)
 			return port;
 	}
-
-	tmp.port = port;
-	*out = tmp;
+	out->port = port;
 	return 0;
+}
+
+int host_parse(const char *s, size_t len, struct host_name *out)
+{
+	struct host_name tmp;
+	size_t n;
+	int r = parse(s, len, &tmp, &n);
+
+	if (r == 0)
+		*out = tmp;
+	return r;
 }
 
 int host_allow_new(char *const *entries, size_t n, struct host_allow **out, char *err,
@@ -147,12 +182,13 @@ int host_allow_new(char *const *entries, size_t n, struct host_allow **out, char
 	for (size_t i = 0; i < n; i++) {
 		const char *e = entries[i] ? entries[i] : "";
 
-		if (host_parse(e, strlen(e), &ha->entries[i]) < 0) {
+		if (host_parse(e, strlen(e), &ha->entries[i].h) < 0) {
 			if (err && errlen)
 				snprintf(err, errlen, "invalid allowed_hosts entry '%s'", e);
 			free(ha);
 			return -EINVAL;
 		}
+		ha->entries[i].len = strlen(ha->entries[i].h.name);
 	}
 	ha->n = n;
 	*out = ha;
@@ -168,8 +204,9 @@ enum host_verdict host_check(const struct host_allow *ha, const char *value, siz
 			     unsigned conn_port)
 {
 	struct host_name h;
+	size_t n;
 
-	if (host_parse(value, len, &h) < 0)
+	if (parse(value, len, &h, &n) < 0)
 		return HOST_INVALID;
 	if (h.port < 0)
 		h.port = HOST_HTTP_PORT;
@@ -182,10 +219,10 @@ enum host_verdict host_check(const struct host_allow *ha, const char *value, siz
 	if (!ha) /* no list compiled: same as an empty list */
 		return HOST_FORBIDDEN;
 	for (size_t i = 0; i < ha->n; i++) {
-		const struct host_name *e = &ha->entries[i];
+		const struct host_name *e = &ha->entries[i].h;
 
 		/* both names are lower-cased and without a trailing dot */
-		if (strcmp(e->name, h.name) != 0)
+		if (ha->entries[i].len != n || memcmp(e->name, h.name, n) != 0)
 			continue;
 		if (e->port < 0 || e->port == h.port)
 			return HOST_OK;

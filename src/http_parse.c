@@ -71,19 +71,36 @@ static inline bool is_ows(unsigned char c)
 	return c == ' ' || c == '\t';
 }
 
-static inline unsigned char ascii_lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
+/* A-Z to a-z, every other byte as it is (unlike tolower(), no locale). */
+/* clang-format off */
+static const unsigned char lower_ascii[256] = {
+	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+	0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+	0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f,
+	0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f,
+	0x40, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+	0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,
+	0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+	0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e, 0x7f,
+	0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f,
+	0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f,
+	0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
+	0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf,
+	0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf,
+	0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
+	0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
+};
+/* clang-format on */
 
 /* ASCII-only case-insensitive comparison: unlike strncasecmp() it cannot
  * depend on the locale. */
-static bool ascii_caseeq(const char *a, size_t a_len, const char *b, size_t b_len)
+static inline bool ascii_caseeq(const char *a, size_t a_len, const char *b, size_t b_len)
 {
 	if (a_len != b_len)
 		return false;
 	for (size_t i = 0; i < a_len; i++)
-		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+		if (lower_ascii[(unsigned char)a[i]] != lower_ascii[(unsigned char)b[i]])
 			return false;
 	return true;
 }
@@ -95,9 +112,23 @@ static bool ascii_caseeq(const char *a, size_t a_len, const char *b, size_t b_le
 static inline size_t scan_class(const unsigned char *b, size_t p, size_t end, unsigned char cls)
 {
 	while (end - p >= 8) {
-		for (int i = 0; i < 8; i++)
-			if (!(char_class[b[p + i]] & cls))
-				return p + i;
+		/* unrolled by hand: gcc -O2 keeps a loop of eight */
+		if (!(char_class[b[p]] & cls))
+			return p;
+		if (!(char_class[b[p + 1]] & cls))
+			return p + 1;
+		if (!(char_class[b[p + 2]] & cls))
+			return p + 2;
+		if (!(char_class[b[p + 3]] & cls))
+			return p + 3;
+		if (!(char_class[b[p + 4]] & cls))
+			return p + 4;
+		if (!(char_class[b[p + 5]] & cls))
+			return p + 5;
+		if (!(char_class[b[p + 6]] & cls))
+			return p + 6;
+		if (!(char_class[b[p + 7]] & cls))
+			return p + 7;
 		p += 8;
 	}
 	while (p < end && (char_class[b[p]] & cls))
@@ -129,23 +160,41 @@ static inline uint64_t load64(const unsigned char *p)
 	return x;
 }
 
+/* The index in its word of the first byte that the nonzero mask M of the
+ * tests above flags.  The first flagged byte is always a true one (a
+ * borrow only runs towards the later bytes), so on a little-endian machine
+ * it is the lowest set bit; elsewhere 0, and the table scans the word. */
+static inline size_t swar_first(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t)__builtin_ctzll(m) / 8;
+#else
+	(void)m;
+	return 0;
+#endif
+}
+
 /* Scan a request-target: eight bytes at a time while none of them can be
- * outside 0x21..0x7e, then the table finds the exact byte. */
+ * outside 0x21..0x7e, then the table checks from the first one that is. */
 static inline size_t scan_target(const unsigned char *b, size_t p, size_t end)
 {
 	while (end - p >= 8) {
 		uint64_t x = load64(b + p);
+		uint64_t m = swar_has_less(x, 0x21) | swar_has_zero(x ^ (SWAR_ONES * 0x7f)) |
+			     (x & SWAR_HIGH);
 
-		if (swar_has_less(x, 0x21) | swar_has_zero(x ^ (SWAR_ONES * 0x7f)) |
-		    (x & SWAR_HIGH))
+		if (m) {
+			p += swar_first(m);
 			break;
+		}
 		p += 8;
 	}
 	return scan_class(b, p, end, C_TARGET);
 }
 
-/* Scan a field-value.  The fast test flags every CTL, HTAB included; a word
- * that only held HTABs is passed byte by byte and the fast loop resumes. */
+/* Scan a field-value.  The fast test flags every CTL, HTAB included; the
+ * table looks at the word from the first flagged byte, passes HTABs and
+ * the fast loop resumes. */
 static inline size_t scan_value(const unsigned char *b, size_t p, size_t end)
 {
 	for (;;) {
@@ -153,9 +202,12 @@ static inline size_t scan_value(const unsigned char *b, size_t p, size_t end)
 
 		while (end - p >= 8) {
 			uint64_t x = load64(b + p);
+			uint64_t m = swar_has_less(x, 0x20) | swar_has_zero(x ^ (SWAR_ONES * 0x7f));
 
-			if (swar_has_less(x, 0x20) | swar_has_zero(x ^ (SWAR_ONES * 0x7f)))
+			if (m) {
+				p += swar_first(m);
 				break;
+			}
 			p += 8;
 		}
 		stop = end - p >= 8 ? p + 8 : end;
@@ -410,15 +462,21 @@ enum http_parse_status http_parse_request(const char *buf, size_t len,
 	if (split_target(req))
 		goto bad;
 
-	/* RFC 9112 section 2.3: HTTP-version is case-sensitive. */
+	/* RFC 9112 section 2.3: HTTP-version is case-sensitive.  "HTTP/1.1"
+	 * and "HTTP/1.0" are taken whole; anything else byte by byte. */
 	tok = ++p;
-	for (size_t i = 0; i < HTTP_VERSION_LEN; i++, p++) {
-		unsigned char want = (unsigned char)version_pattern[i];
+	if (end - p >= HTTP_VERSION_LEN && memcmp(b + p, "HTTP/1.", 7) == 0 &&
+	    (b[p + 7] == '1' || b[p + 7] == '0')) {
+		p += HTTP_VERSION_LEN;
+	} else {
+		for (size_t i = 0; i < HTTP_VERSION_LEN; i++, p++) {
+			unsigned char want = (unsigned char)version_pattern[i];
 
-		if (p == end)
-			goto line_short;
-		if (want == '#' ? (unsigned)(b[p] - '0') > 9 : b[p] != want)
-			goto bad;
+			if (p == end)
+				goto line_short;
+			if (want == '#' ? (unsigned)(b[p] - '0') > 9 : b[p] != want)
+				goto bad;
+		}
 	}
 	if (p == end)
 		goto line_short;
@@ -478,6 +536,8 @@ enum http_parse_status http_parse_request(const char *buf, size_t len,
 		if (p == name || b[p] != ':')
 			goto bad;
 		name_end = p++;
+		if (p < end && b[p] == ' ') /* the usual single space */
+			p++;
 		while (p < end && is_ows(b[p]))
 			p++;
 		value = p;

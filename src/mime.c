@@ -84,14 +84,19 @@ static char ascii_lower(char c)
 
 /* FNV-1a, 32 bits: short keys, no adversary can choose what is in the
  * table (only what is looked up), so a simple hash is enough. */
+#define FNV1A_BASIS 2166136261u
+
+static inline uint32_t fnv1a_step(uint32_t h, char c)
+{
+	return (h ^ (unsigned char)c) * 16777619u;
+}
+
 static uint32_t fnv1a(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = FNV1A_BASIS;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
+	for (size_t i = 0; i < n; i++)
+		h = fnv1a_step(h, s[i]);
 	return h;
 }
 
@@ -131,15 +136,22 @@ static const char *intern_type(struct mime_table *t, const char *type, size_t le
 	return s;
 }
 
-/* The index of the slot for the lower-case key EXT/N: the one holding
- * it, or the empty one where it would go.  The table is never full. */
-static size_t find_slot(const struct mime_slot *slots, size_t mask, const char *ext, size_t n)
+/* The index of the slot for the lower-case key EXT/N whose fnv1a() is H:
+ * the one holding it, or the empty one where it would go.  The table is
+ * never full. */
+static size_t find_slot_hashed(const struct mime_slot *slots, size_t mask, const char *ext,
+			       size_t n, uint32_t h)
 {
-	size_t i = fnv1a(ext, n) & mask;
+	size_t i = h & mask;
 
 	while (slots[i].type && (memcmp(slots[i].ext, ext, n) != 0 || slots[i].ext[n] != '\0'))
 		i = (i + 1) & mask;
 	return i;
+}
+
+static size_t find_slot(const struct mime_slot *slots, size_t mask, const char *ext, size_t n)
+{
+	return find_slot_hashed(slots, mask, ext, n, fnv1a(ext, n));
 }
 
 static int grow(struct mime_table *t)
@@ -410,20 +422,23 @@ const char *mime_lookup(const struct mime_table *t, const char *ext)
 {
 	char key[MIME_EXT_MAX + 1];
 	const struct mime_slot *s;
+	uint32_t h = FNV1A_BASIS;
 	size_t n;
 
 	if (!t || !ext)
 		return MIME_DEFAULT_TYPE;
 	/* Callers pass lower case, but accept any case: it costs nothing
-	 * here and "INDEX.HTML" then gets text/html as well. */
+	 * here and "INDEX.HTML" then gets text/html as well.  The key is
+	 * hashed as it is lower-cased. */
 	for (n = 0; ext[n]; n++) {
 		if (n == MIME_EXT_MAX)
 			return MIME_DEFAULT_TYPE;
 		key[n] = ascii_lower(ext[n]);
+		h = fnv1a_step(h, key[n]);
 	}
 	if (n == 0)
 		return MIME_DEFAULT_TYPE;
 	key[n] = '\0';
-	s = &t->slots[find_slot(t->slots, t->mask, key, n)];
+	s = &t->slots[find_slot_hashed(t->slots, t->mask, key, n, h)];
 	return s->type ? s->type : MIME_DEFAULT_TYPE;
 }

@@ -33,6 +33,27 @@ static int is_forbidden_byte(unsigned char c)
 	return c < 0x20 || c == 0x7f || c == '\\';
 }
 
+/* 1 for the bytes that path_normalize() copies as they are in the middle
+ * of a segment: everything but the forbidden bytes, '%' and '/'. */
+static const unsigned char plain_byte[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+	1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x20 '%' '/' */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 backslash */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 DEL */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x80 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x90 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xa0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xb0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xc0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xd0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xe0 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xf0 */
+};
+
 /* RFC 3986 section 2.4: decode once, and only here, so that "%252e"
  * stays the three characters "%2e" and never becomes ".".
  *
@@ -61,6 +82,7 @@ int path_normalize(const char *target, size_t len, char *out, size_t outsz, int 
 
 	for (i = 0; i <= len; i++) {
 		unsigned char c;
+		size_t run;
 
 		if (i == len || target[i] == '/') {
 			size_t slen;
@@ -127,6 +149,28 @@ int path_normalize(const char *target, size_t len, char *out, size_t outsz, int 
 			goto fail;
 		}
 		out[o++] = (char)c;
+
+		/* The plain bytes that follow in this segment need none of the
+		 * tests above but the room for them: copy the run at once.
+		 * Byte by byte, the first of them without room would fail,
+		 * which is the case exactly when the run does not fit. */
+		{
+			const unsigned char *r = (const unsigned char *)target + i + 1;
+			const unsigned char *e = (const unsigned char *)target + len;
+
+			while (r < e && plain_byte[*r])
+				r++;
+			run = (size_t)(r - ((const unsigned char *)target + i + 1));
+		}
+		if (run) {
+			if (o + run >= outsz) {
+				ret = -ENAMETOOLONG;
+				goto fail;
+			}
+			memcpy(out + o, target + i + 1, run);
+			o += run;
+			i += run;
+		}
 	}
 
 	out[o] = '\0';

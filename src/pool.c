@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access_log.h"
 #include "conn.h"
 #include "log.h"
 #include "pool.h"
@@ -670,8 +671,16 @@ static void *worker_main(void *arg)
 		wk = WAKE_STOP;
 	while (wk == WAKE_STAY) {
 		struct epoll_event ev[EVENTS_BATCH];
-		int n = epoll_wait(p->epfd, ev, EVENTS_BATCH, w->later ? 0 : -1);
+		/* access log lines wait in this thread's buffer at most a second */
+		int timeout = w->later ? 0 : access_log_flush_due_ms();
+		int n;
 		struct conn *yielded = w->later;
+
+		if (timeout == 0 && !yielded) {
+			access_log_flush_thread();
+			timeout = -1;
+		}
+		n = epoll_wait(p->epfd, ev, EVENTS_BATCH, timeout);
 
 		if (n < 0 && errno != EINTR)
 			log_err("epoll_wait: %s", strerror(errno));

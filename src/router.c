@@ -58,16 +58,23 @@ static bool check_host(const struct site *s, const struct http_request *req,
 	}
 }
 
-static bool check_path(const struct site *s, const struct http_request *req, struct route *r)
+/* Returns the length of r->rel, or -1 with the error in R. */
+static int check_path(const struct site *s, const struct http_request *req, struct route *r)
 {
 	int n = path_normalize(req->path.p, req->path.len, r->rel, sizeof r->rel, &r->is_dir);
 
 	if (n >= 0) {
-		unsigned depth = r->rel[0] ? 1 : 0;
+		unsigned max = s->cfg->max_path_depth, depth;
+
+		/* N bytes hold at most (N + 1) / 2 segments: count them only
+		 * when there could be too many */
+		if (((unsigned)n + 1) / 2 <= max)
+			return n;
+		depth = r->rel[0] ? 1 : 0;
 		for (const char *p = r->rel; *p; p++)
 			depth += *p == '/';
-		if (depth <= s->cfg->max_path_depth)
-			return true;
+		if (depth <= max)
+			return n;
 		n = -ENAMETOOLONG; /* deeper than max_path_depth */
 	}
 	switch (n) {
@@ -82,8 +89,11 @@ static bool check_path(const struct site *s, const struct http_request *req, str
 		fail(r, 400, "malformed path");
 		break;
 	}
-	return false;
+	return -1;
 }
+
+/* Is the N bytes long REL the literal LIT? */
+#define REL_IS(rel, n, lit) ((size_t)(n) == sizeof(lit) - 1 && memcmp((rel), (lit), (n)) == 0)
 
 static void route_upload_post(const struct site *s, const struct http_request *req,
 			      struct route *r)
@@ -118,6 +128,8 @@ static void route_upload_post(const struct site *s, const struct http_request *r
 void router_route(const struct site *s, const struct http_request *req, unsigned conn_port,
 		  struct route *r)
 {
+	int n;
+
 	memset(r, 0, offsetof(struct route, rel));
 	r->rel[0] = '\0';
 	r->head = req->method == HTTP_M_HEAD;
@@ -143,11 +155,12 @@ void router_route(const struct site *s, const struct http_request *req, unsigned
 		r->close = req->content_length > 0 || req->has_transfer_encoding;
 		return;
 	}
-	if (!check_path(s, req, r))
+	n = check_path(s, req, r);
+	if (n < 0)
 		return;
 
 	if (req->method == HTTP_M_POST) {
-		if (strcmp(r->rel, "upload") != 0 || r->is_dir) {
+		if (!REL_IS(r->rel, n, "upload") || r->is_dir) {
 			fail(r, 405, "POST is only accepted at /upload");
 			r->allow = ALLOW_READ;
 			r->close = true; /* the body was not read */
@@ -161,19 +174,20 @@ void router_route(const struct site *s, const struct http_request *req, unsigned
 	 * read, so the connection closes rather than parse it as a request. */
 	if (req->content_length > 0 || req->has_transfer_encoding)
 		r->close = true;
-	if (strcmp(r->rel, "upload") == 0) {
+	if (REL_IS(r->rel, n, "upload")) {
 		fail(r, 405, "/upload accepts POST only");
 		r->allow = ALLOW_UPLOAD;
 		r->json = true;
 		return;
 	}
-	if (strncmp(r->rel, "uploads/", 8) == 0 || strcmp(r->rel, "uploads") == 0) {
-		const char *name = r->rel + (r->rel[7] == '/' ? 8 : 7);
+	if ((n >= 8 && memcmp(r->rel, "uploads/", 8) == 0) || REL_IS(r->rel, n, "uploads")) {
+		size_t skip = n >= 8 ? 8 : 7;
+		const char *name = r->rel + skip;
 		if (!upload_name_valid(name)) {
 			fail(r, 404, "no such upload");
 			return;
 		}
-		memmove(r->rel, name, strlen(name) + 1);
+		memmove(r->rel, name, (size_t)n - skip + 1);
 		r->kind = ROUTE_UPLOAD_GET;
 		return;
 	}

@@ -1,11 +1,12 @@
 /* test_access_log.c - the per-response line: Combined Log Format (fields,
  * date, escaping, cuts), the buffered file (flush by size, age, call,
- * close), reopen after logrotate renamed the file, reconfiguration, and the
- * "journal" and "off" choices.
+ * close, thread exit; one buffer per thread), reopen after logrotate
+ * renamed the file, reconfiguration, and the "journal" and "off" choices.
  *
  * Criterion runs every test in its own process: the module's process-wide
- * file starts closed in each.  sd_journal_sendv() is defined here (the
- * executable's symbol wins over libsystemd's) to see the journal fields. */
+ * file starts closed in each.  Tests that log from other threads check the
+ * per-thread buffers: order, thread exit, reopen and the size limit.  sd_journal_sendv() is defined
+ * here (the executable's symbol wins over libsystemd's) to see the journal fields. */
 #define SD_JOURNAL_SUPPRESS_LOCATION 1
 
 #include <criterion/criterion.h>
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdio.h>
@@ -373,14 +375,16 @@ Test(access_log, reopen_after_logrotate_renamed_the_file)
 	access_log_request(&cfg, &e);
 	access_log_flush();
 	cr_assert_eq(rename(g_file, rotated), 0);
-	e.status = 202; /* logged after the rename, before the signal */
+	e.status = 202; /* logged after the rename, still buffered at the signal */
 	access_log_request(&cfg, &e);
 	cr_assert_eq(access_log_reopen(), 0);
 	e.status = 203;
 	access_log_request(&cfg, &e);
 	access_log_flush();
-	assert_matches(slurp(rotated), "^[^\n]+\" 201 [^\n]+\n[^\n]+\" 202 [^\n]+\n$");
-	assert_matches(slurp(g_file), "^[^\n]+\" 203 [^\n]+\n$");
+	/* nothing reaches the rotated file after the reopen (logrotate may be
+	 * compressing it): the buffered line goes to the new one */
+	assert_matches(slurp(rotated), "^[^\n]+\" 201 [^\n]+\n$");
+	assert_matches(slurp(g_file), "^[^\n]+\" 202 [^\n]+\n[^\n]+\" 203 [^\n]+\n$");
 }
 
 Test(access_log, reopen_failure_keeps_the_old_file)
@@ -458,6 +462,251 @@ Test(access_log, reload_switches_files_and_modes)
 	cr_assert_str_eq(slurp(other), SAMPLE_CLF);
 }
 
+/* ---- one buffer per thread ------------------------------------------------------ */
+
+struct logger {
+	const struct mth_config *cfg;
+	const char *tag; /* user agent "TAG-<i>" */
+	int lines;
+	bool flush_own; /* access_log_flush_thread() at the end */
+	int due_before, due_after;
+};
+
+static void *logger_main(void *arg)
+{
+	struct logger *l = arg;
+	struct access_log_entry e = sample();
+	char ua[64];
+
+	l->due_before = access_log_flush_due_ms();
+	for (int i = 0; i < l->lines; i++) {
+		snprintf(ua, sizeof ua, "%s-%d", l->tag, i);
+		e.user_agent = ua;
+		access_log_request(l->cfg, &e);
+	}
+	l->due_after = access_log_flush_due_ms();
+	if (l->flush_own)
+		access_log_flush_thread();
+	return NULL;
+}
+
+/* Runs L on a thread of its own, to its exit. */
+static void run_logger(struct logger *l)
+{
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, logger_main, l), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+}
+
+/* The user agents of TAG's lines in FILE are TAG-0, TAG-1, ... in order,
+ * each line whole; returns how many there are. */
+static int assert_tag_in_order(const char *file, const char *tag)
+{
+	char want[64];
+	const char *p = file;
+	int next = 0;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		char line[512];
+
+		cr_assert_not_null(nl, "unterminated line at %zu", (size_t)(p - file));
+		cr_assert_lt((size_t)(nl - p), sizeof line);
+		memcpy(line, p, (size_t)(nl - p));
+		line[nl - p] = '\0';
+		assert_matches(line,
+			       "^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"GET / HTTP/1\\.1\" 200 5797 "
+			       "\"http://localhost:8080/a\\.html\" \"[^\"]+\"$");
+		snprintf(want, sizeof want, "\"%s-", tag);
+		if (strstr(line, want)) {
+			snprintf(want, sizeof want, "\"%s-%d\"", tag, next);
+			cr_assert_not_null(strstr(line, want), "%s: want %s", line, want);
+			next++;
+		}
+		p = nl + 1;
+	}
+	return next;
+}
+
+Test(access_log, thread_lines_written_by_flush_and_at_thread_exit)
+{
+	struct mth_config cfg = file_cfg(g_file);
+	struct logger l = { .cfg = &cfg, .tag = "T", .lines = 3 };
+	struct access_log_entry e = sample();
+
+	configure_ok(&cfg);
+	run_logger(&l);
+	cr_assert_eq(l.due_before, -1, "nothing buffered yet");
+	cr_assert(l.due_after > 0 && l.due_after <= 1000, "due in %d ms", l.due_after);
+	/* the thread has exited: its lines were written then, without a flush */
+	cr_assert_eq(assert_tag_in_order(slurp(g_file), "T"), 3);
+	cr_assert_eq(count_lines(slurp(g_file)), 3);
+
+	/* this thread's line stays in its own buffer until a flush */
+	access_log_request(&cfg, &e);
+	cr_assert_eq(count_lines(slurp(g_file)), 3);
+	access_log_flush();
+	cr_assert_eq(count_lines(slurp(g_file)), 4);
+	cr_assert_str_eq(slurp(g_file) + strlen(slurp(g_file)) - strlen(SAMPLE_CLF), SAMPLE_CLF);
+}
+
+Test(access_log, flush_thread_writes_only_the_callers_buffer)
+{
+	struct mth_config cfg = file_cfg(g_file);
+	struct access_log_entry e = sample();
+
+	configure_ok(&cfg);
+	cr_assert_eq(access_log_flush_due_ms(), -1);
+	access_log_flush_thread(); /* no buffer yet: nothing to do */
+	access_log_request(&cfg, &e);
+	cr_assert_gt(access_log_flush_due_ms(), 0);
+	cr_assert_leq(access_log_flush_due_ms(), 1000);
+	access_log_flush_thread();
+	cr_assert_str_eq(slurp(g_file), SAMPLE_CLF);
+	cr_assert_eq(access_log_flush_due_ms(), -1, "empty again");
+}
+
+Test(access_log, flush_due_reaches_zero_after_a_second)
+{
+	struct mth_config cfg = file_cfg(g_file);
+	struct access_log_entry e = sample();
+	struct timespec ts = { 1, 50 * 1000 * 1000 };
+
+	configure_ok(&cfg);
+	access_log_request(&cfg, &e);
+	nanosleep(&ts, NULL);
+	cr_assert_eq(access_log_flush_due_ms(), 0);
+	cr_assert_str_eq(slurp(g_file), "", "only a new line or a flush writes it");
+	access_log_flush_thread();
+	cr_assert_str_eq(slurp(g_file), SAMPLE_CLF);
+}
+
+Test(access_log, concurrent_threads_keep_their_order_and_whole_lines)
+{
+	struct mth_config cfg = file_cfg(g_file);
+	struct logger a = { .cfg = &cfg, .tag = "A", .lines = 1500 };
+	struct logger b = { .cfg = &cfg, .tag = "B", .lines = 1500, .flush_own = true };
+	pthread_t ta, tb;
+
+	configure_ok(&cfg);
+	cr_assert_eq(pthread_create(&ta, NULL, logger_main, &a), 0);
+	cr_assert_eq(pthread_create(&tb, NULL, logger_main, &b), 0);
+	for (int i = 0; i < 20; i++)
+		access_log_flush(); /* main's periodic flush, racing the workers */
+	cr_assert_eq(pthread_join(ta, NULL), 0);
+	cr_assert_eq(pthread_join(tb, NULL), 0);
+	cr_assert_eq(assert_tag_in_order(slurp(g_file), "A"), 1500);
+	cr_assert_eq(assert_tag_in_order(slurp(g_file), "B"), 1500);
+	cr_assert_eq(count_lines(slurp(g_file)), 3000);
+}
+
+Test(access_log, reopen_sends_other_threads_buffered_lines_to_the_new_file)
+{
+	struct mth_config cfg = file_cfg(g_file);
+	struct access_log_entry e = sample();
+	char rotated[192];
+
+	snprintf(rotated, sizeof rotated, "%s.1", g_file);
+	configure_ok(&cfg);
+	access_log_request(&cfg, &e); /* buffered in this thread */
+	cr_assert_eq(rename(g_file, rotated), 0);
+	cr_assert_eq(access_log_reopen(), 0);
+	cr_assert_str_eq(slurp(g_file), "", "created again, empty");
+	/* another thread's lines, written at its exit, and this one's */
+	run_logger(&(struct logger){ .cfg = &cfg, .tag = "T", .lines = 2 });
+	access_log_flush();
+	cr_assert_str_eq(slurp(rotated), "");
+	cr_assert_eq(count_lines(slurp(g_file)), 3);
+	cr_assert_eq(assert_tag_in_order(slurp(g_file), "T"), 2);
+	cr_assert_not_null(strstr(slurp(g_file), SAMPLE_CLF));
+}
+
+/* Fields at their limits make the longest line; one arriving when the
+ * buffer is nearly full is written whole, with the lines before it, in one
+ * go. */
+Test(access_log, long_line_at_the_buffer_limit_is_written_whole)
+{
+	static char ua[6000], req[3000];
+	struct mth_config cfg = file_cfg(g_file);
+	struct access_log_entry e = sample(), big = sample();
+	char longest[ACCESS_LOG_LINE_MAX];
+	size_t line = strlen(SAMPLE_CLF), n = (32 * 1024) / line, big_len, i;
+
+	memset(ua, 'a', sizeof ua - 1);
+	memset(req, '"', sizeof req - 1); /* every byte escaped: 4 bytes out */
+	big.user_agent = ua;
+	big.referer = ua;
+	big.request = req;
+	big_len = access_log_format_clf(longest, sizeof longest, &big);
+	cr_assert_gt(big_len, 3000);
+
+	configure_ok(&cfg);
+	for (i = 0; i < n; i++)
+		access_log_request(&cfg, &e);
+	cr_assert_str_eq(slurp(g_file), "", "just below 32 KiB: still buffered");
+	access_log_request(&cfg, &big);
+	cr_assert_eq(strlen(slurp(g_file)), n * line + big_len, "all of it, in one write");
+	cr_assert_str_eq(slurp(g_file) + n * line, longest);
+	cr_assert_eq(access_log_flush_due_ms(), -1);
+
+	/* only such lines: every one whole, however the buffer fills */
+	for (i = 0; i < 40; i++)
+		access_log_request(&cfg, &big);
+	access_log_flush();
+	cr_assert_eq(strlen(slurp(g_file)), n * line + 41 * big_len);
+	cr_assert_eq(count_lines(slurp(g_file)), n + 41);
+	for (i = 0; i < 41; i++)
+		cr_assert_eq(memcmp(slurp(g_file) + n * line + i * big_len, longest, big_len), 0,
+			     "line %zu", i);
+}
+
+/* A logger that stays alive, with its lines buffered, until told to go. */
+struct held_logger {
+	struct logger l;
+	pthread_barrier_t logged, go;
+};
+
+static void *held_logger_main(void *arg)
+{
+	struct held_logger *h = arg;
+
+	logger_main(&h->l);
+	pthread_barrier_wait(&h->logged);
+	pthread_barrier_wait(&h->go);
+	return NULL;
+}
+
+Test(access_log, reload_writes_a_live_threads_lines_to_the_old_file_first)
+{
+	struct mth_config cfg = file_cfg(g_file), other,
+			  journal = mode_cfg(CONFIG_ACCESS_LOG_JOURNAL);
+	struct held_logger h = { .l = { .cfg = &cfg, .tag = "T", .lines = 2 } };
+	char other_path[192];
+	pthread_t t;
+
+	snprintf(other_path, sizeof other_path, "%s/other.log", g_dir);
+	other = file_cfg(other_path);
+	configure_ok(&cfg);
+	pthread_barrier_init(&h.logged, NULL, 2);
+	pthread_barrier_init(&h.go, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, held_logger_main, &h), 0);
+	pthread_barrier_wait(&h.logged);
+	cr_assert_str_eq(slurp(g_file), "", "buffered in the other thread");
+	configure_ok(&other); /* another path: the old file gets them */
+	cr_assert_eq(assert_tag_in_order(slurp(g_file), "T"), 2);
+	/* lines buffered in this thread, then the file is closed altogether */
+	h.l.cfg = &other;
+	logger_main(&h.l);
+	configure_ok(&journal);
+	cr_assert_eq(assert_tag_in_order(slurp(other_path), "T"), 2);
+	pthread_barrier_wait(&h.go);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_str_eq(drain_stderr(), "", "nothing fell back to the main log");
+	pthread_barrier_destroy(&h.logged);
+	pthread_barrier_destroy(&h.go);
+}
+
 /* ---- "journal" and "off" ------------------------------------------------------ */
 
 Test(access_log, journal_mode_on_stderr_is_the_classic_line)
@@ -527,6 +776,7 @@ Test(access_log, off_logs_nothing)
 
 	configure_ok(&file);
 	access_log_request(&off, &e);
+	cr_assert_eq(access_log_flush_due_ms(), -1, "no buffer made for \"off\"");
 	access_log_flush();
 	cr_assert_str_eq(slurp(g_file), "");
 	cr_assert_str_eq(drain_stderr(), "");

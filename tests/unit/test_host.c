@@ -114,6 +114,34 @@ Test(host_parse, name_length_limit)
 	cr_expect_eq(parse(buf, NULL), -EINVAL);
 }
 
+/* Names are checked and lower-cased in one pass, bounded by the name
+ * buffer: what follows a name that long decides as before. */
+Test(host_parse, long_names_with_ports_and_junk)
+{
+	char buf[HOST_NAME_MAX_LEN + 16];
+	struct host_name h;
+
+	memset(buf, 'A', HOST_NAME_MAX_LEN);
+	strcpy(buf + HOST_NAME_MAX_LEN, ".:8080");
+	cr_expect_eq(parse(buf, &h), 0);
+	cr_expect_eq(strlen(h.name), HOST_NAME_MAX_LEN);
+	cr_expect_eq(h.name[0], 'a');
+	cr_expect_eq(h.port, 8080);
+	strcpy(buf + HOST_NAME_MAX_LEN, "a:8080"); /* 256 bytes before ':' */
+	cr_expect_eq(parse(buf, NULL), -EINVAL);
+	strcpy(buf + HOST_NAME_MAX_LEN, ".!"); /* a bad byte just past the buffer */
+	cr_expect_eq(parse(buf, NULL), -EINVAL);
+	strcpy(buf + HOST_NAME_MAX_LEN, "!"); /* a bad byte at its last place */
+	cr_expect_eq(parse(buf, NULL), -EINVAL);
+	strcpy(buf + HOST_NAME_MAX_LEN, ".."); /* one dot is dropped, not two */
+	cr_expect_eq(parse(buf, NULL), -EINVAL);
+	cr_expect_eq(parse("exa mple.com", NULL), -EINVAL);
+	cr_expect_eq(parse("example.com\x80", NULL), -EINVAL);
+	cr_expect_eq(parse("Ex_A-mple.COM.:443", &h), 0);
+	cr_expect_str_eq(h.name, "ex_a-mple.com");
+	cr_expect_eq(h.port, 443);
+}
+
 Test(host_parse, len_is_respected)
 {
 	struct host_name h;
@@ -273,6 +301,22 @@ Test(host_check, name_without_port)
 	cr_expect_eq(check(ha, "other.com:8080", 8080), HOST_FORBIDDEN);
 	cr_expect_eq(check(ha, "localhost.example.com:8080", 8080), HOST_FORBIDDEN);
 	cr_expect_eq(check(ha, "localhos:8080", 8080), HOST_FORBIDDEN);
+	host_allow_free(ha);
+}
+
+/* Entries are compared by length first, then by their bytes. */
+Test(host_check, same_length_names)
+{
+	static const char *const list[] = {"localhost", "127.0.0.1", "[::1]", NULL};
+	struct host_allow *ha = allow(list);
+
+	cr_expect_eq(check(ha, "localhosx:8080", 8080), HOST_FORBIDDEN);
+	cr_expect_eq(check(ha, "127.0.0.2:8080", 8080), HOST_FORBIDDEN);
+	cr_expect_eq(check(ha, "127.0.0.1:8080", 8080), HOST_OK);
+	cr_expect_eq(check(ha, "LocalHost.:8080", 8080), HOST_OK);
+	cr_expect_eq(check(ha, "[::1]:8080", 8080), HOST_OK);
+	cr_expect_eq(check(ha, "[::2]:8080", 8080), HOST_FORBIDDEN);
+	cr_expect_eq(check(ha, "[0::1]:8080", 8080), HOST_FORBIDDEN);
 	host_allow_free(ha);
 }
 

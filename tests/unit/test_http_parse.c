@@ -850,6 +850,87 @@ Test(http_parse, value_obs_text_and_htab)
 	assert_str(req.headers[1].value, "caf\xc3\xa9\t\x80\xff!~");
 }
 
+/* The scanners take eight bytes at a time and find the first special byte
+ * of a word from its bits: put that byte at every offset of two words. */
+Test(http_parse, special_byte_at_every_offset)
+{
+	for (size_t k = 0; k < 20; k++) {
+		char buf[160], want[40];
+		int n;
+
+		/* one HTAB among plain bytes (not first or last: that is OWS),
+		 * and sometimes two in one word */
+		memset(want, 'v', 24);
+		want[24] = '\0';
+		want[k + 1] = '\t';
+		if (k % 3 == 0)
+			want[k + 3] = '\t';
+		n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: h\r\nX: %s\r\n\r\n", want);
+		expect_done_n(buf, (size_t)n, NULL);
+		cr_assert_eq(req.headers[1].value.len, 24);
+		cr_assert_eq(memcmp(req.headers[1].value.p, want, 24), 0, "k=%zu", k);
+
+		/* a CTL, DEL, NUL or bare LF ends the value badly */
+		static const char bad[] = { '\x01', '\x7f', '\0', '\n', '\x1f' };
+		memset(want, 'v', 24);
+		for (size_t b = 0; b < sizeof bad; b++) {
+			want[k] = bad[b];
+			n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: h\r\nX: ");
+			memcpy(buf + n, want, 24);
+			n += 24;
+			n += snprintf(buf + n, sizeof buf - (size_t)n, "\r\n\r\n");
+			expect_err_n(buf, (size_t)n, NULL, 400);
+		}
+
+		/* the target: 8-bit, DEL, CTL or NUL is a 400; SP ends it */
+		static const char tbad[] = { '\x80', '\xff', '\x7f', '\x01', '\0' };
+		for (size_t b = 0; b < sizeof tbad; b++) {
+			char t[32];
+
+			memset(t, 't', 24);
+			t[0] = '/';
+			t[k + 1] = tbad[b];
+			n = snprintf(buf, sizeof buf, "GET ");
+			memcpy(buf + n, t, 24);
+			n += 24;
+			n += snprintf(buf + n, sizeof buf - (size_t)n,
+				      " HTTP/1.1\r\nHost: h\r\n\r\n");
+			expect_err_n(buf, (size_t)n, NULL, 400);
+		}
+		n = snprintf(buf, sizeof buf, "GET /%.*s HTTP/1.1\r\nHost: h\r\n\r\n", (int)k,
+			     "tttttttttttttttttttttttt");
+		expect_done_n(buf, (size_t)n, NULL);
+		cr_assert_eq(req.target.len, k + 1);
+	}
+}
+
+/* "HTTP/1.1" and "HTTP/1.0" are compared whole; everything else, and a
+ * version the buffer or the line limit cuts, still byte by byte. */
+Test(http_parse, version_whole_and_cut)
+{
+	static const struct http_limits lim = { .max_request_line = 14,
+						.max_header_bytes = 100,
+						.max_headers = 10 };
+
+	DONE(REQ("GET / HTTP/1.0"));
+	cr_assert_eq(req.version_minor, 0);
+	DONE(REQ("GET / HTTP/1.1"));
+	cr_assert_eq(req.version_minor, 1);
+	DONE(REQ("GET / HTTP/1.9"));
+	cr_assert_eq(req.version_minor, 1);
+	ERR(REQ("GET / HTTP/1.a"), 400);
+	ERR(REQ("GET / HTTP/1,1"), 400);
+	ERR(REQ("GET / http/1.1"), 400);
+	MORE("GET / HTTP/1.");
+	MORE("GET / HTTP/1.1");
+	ERR("GET / HTTP/1.x", 400);
+	ERR("GET / HTTPS", 400);
+	/* "GET / HTTP/1.1" is exactly 14 bytes: the limit */
+	expect_done_n("GET / HTTP/1.1\r\nHost: h\r\n\r\n", 27, &lim);
+	expect_err_n("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", 28, &lim, 414);
+	expect_err_n("GET /a HTTP/1.x\r\nHost: h\r\n\r\n", 28, &lim, 400);
+}
+
 Test(http_parse, value_control_chars)
 {
 	ERR("GET / HTTP/1.1\r\nHost: h\r\nX: a\x01\r\n\r\n", 400);

@@ -284,6 +284,36 @@ Test(path_normalize, long_segment)
 	expect_err(target, -ENAMETOOLONG);
 }
 
+/* After the first byte of a segment the plain bytes are copied as a run:
+ * the room and the order of errors are as byte by byte. */
+Test(path_normalize, runs_of_plain_bytes)
+{
+	char small[8];
+
+	/* a run right after an escape */
+	cr_expect_eq(path_normalize("/%41bcd", 7, small, 5, &is_dir), 4);
+	cr_expect_str_eq(small, "Abcd");
+	cr_expect_eq(path_normalize("/%41bcd", 7, small, 4, &is_dir), -ENAMETOOLONG);
+	cr_expect_str_eq(small, "");
+	/* the run stops at an escape, a separator or a forbidden byte */
+	cr_expect_eq(path_normalize("/ab%43d/ef", 10, small, 8, &is_dir), 7);
+	cr_expect_str_eq(small, "abCd/ef");
+	/* whichever comes first decides: no room, or the forbidden byte */
+	cr_expect_eq(path_normalize("/abcdef%00", 10, small, 4, &is_dir), -ENAMETOOLONG);
+	cr_expect_eq(path_normalize("/ab%00cdef", 10, small, 4, &is_dir), -EACCES);
+	cr_expect_eq(path_normalize("/abcdef\\", 8, small, 4, &is_dir), -ENAMETOOLONG);
+	cr_expect_eq(path_normalize("/ab\\cdef", 8, small, 4, &is_dir), -EACCES);
+	cr_expect_eq(path_normalize("/ab\x7f", 4, small, 8, &is_dir), -EACCES);
+	/* 8-bit bytes are plain */
+	cr_expect_eq(norm("/caf\xc3\xa9/\xff.html"), 12);
+	cr_expect_str_eq(out, "caf\xc3\xa9/\xff.html");
+	/* ".." made of a plain byte and an escape, or the other way round */
+	expect_err("/a/.%2e/b", -EACCES);
+	expect_err("/a/%2e./b", -EACCES);
+	cr_expect_eq(norm("/a/.%2e%2e/b"), 7);
+	cr_expect_str_eq(out, "a/.../b");
+}
+
 /* ---- path_extension / path_basename ---- */
 
 static void expect_ext(const char *path, const char *want)

@@ -220,4 +220,41 @@ Test(router, path_depth_limit)
 	expect_error("GET /a/b/c/d HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", 414);
 	route("GET /a//b/c/ HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &r);
 	cr_assert_eq(r.kind, ROUTE_STATIC, "empty segments do not count");
+	/* long names: few segments in many bytes */
+	route("GET /aaaaaaaaaa/bbbbbbbbbb/cccccccccc HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
+	expect_error(
+		"GET /aaaaaaaaaa/bbbbbbbbbb/cccccccccc/d HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
+		414);
+	route("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: "
+	      "localhost:8080\r\n\r\n",
+	      &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
+}
+
+/* The special names are matched whole, never as prefixes. */
+Test(router, upload_names_match_whole)
+{
+	struct route r;
+
+	route("GET /uploadsx HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
+	cr_assert_str_eq(r.rel, "uploadsx");
+	route("GET /uploadx HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
+	route("GET /uploa HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
+	expect_error("GET /upload HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", 405);
+	expect_error("GET /%75pload HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", 405);
+	expect_error("POST /upload/ HTTP/1.1\r\nHost: localhost:8080\r\n"
+		     "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+		     405);
+	expect_error("POST /uploads HTTP/1.1\r\nHost: localhost:8080\r\n"
+		     "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+		     405);
+	route("GET /uploads/upload_20261125T203047Z_0123456789abcdef.json?x HTTP/1.1\r\n"
+	      "Host: localhost:8080\r\n\r\n",
+	      &r);
+	cr_assert_eq(r.kind, ROUTE_UPLOAD_GET);
+	cr_assert_str_eq(r.rel, "upload_20261125T203047Z_0123456789abcdef.json");
 }
