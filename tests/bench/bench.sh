@@ -87,10 +87,10 @@ done
 # ---- mode and lists -------------------------------------------------------
 if [ "$mode" = full ]; then
     : "${reps:=3}" "${dur:=10}" "${idle_conns:=10000}"
-    quiet_max=15 max_tries=2
+    quiet_ms=15000 max_tries=2
 else
     : "${reps:=1}" "${dur:=2}" "${idle_conns:=2000}"
-    quiet_max=1 max_tries=1
+    quiet_ms=500 max_tries=1
 fi
 for v in "$reps" "$dur" "$idle_conns" "$max_other"; do
     case $v in '' | *[!0-9]*) echo "not a number: '$v'" >&2; exit 2 ;; esac
@@ -176,7 +176,7 @@ cleanup() {
     local p
     trap - EXIT INT TERM
     for p in "${aux[@]}"; do kill -TERM "$p" 2> /dev/null; done
-    for p in "${started[@]}"; do stop_tree "$p" 5; done
+    stop_trees 5 "${started[@]}"
     for p in "${aux[@]}"; do wait "$p" 2> /dev/null; done
     rm -rf "$upbase"
     if [ "$keep" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
@@ -240,11 +240,11 @@ machine_ticks() {
 
 now_ms() { date +%s%3N; }
 
-# Before each run: wait (at most quiet_max s) until the whole machine has
-# been below 20 % of one CPU for a quarter of a second.
+# Before each run: wait (at most quiet_ms) until the whole machine has been
+# below 20 % of one CPU for a quarter of a second.
 wait_quiet() {
     local end a b
-    end=$(($(now_ms) + quiet_max * 1000))
+    end=$(($(now_ms) + quiet_ms))
     while :; do
         a=$(machine_ticks)
         sleep 0.25

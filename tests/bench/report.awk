@@ -76,6 +76,14 @@ function cell(sc, s, m,    x) {
     return fmt(x)
 }
 
+# the same for whole numbers (percentages)
+function celli(sc, s, m,    x) {
+    x = med(sc, s, m)
+    if (x == "") return "-"
+    if (cnt[sc, s, m] > 1) return fmtint(x) " (" fmtint(LO) "-" fmtint(HI) ")"
+    return fmtint(x)
+}
+
 # sut / best peer for (sc, m); lower=1 when lower is better
 function ratio(sc, m, lower,    i, s, x, best, who, mine) {
     if (!peers(sc)) return "-"
@@ -174,7 +182,7 @@ END {
                 printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sc, s,
                     cell(sc, s, "rps"), cell(sc, s, "p50"), cell(sc, s, "p99"),
                     fmtint(total(sc, s, "err")) (failed[sc, s] ? " (" failed[sc, s] " runs failed)" : ""),
-                    cell(sc, s, "cpu"), cell(sc, s, "other"), rt
+                    cell(sc, s, "cpu"), celli(sc, s, "other"), rt
             }
         }
         print "\nka50: 50 keep-alive connections; ka1000: 1000 (its p99 ratio: lower is better);" \
@@ -196,7 +204,7 @@ END {
                 printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sc, s,
                     cell(sc, s, "rps"), cell(sc, s, "mbs"), cell(sc, s, "p99"),
                     fmtint(total(sc, s, "err")) (failed[sc, s] ? " (" failed[sc, s] " runs failed)" : ""),
-                    cell(sc, s, "cpu"), cell(sc, s, "other"), rt
+                    cell(sc, s, "cpu"), celli(sc, s, "other"), rt
             }
         }
         print "\nMB/s = 10^6 bytes per second of response (headers and body)."
@@ -216,7 +224,7 @@ END {
                 cell(sc, s, "rps"), cell(sc, s, "p99"),
                 fmtint(total(sc, s, "err")) (failed[sc, s] ? " (" failed[sc, s] " runs failed)" : ""),
                 fmtint(total(sc, s, "files")), fmtint(total(sc, s, "req")),
-                cell(sc, s, "cpu"), cell(sc, s, "other"), s == sut ? ratio(sc, "rps", 0) : "-"
+                cell(sc, s, "cpu"), celli(sc, s, "other"), s == sut ? ratio(sc, "rps", 0) : "-"
         }
         print "\nmthttpd writes to a temporary file, fsyncs it and the directory (cheap on tmpfs);" \
               " the peers' WebDAV / mruby handlers do not fsync."

@@ -389,18 +389,26 @@ tree_pids() {
 # descendants to leave (bounded), then SIGKILL what is left.  Only PIDs
 # found below PID are touched.
 stop_tree() {
-    local top=$1 wait=${2:-5} all p i alive
-    kill -0 "$top" 2> /dev/null || return 0
-    all=$(tree_pids "$top")
-    kill -TERM "$top" 2> /dev/null
+    stop_trees "${2:-5}" "$1"
+}
+
+# stop_trees SECONDS PID... - the same for several servers at once
+stop_trees() {
+    local wait=$1 top all="" p i alive
+    shift
+    for top in "$@"; do
+        kill -0 "$top" 2> /dev/null || continue
+        all="$all $(tree_pids "$top")"
+        kill -TERM "$top" 2> /dev/null
+    done
     for i in $(seq 1 $((wait * 10))); do
         alive=0
-        for p in $all; do kill -0 "$p" 2> /dev/null && alive=1; done
+        for p in $all; do kill -0 "$p" 2> /dev/null && alive=1 && break; done
         [ "$alive" = 0 ] && break
         sleep 0.1
     done
     for p in $all; do kill -KILL "$p" 2> /dev/null; done
-    wait "$top" 2> /dev/null
+    for top in "$@"; do wait "$top" 2> /dev/null; done
     return 0
 }
 
