@@ -193,7 +193,7 @@ fi
 
 # ---- start the servers -----------------------------------------------------
 port=28080
-running=""
+running="" not_started=""
 for s in $servers; do
     port=$(pick_port "$port") || exit 1
     srv_config "$s" "$work/$s" "$port" "$docroot" "$upbase/$s"
@@ -207,6 +207,7 @@ for s in $servers; do
         tail -n 5 "$work/$s/stdout.log" "$work/$s/error.log" >&2 2> /dev/null
         [ "$s" = mthttpd ] && exit 1
         stop_tree "${spid[$s]}" 2
+        not_started="$not_started $s"
     fi
     port=$((port + 1))
 done
@@ -390,6 +391,7 @@ echo "## mthttpd bench: $mode mode, $reps x ${dur}s per cell, $(date -u '+%Y-%m-
 echo
 echo "$("$MTHTTPD_BIN" --version 2> /dev/null | head -1); $(nproc) CPUs, $where; load average at start $load0;" \
     "$elapsed s of measurement; RLIMIT_NOFILE $FD_LIMIT; uploads on $(df --output=fstype "$upbase" 2> /dev/null | tail -1)."
+[ -n "$not_started" ] && echo && echo "Not measured, did not start:$not_started."
 awk -v sut=mthttpd -v servers="$servers" -v scenarios="$scenarios" -v reps="$reps" \
     -f "$here/report.awk" "$results"
 if [ "$keep" = 1 ]; then echo; echo "raw results: $results"; fi
