@@ -1,214 +1,398 @@
 #!/bin/bash
-# tests/bench/bench.sh - throughput of mthttpd, alone or beside nginx and
-# lighttpd on the same docroot, measured with wrk on loopback.
+# tests/bench/bench.sh - throughput, latency and idle-connection memory of
+# mthttpd, alone or beside nginx, lighttpd, Apache (event MPM) and H2O, all
+# started here on 127.0.0.1 with the same document root and settings and
+# measured interleaved in one run.  See tests/bench/README.md.
 #
-#   tests/bench/bench.sh [--quick | --full] [--peers] [--bin PATH] [--install]
+#   tests/bench/bench.sh [--quick | --full] [--peers [LIST]] [--bin PATH]
+#                        [--scenarios LIST] [--install] [other options]
 #
-#   --quick    one 3 s run per scenario (default; about a minute)
-#   --full     three 10 s runs per scenario, the median is reported
-#   --peers    also run nginx and lighttpd (Debian's nginx-light, lighttpd)
-#   --bin      the mthttpd binary (default: _build/src/mthttpd)
-#   --install  apt-get install what is missing (wrk, and the peers)
+#   --quick            1 run of 2 s per scenario and server, 2,000 idle
+#                      connections (default; about 2 minutes with all peers)
+#   --full             3 runs of 10 s, median and min-max; 10,000 idle
+#                      connections (about 20 minutes with all peers)
+#   --peers [LIST]     also run the peers: all of nginx,lighttpd,apache,h2o,
+#                      or the comma-separated LIST
+#   --bin PATH         the mthttpd binary (default: _build/src/mthttpd)
+#   --scenarios LIST   comma-separated subset of
+#                      ka50,ka1000,close,mid,big,upload,idle (default: all)
+#   --install          apt-get install the missing packages first
+#   --reps N, --duration S, --idle-conns N
+#                      override the mode's repetitions, seconds per run and
+#                      idle connections
+#   --max-other PCT    a run during which other processes used more than PCT
+#                      % of a CPU is repeated once (--full only; default 30)
+#   --no-pin           do not pin (servers CPU 0, load generator CPU 1)
+#   --keep             keep the work directory (configs, logs, raw results)
 #
-# Servers are pinned to CPU 0 and wrk to CPU 1, so the numbers are per core;
-# every server gets the same settings: keep-alive 30 s, 1000 requests per
-# connection, access log to a file, sendfile.  Scenarios: keep-alive with 50
-# connections on a 2 KB page, a new connection per request, a 200 KB file,
-# a 50 MB file with 4 connections.  Prints one markdown table: req/s, MB/s,
-# p99 latency, errors and the ratio to the best peer.  Loopback only;
-# everything it starts is stopped by PID when it exits.
+# Scenarios (HTTP/1.1, wrk with one thread):
+#   ka50     keep-alive, 50 connections, GET /index.html (2 KB)   req/s
+#   ka1000   keep-alive, 1000 connections, same page              req/s, p99
+#   close    a new connection per request (Connection: close), 50  req/s
+#   mid      keep-alive, 50 connections, GET /mid.bin (200 KB)    req/s
+#   big      keep-alive, 4 connections, GET /big.bin (50 MB)      MB/s
+#   upload   keep-alive, 50 connections, a 195-byte JSON body: mthttpd and
+#            h2o POST /upload, nginx/lighttpd/Apache WebDAV PUT to a new
+#            name each time; stored on /dev/shm                   req/s
+#   idle     hold N idle keep-alive connections: memory per connection
+#            (KiB, from the server's process-tree PSS and RSS before/after)
+#            and the latency of fresh requests made meanwhile
 #
-# Not part of `make check` or CI: timings on a shared machine are noise.
-# Compare ratios within one run.
-set -euo pipefail
+# Prints one markdown table per scenario group; the last column compares
+# mthttpd with the best peer.  Not part of `make check` or CI: on a shared
+# machine the absolute numbers are noise; compare ratios within one run.
+# Loopback only; everything started here is stopped by PID on exit.
+set -uo pipefail
 
-mode=quick peers=0 install=0
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/_build/src/mthttpd
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+# shellcheck source=servers.sh
+. "$here/servers.sh"
+
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+all_scenarios="ka50 ka1000 close mid big upload idle"
+mode=quick peers="" scenarios="" install=0 pin=1 keep=0 max_other=30
+reps="" dur="" idle_conns=""
+MTHTTPD_BIN=$top/_build/src/mthttpd
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) mode=quick ;;
     --full) mode=full ;;
-    --peers) peers=1 ;;
+    --peers)
+        if [ $# -ge 2 ] && [ -n "$2" ] && [ "${2#-}" = "$2" ]; then
+            peers=$2
+            shift
+        else
+            peers=all
+        fi
+        ;;
+    --peers=*) peers=${1#*=} ;;
+    --bin) [ $# -ge 2 ] || { usage >&2; exit 2; }; MTHTTPD_BIN=$(readlink -f "$2"); shift ;;
+    --scenarios) [ $# -ge 2 ] || { usage >&2; exit 2; }; scenarios=$2; shift ;;
+    --scenarios=*) scenarios=${1#*=} ;;
     --install) install=1 ;;
-    --bin) bin=$(readlink -f "$2"); shift ;;
-    *) sed -n '2,22p' "$0"; exit 2 ;;
+    --reps) reps=$2; shift ;;
+    --duration) dur=$2; shift ;;
+    --idle-conns) idle_conns=$2; shift ;;
+    --max-other) max_other=$2; shift ;;
+    --no-pin) pin=0 ;;
+    --keep) keep=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
     shift
 done
-if [ "$mode" = full ]; then dur=10 reps=3; else dur=3 reps=1; fi
 
-need="wrk curl"
-[ "$peers" = 1 ] && need="$need nginx-light lighttpd"
-missing=
-for p in $need; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+# ---- mode and lists -------------------------------------------------------
+if [ "$mode" = full ]; then
+    : "${reps:=3}" "${dur:=10}" "${idle_conns:=10000}"
+    quiet_ms=15000 max_tries=2
+else
+    : "${reps:=1}" "${dur:=2}" "${idle_conns:=2000}"
+    quiet_ms=500 max_tries=1
+fi
+for v in "$reps" "$dur" "$idle_conns" "$max_other"; do
+    case $v in '' | *[!0-9]*) echo "not a number: '$v'" >&2; exit 2 ;; esac
+done
+
+[ "$peers" = all ] && peers=$BENCH_PEERS_ALL
+peers=${peers//,/ }
+for p in $peers; do
+    list_has "$BENCH_PEERS_ALL" "$p" || { echo "unknown peer '$p' (known: $BENCH_PEERS_ALL)" >&2; exit 2; }
+done
+[ -n "$scenarios" ] || scenarios=$all_scenarios
+scenarios=${scenarios//,/ }
+for sc in $scenarios; do
+    list_has "$all_scenarios" "$sc" || { echo "unknown scenario '$sc' (known: $all_scenarios)" >&2; exit 2; }
+done
+servers="mthttpd $peers"
+
+# ---- packages --------------------------------------------------------------
+missing=""
+for pair in wrk:wrk curl:curl taskset:util-linux ps:procps timeout:coreutils; do
+    command -v "${pair%%:*}" > /dev/null || missing="$missing ${pair#*:}"
+done
+if list_has "$scenarios" idle && ! command -v cc > /dev/null; then
+    missing="$missing gcc libc6-dev"
+fi
+for s in $peers; do
+    srv_present "$s" || missing="$missing $(srv_packages "$s")"
 done
 if [ -n "$missing" ]; then
     if [ "$install" = 1 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+        # shellcheck disable=SC2086
+        apt_install $missing || exit 1
     else
-        echo "missing:$missing (run with --install)" >&2
+        echo "missing packages:$missing  (apt-get install them, or run with --install)" >&2
         exit 2
     fi
 fi
-[ -x "$bin" ] || { echo "no mthttpd binary at $bin (build first, or --bin)" >&2; exit 2; }
+[ -x "$MTHTTPD_BIN" ] || { echo "no mthttpd binary at $MTHTTPD_BIN (build first, or --bin PATH)" >&2; exit 2; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/mthttpd-bench.XXXXXX")
-chmod 755 "$work" # nginx's workers run as another user
-pids=()
+# ---- limits, CPUs, work directory -----------------------------------------
+# Every connection is a file descriptor on both ends: raise the soft limit
+# to the hard one (at most 65536; the servers inherit it).
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=65536
+[ "$hard" -gt 65536 ] && hard=65536
+ulimit -n "$hard" 2> /dev/null
+FD_LIMIT=$(ulimit -n)
+if list_has "$scenarios" idle && [ $((idle_conns + 100)) -gt "$FD_LIMIT" ]; then
+    idle_conns=$((FD_LIMIT - 100))
+    echo "note: RLIMIT_NOFILE is $FD_LIMIT; holding $idle_conns idle connections" >&2
+fi
+if list_has "$scenarios" idle && list_has "$peers" lighttpd && [ $((FD_LIMIT / 2)) -le "$idle_conns" ]; then
+    echo "note: lighttpd accepts at most $((FD_LIMIT / 2)) connections (half of RLIMIT_NOFILE $FD_LIMIT):" \
+        "with $idle_conns idle ones held its fresh requests will wait" >&2
+fi
+[ "$(nproc)" -ge 2 ] || pin=0
+if [ "$pin" = 1 ]; then
+    srv_pin=(taskset -c 0) cli_pin=(taskset -c 1) SRV_NCPU=1
+else
+    srv_pin=() cli_pin=() SRV_NCPU=$(nproc)
+fi
+export FD_LIMIT SRV_NCPU MTHTTPD_BIN
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mthttpd-bench.XXXXXX") || exit 1
+chmod 755 "$work" # the peers' workers run as nobody / www-data
+# uploads go to a tmpfs: creating a file on a disk file system costs more
+# (and varies more) than the servers' own work
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    upbase=$(mktemp -d /dev/shm/mthttpd-bench.XXXXXX) || exit 1
+else
+    upbase=$work/uploads
+    mkdir -p "$upbase"
+fi
+chmod 755 "$upbase"
+results=$work/results.txt
+: > "$results"
+
+declare -A spid sport
+started=() # server PIDs, stopped on exit
+aux=()     # helper PIDs (holdconns)
+# shellcheck disable=SC2317 # (called by the trap)
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
+    local p
+    trap - EXIT INT TERM
+    for p in "${aux[@]}"; do kill -TERM "$p" 2> /dev/null; done
+    stop_trees 5 "${started[@]}"
+    for p in "${aux[@]}"; do wait "$p" 2> /dev/null; done
+    rm -rf "$upbase"
+    if [ "$keep" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-# The docroot: a 2 KB page, a 200 KB file, a 50 MB file.
-root=$work/www
-mkdir -p "$root" "$work/uploads"
-head -c 2048 /dev/urandom | base64 -w 76 | head -c 2048 > "$root/index.html"
-head -c 204800 /dev/urandom > "$root/mid.bin"
-head -c 52428800 /dev/urandom > "$root/big.bin"
-chmod -R a+rX "$root"
+docroot=$work/www
+body=$work/upload.json
+make_docroot "$docroot" "$body" || { echo "could not create the document root" >&2; exit 1; }
+if list_has "$scenarios" idle; then
+    cc -O2 -o "$work/holdconns" "$here/holdconns.c" || exit 1
+fi
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_up() { # wait_up PORT
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$1/index.html" && return 0
-        sleep 0.05
-    done
-    echo "server on port $1 did not come up" >&2
-    return 1
-}
-
-start_mthttpd() {
-    local port=$1 d=$work/mthttpd
-    mkdir -p "$d"
-    cat > "$d/mthttpd.conf" <<C
-port = $port;
-listen_address = "127.0.0.1";
-document_root = "$root";
-uploads_dir = "$work/uploads";
-allowed_hosts = ["localhost", "127.0.0.1"];
-keepalive_timeout = 30;
-max_requests = 1000;
-queue_size = 4096;
-access_log = "$d/access.log";
-log_level = "warning";
-C
-    taskset -c 0 "$bin" -c "$d/mthttpd.conf" 2> "$d/error.log" &
-    pids+=($!)
-}
-
-start_nginx() {
-    local port=$1 d=$work/nginx
-    mkdir -p "$d"
-    cat > "$d/nginx.conf" <<C
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 16384; }
-http {
-  include /etc/nginx/mime.types;
-  access_log $d/access.log combined;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_timeout 30s; keepalive_requests 1000;
-  open_file_cache max=1000 inactive=20s;
-  server { listen 127.0.0.1:$port backlog=4096; root $root; }
-}
-C
-    taskset -c 0 nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' 2>> "$d/error.log" &
-    pids+=($!)
-}
-
-start_lighttpd() {
-    local port=$1 d=$work/lighttpd
-    mkdir -p "$d"
-    cat > "$d/lighttpd.conf" <<C
-server.document-root = "$root"
-server.bind = "127.0.0.1"
-server.port = $port
-server.errorlog = "$d/error.log"
-server.max-keep-alive-idle = 30
-server.max-keep-alive-requests = 1000
-server.max-fds = 16384
-server.max-connections = 8192
-server.modules += ("mod_accesslog")
-accesslog.filename = "$d/access.log"
-include_shell "/usr/share/lighttpd/create-mime.conf.pl"
-C
-    taskset -c 0 lighttpd -D -f "$d/lighttpd.conf" &
-    pids+=($!)
-}
-
-# run_wrk PORT CONNS PATH EXTRA... -> "req_s mb_s p99_ms errors"
-run_wrk() {
-    local port=$1 conns=$2 path=$3
-    shift 3
-    taskset -c 1 wrk -t1 -c"$conns" -d"${dur}s" --latency "$@" \
-        "http://127.0.0.1:$port$path" 2>&1 | awk '
-        /Requests\/sec:/ { rps = $2 }
-        /Transfer\/sec:/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+/, "", v);
-                           mb = (u == "GB") ? v * 1024 : (u == "MB") ? v : (u == "KB") ? v / 1024 : v / 1048576 }
-        /^ +99%/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+/, "", v);
-                   p99 = (u == "s") ? v * 1000 : (u == "us") ? v / 1000 : v }
-        /Socket errors/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
-        /Non-2xx/ { err += $NF }
-        END { printf "%.0f %.1f %.2f %d\n", rps, mb, p99, err }'
-}
-
-servers="mthttpd"
-[ "$peers" = 1 ] && servers="mthttpd nginx lighttpd"
-declare -A port
+# ---- start the servers -----------------------------------------------------
+port=28080
+running="" not_started=""
 for s in $servers; do
-    port[$s]=$(free_port)
-    "start_$s" "${port[$s]}"
-    wait_up "${port[$s]}"
+    port=$(pick_port "$port") || exit 1
+    srv_config "$s" "$work/$s" "$port" "$docroot" "$upbase/$s"
+    (srv_exec "$s" "$work/$s" "${srv_pin[@]}") > "$work/$s/stdout.log" 2>&1 &
+    spid[$s]=$! sport[$s]=$port
+    started+=("$!")
+    if wait_serving "$port" "${spid[$s]}" 15; then
+        running="$running $s"
+    else
+        echo "$s did not start on port $port; its output:" >&2
+        tail -n 5 "$work/$s/stdout.log" "$work/$s/error.log" >&2 2> /dev/null
+        [ "$s" = mthttpd ] && exit 1
+        stop_tree "${spid[$s]}" 2
+        not_started="$not_started $s"
+    fi
+    port=$((port + 1))
 done
+servers=${running# }
+echo "servers: $(for s in $servers; do printf '%s (port %s, pid %s) ' "$s" "${sport[$s]}" "${spid[$s]}"; done)" >&2
 
-scenarios="ka50 close mid big"
-declare -A result
-for sc in $scenarios; do
-    for s in $servers; do
-        runs=()
-        for _ in $(seq 1 "$reps"); do
-            case $sc in
-            ka50) r=$(run_wrk "${port[$s]}" 50 /index.html) ;;
-            close) r=$(run_wrk "${port[$s]}" 50 /index.html -H "Connection: close") ;;
-            mid) r=$(run_wrk "${port[$s]}" 50 /mid.bin) ;;
-            big) r=$(run_wrk "${port[$s]}" 4 /big.bin) ;;
-            esac
-            runs+=("$r")
-        done
-        # the median run by req/s
-        result[$sc,$s]=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(((reps + 1) / 2))p")
-    done
-done
+# ---- measurement helpers ---------------------------------------------------
+hz=$(getconf CLK_TCK)
 
-echo
-echo "mthttpd bench, $mode mode ($reps x ${dur}s per cell), $(date -u +%Y-%m-%d), $(nproc) CPUs, servers on CPU 0, wrk on CPU 1"
-echo
-echo "| scenario | server | req/s | MB/s | p99 ms | errors | req/s vs best peer |"
-echo "|---|---|---|---|---|---|---|"
-for sc in $scenarios; do
-    best=0
-    for s in $servers; do
-        [ "$s" = mthttpd ] && continue
-        v=$(echo "${result[$sc,$s]}" | cut -d' ' -f1)
-        [ "$v" -gt "$best" ] && best=$v
+# CPU ticks (user+system, with reaped children) of a process tree
+tree_ticks() {
+    local files=() p
+    for p in $(tree_pids "$1"); do files+=("/proc/$p/stat"); done
+    # the fields after "pid (comm) ": state is $1, utime..cstime $12..$15
+    # (cat: a process may be gone by now, and mawk stops at a missing file)
+    cat "${files[@]}" 2> /dev/null | awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }'
+}
+
+# "rss_kb pss_kb" of a process tree
+tree_mem() {
+    local st=() sm=() p
+    for p in $(tree_pids "$1"); do st+=("/proc/$p/status") sm+=("/proc/$p/smaps_rollup"); done
+    echo "$(cat "${st[@]}" 2> /dev/null | awk '/^VmRSS:/ { t += $2 } END { print t + 0 }')" \
+        "$(cat "${sm[@]}" 2> /dev/null | awk '/^Pss:/ { t += $2 } END { print t + 0 }')"
+}
+
+# busy ticks of the whole machine (everything but idle and iowait)
+machine_ticks() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+now_ms() { date +%s%3N; }
+
+# Before each run: wait (at most quiet_ms) until the whole machine has been
+# below 20 % of one CPU for a quarter of a second.
+wait_quiet() {
+    local end a b
+    end=$(($(now_ms) + quiet_ms))
+    while :; do
+        a=$(machine_ticks)
+        sleep 0.25
+        b=$(machine_ticks)
+        [ $(((b - a) * 100 * 4)) -lt $((20 * hz)) ] && return 0
+        [ "$(now_ms)" -lt "$end" ] || return 1
     done
-    for s in $servers; do
-        read -r rps mb p99 err <<< "${result[$sc,$s]}"
-        ratio="-"
-        if [ "$s" = mthttpd ] && [ "$best" -gt 0 ]; then
-            ratio=$(awk -v a="$rps" -v b="$best" 'BEGIN { printf "%.2f", a / b }')
+}
+
+empty_dir() { find "$1" -mindepth 1 -delete 2> /dev/null; }
+
+# run_wrk SCEN REP SERVER CONNS PATH [wrk options] - one measured run.
+# Appends one line of key=value to the results.  For uploads: wrk_env holds
+# the wrk.lua settings, $reset_dir (emptied before each try, counted after)
+# the upload directory, $extra more fields for the line.
+reset_dir="" wrk_env=() extra=""
+run_wrk() {
+    local scen=$1 rep=$2 s=$3 conns=$4 path=$5
+    shift 5
+    local try line t0 t1 m0 m1 w0 w1 cli other
+    for try in $(seq 1 "$max_tries"); do
+        [ -n "$reset_dir" ] && empty_dir "$reset_dir"
+        wait_quiet
+        t0=$(tree_ticks "${spid[$s]}") m0=$(machine_ticks) w0=$(now_ms)
+        {
+            TIMEFORMAT='%U %S'
+            time env "${wrk_env[@]}" "${cli_pin[@]}" timeout $((dur + 30)) \
+                wrk -t1 -c"$conns" -d"${dur}s" --timeout 5s -s "$here/wrk.lua" "$@" \
+                "http://127.0.0.1:${sport[$s]}$path" > "$work/wrk.out" 2>&1
+        } 2> "$work/time.out"
+        t1=$(tree_ticks "${spid[$s]}") m1=$(machine_ticks) w1=$(now_ms)
+        line=$(grep '^BENCH ' "$work/wrk.out")
+        if [ -z "$line" ]; then
+            echo "wrk failed against $s ($scen):" >&2
+            cat "$work/wrk.out" >&2
+            echo "scen=$scen rep=$rep server=$s failed=1" >> "$results"
+            return 1
         fi
-        echo "| $sc | $s | $rps | $mb | $p99 | $err | $ratio |"
+        cli=$(awk '{ printf "%.0f", ($1 + $2) * '"$hz"' }' "$work/time.out")
+        # CPU the machine spent on neither the server nor wrk, in % of one
+        # CPU: loopback softirq, kernel threads, and whatever else runs
+        other=$(((m1 - m0 - (t1 - t0) - cli) * 100 * 1000 / (hz * (w1 - w0))))
+        [ "$other" -lt 0 ] && other=0
+        [ "$other" -le "$max_other" ] && break
+    done
+    # uploads: the files the server stored, to compare with its answers
+    [ -n "$reset_dir" ] && line="$line files=$(find "$reset_dir" -type f | wc -l) $extra"
+    echo "scen=$scen rep=$rep server=$s ${line#BENCH } srv_ticks=$((t1 - t0)) hz=$hz other_pct=$other tries=$try" >> "$results"
+}
+
+run_upload() { # SCEN REP SERVER
+    local s=$3 method path
+    read -r method path <<< "$(srv_upload "$s")"
+    wrk_env=(BENCH_METHOD="$method" BENCH_BODY="$body" BENCH_RUN="$RANDOM$RANDOM")
+    # a path ending in / (WebDAV) gets a new file name for every request
+    [ "${path%/}" != "$path" ] && wrk_env+=(BENCH_PATH_PREFIX="$path")
+    reset_dir=$upbase/$s extra="request=$method:$path"
+    run_wrk "$1" "$2" "$s" 50 "$path"
+    empty_dir "$reset_dir"
+    wrk_env=() reset_dir="" extra=""
+}
+
+run_idle() { # SCEN REP SERVER
+    local scen=$1 rep=$2 s=$3 pid=${spid[$3]} mem0 mem1 hp i est="" lat="" held
+    wait_quiet
+    mem0=$(tree_mem "$pid")
+    "${cli_pin[@]}" "$work/holdconns" "${sport[$s]}" "$idle_conns" /index.html 300 > "$work/hold.out" 2>&1 &
+    hp=$!
+    aux+=("$hp")
+    for i in $(seq 1 900); do # up to 90 s
+        est=$(grep '^established' "$work/hold.out")
+        [ -n "$est" ] && break
+        kill -0 "$hp" 2> /dev/null || break
+        sleep 0.1
+    done
+    sleep 1 # let the server finish whatever the last accepts started
+    mem1=$(tree_mem "$pid")
+    # fresh connections while the idle ones are held; at most 3 s each, so
+    # that all of it stays well inside the 30 s keep-alive timeout
+    for i in 1 2 3 4 5; do
+        lat="$lat,$("${cli_pin[@]}" curl -s -o /dev/null -m 3 -w '%{http_code}:%{time_total}' \
+            "http://127.0.0.1:${sport[$s]}/index.html")"
+    done
+    kill -USR1 "$hp" 2> /dev/null
+    for i in $(seq 1 100); do kill -0 "$hp" 2> /dev/null || break; sleep 0.1; done
+    kill -KILL "$hp" 2> /dev/null
+    wait "$hp" 2> /dev/null
+    held=$(grep '^held' "$work/hold.out")
+    [ -n "$est" ] || { echo "holdconns against $s did not finish:" >&2; cat "$work/hold.out" >&2; }
+    echo "scen=$scen rep=$rep server=$s conns=$idle_conns ${est#established } ${held#held } rss0_kb=${mem0% *} pss0_kb=${mem0#* } rss1_kb=${mem1% *} pss1_kb=${mem1#* } fresh=${lat#,}" >> "$results"
+}
+
+measure() { # SCEN REP SERVER
+    case $1 in
+    ka50) run_wrk "$@" 50 /index.html ;;
+    ka1000) run_wrk "$@" 1000 /index.html ;;
+    close) run_wrk "$@" 50 /index.html -H "Connection: close" ;;
+    mid) run_wrk "$@" 50 /mid.bin ;;
+    big) run_wrk "$@" 4 /big.bin ;;
+    upload) run_upload "$@" ;;
+    idle) run_idle "$@" ;;
+    esac
+}
+
+# ---- warm-up: page cache, open-file caches, worker threads -----------------
+for s in $servers; do
+    for f in index.html mid.bin big.bin; do
+        curl -s -o /dev/null "http://127.0.0.1:${sport[$s]}/$f"
+    done
+    "${cli_pin[@]}" timeout 30 wrk -t1 -c50 -d1s "http://127.0.0.1:${sport[$s]}/index.html" > /dev/null 2>&1
+done
+
+# ---- the runs: scenario, then repetition, then every server, the order
+# rotated each repetition so that no server always runs first -------------
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ -t 2 ]; then progress='\r'; else progress='\n'; fi
+t_start=$(date +%s)
+read -ra order <<< "$servers"
+nsrv=${#order[@]}
+for sc in $scenarios; do
+    r_sc=$reps
+    [ "$sc" = idle ] && r_sc=1 # one idle round is enough for memory
+    for rep in $(seq 1 "$r_sc"); do
+        for i in $(seq 0 $((nsrv - 1))); do
+            s=${order[$(((i + rep - 1) % nsrv))]}
+            printf "${progress}[%4ds] %-7s rep %d/%d  %-9s" $(($(date +%s) - t_start)) "$sc" "$rep" "$r_sc" "$s" >&2
+            measure "$sc" "$rep" "$s"
+        done
     done
 done
+if [ "$progress" = '\r' ]; then printf '\r%60s\r' ''; else echo; fi >&2
+elapsed=$(($(date +%s) - t_start))
+
+# servers that logged nothing would not be doing the common work
+for s in $servers; do
+    [ -s "$work/$s/access.log" ] || echo "warning: $s wrote no access log" >&2
+done
+
+# ---- report ----------------------------------------------------------------
+if [ "$pin" = 1 ]; then where="servers on CPU 0, wrk on CPU 1"; else where="not pinned"; fi
+echo
+echo "## mthttpd bench: $mode mode, $reps x ${dur}s per cell, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "$("$MTHTTPD_BIN" --version 2> /dev/null | head -1); $(nproc) CPUs, $where; load average at start $load0;" \
+    "$elapsed s of measurement; RLIMIT_NOFILE $FD_LIMIT; uploads on $(df --output=fstype "$upbase" 2> /dev/null | tail -1)."
+[ -n "$not_started" ] && echo && echo "Not measured, did not start:$not_started."
+awk -v sut=mthttpd -v servers="$servers" -v scenarios="$scenarios" -v reps="$reps" \
+    -f "$here/report.awk" "$results"
+if [ "$keep" = 1 ]; then echo; echo "raw results: $results"; fi
+exit 0
