@@ -2,11 +2,12 @@
  *
  * The storage tests need failures a unit test cannot cause for real (a
  * full disk, a file system without O_TMPFILE or RENAME_NOREPLACE, a failed
- * fsync, name clashes).  This file therefore defines openat, write, fsync,
- * renameat2, getrandom and time itself: the linker binds upload.c's calls
- * (and everybody else's in this binary) to these, which pass through to
- * the kernel unless a test arms a fault.  Each Criterion test runs in its
- * own worker process, so an armed fault never outlives its test. */
+ * fsync, name clashes, an old kernel's linkat()).  This file therefore
+ * defines openat, write, fsync, linkat, renameat2, getrandom and time
+ * itself: the linker binds upload.c's calls (and everybody else's in this
+ * binary) to these, which pass through to the kernel unless a test arms a
+ * fault.  Each Criterion test runs in its own worker process, so an armed
+ * fault never outlives its test. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -15,7 +16,9 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@
 
 #define NAME_LEN 45
 #define S(lit) (lit), (sizeof(lit) - 1)
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
  * Fault injection (see the comment at the top)
@@ -47,17 +51,25 @@ static struct {
 	size_t write_max;
 	bool write_enospc;
 	size_t write_budget;
-	/* errno for fsync() of a regular file / of a directory */
-	int fsync_file_err;
+	/* errno for syncing a regular file's data (fsync(), or a write()
+	 * to a file opened O_DSYNC) / for fsync() of a directory */
+	int sync_file_err;
 	int fsync_dir_err;
-	/* getrandom() fails with ENOSYS, or follows the script rnd[0..nrnd)
-	 * from rnd_pos on, repeating the last entry */
+	/* linkat(AT_EMPTY_PATH) fails with ENOENT, as it does before Linux
+	 * 6.10 without CAP_DAC_READ_SEARCH */
+	bool no_flink;
+	/* getrandom() fails with ENOSYS, or fills each 8-byte word it is
+	 * asked for from the script rnd[0..nrnd), rnd_pos on, repeating
+	 * the last entry */
 	bool no_getrandom;
 	const uint64_t *rnd;
 	size_t nrnd, rnd_pos;
 	/* time() answer when nonzero */
 	time_t now;
 } fault;
+
+/* linkat(AT_EMPTY_PATH) calls seen */
+static atomic_uint flink_tries;
 
 static bool is_type(int fd, mode_t type)
 {
@@ -87,6 +99,12 @@ int openat(int dfd, const char *path, int flags, ...)
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (is_type(fd, S_IFREG)) {
+		int flags = fcntl(fd, F_GETFL);
+
+		if (fault.sync_file_err && flags >= 0 && (flags & O_DSYNC)) {
+			errno = fault.sync_file_err;
+			return -1;
+		}
 		if (fault.write_eintr > 0) {
 			fault.write_eintr--;
 			errno = EINTR;
@@ -109,8 +127,8 @@ ssize_t write(int fd, const void *buf, size_t n)
 
 int fsync(int fd)
 {
-	if (fault.fsync_file_err && is_type(fd, S_IFREG)) {
-		errno = fault.fsync_file_err;
+	if (fault.sync_file_err && is_type(fd, S_IFREG)) {
+		errno = fault.sync_file_err;
 		return -1;
 	}
 	if (fault.fsync_dir_err && is_type(fd, S_IFDIR)) {
@@ -118,6 +136,18 @@ int fsync(int fd)
 		return -1;
 	}
 	return (int)syscall(SYS_fsync, fd);
+}
+
+int linkat(int olddfd, const char *oldpath, int newdfd, const char *newpath, int flags)
+{
+	if (flags & AT_EMPTY_PATH) {
+		atomic_fetch_add(&flink_tries, 1);
+		if (fault.no_flink) {
+			errno = ENOENT;
+			return -1;
+		}
+	}
+	return (int)syscall(SYS_linkat, olddfd, oldpath, newdfd, newpath, flags);
 }
 
 int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned int flags)
@@ -135,15 +165,18 @@ ssize_t getrandom(void *buf, size_t n, unsigned int flags)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (fault.nrnd && n == sizeof(uint64_t)) {
-		uint64_t v = fault.rnd[fault.rnd_pos];
+	if (fault.nrnd && n % sizeof(uint64_t) == 0) {
 		unsigned char *b = buf;
 
-		if (fault.rnd_pos + 1 < fault.nrnd)
-			fault.rnd_pos++;
-		/* big-endian, as upload.c assembles it */
-		for (size_t i = 0; i < n; i++)
-			b[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+		for (size_t w = 0; w < n; w += sizeof(uint64_t)) {
+			uint64_t v = fault.rnd[fault.rnd_pos];
+
+			if (fault.rnd_pos + 1 < fault.nrnd)
+				fault.rnd_pos++;
+			/* big-endian, as upload.c assembles it */
+			for (size_t i = 0; i < sizeof(v); i++)
+				b[w + i] = (unsigned char)(v >> (8 * (sizeof(v) - 1 - i)));
+		}
 		return (ssize_t)n;
 	}
 	return syscall(SYS_getrandom, buf, n, flags);
@@ -512,6 +545,76 @@ Test(upload_json, number_across_chunk_boundary)
 	free(body);
 }
 
+/* Each thread keeps one json-c tokener: whatever a document leaves
+ * behind (an error half-way, a depth overflow, an incomplete text) must
+ * not reach the next one, and strict mode must stay on. */
+Test(upload_json, tokener_reuse_keeps_nothing_from_the_last_document)
+{
+	char deep[2 * 100];
+
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	for (int round = 0; round < 3; round++) {
+		json_bad_why(S("[1,"), "unexpected end of data");
+		json_ok(S("[1]"));
+		json_bad(deep, sizeof(deep));
+		json_ok(S("[[1]]"));
+		json_bad(S("[1,]"));
+		json_ok(S("{\"a\":{\"b\":[true,null]}}"));
+		json_bad(S("{\"a\":1}x"));
+		json_ok(S("123"));
+		json_bad(S("{\"a\""));
+		json_ok(S("\"s\""));
+	}
+}
+
+struct json_case {
+	const char *body;
+	bool ok;
+};
+
+static const struct json_case json_cases[] = {
+	{ "{\"id\":1,\"tags\":[\"a\",\"b\"],\"p\":{\"t\":21.5}}", true },
+	{ "[1,", false },
+	{ "[1,2,3]", true },
+	{ "{\"a\":1,}", false },
+	{ "-0.5e+3", true },
+	{ "{\"a\"", false },
+	{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", false },
+	{ "null", true },
+};
+
+static void *validate_many(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg, wrong = 0;
+
+	for (int i = 0; i < 2000; i++) {
+		const struct json_case *c =
+			&json_cases[(seed + (unsigned)i * 7) % ARRAY_LEN(json_cases)];
+		int r = upload_validate_json(c->body, strlen(c->body), NULL, 0);
+
+		if ((r == 0) != c->ok)
+			wrong++;
+	}
+	return (void *)(uintptr_t)wrong;
+}
+
+Test(upload_json, threads_validate_independently)
+{
+	pthread_t t[8];
+	void *wrong;
+
+	for (size_t i = 0; i < ARRAY_LEN(t); i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, validate_many, (void *)(uintptr_t)i), 0);
+	/* the threads exit here: their tokeners are freed (ASan builds
+	 * would report a leak otherwise) */
+	for (size_t i = 0; i < ARRAY_LEN(t); i++) {
+		cr_assert_eq(pthread_join(t[i], &wrong), 0);
+		cr_expect_eq((uintptr_t)wrong, 0, "thread %zu: %zu wrong answers", i,
+			     (size_t)(uintptr_t)wrong);
+	}
+}
+
 /*
  * Names
  */
@@ -585,6 +688,43 @@ Test(upload_name, differ_without_getrandom)
 	cr_expect(upload_name_valid(a), "%s", a);
 	cr_expect(upload_name_valid(b), "%s", b);
 	cr_expect_str_neq(a, b);
+}
+
+/* The date in the name is computed by hand; gmtime_r() is the reference. */
+static void expect_date_like_gmtime(time_t t)
+{
+	char name[UPLOAD_NAME_MAX], want[96];
+	struct tm tm;
+
+	cr_assert_not_null(gmtime_r(&t, &tm));
+	snprintf(want, sizeof(want), "upload_%04d%02d%02dT%02d%02d%02dZ_", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	cr_assert_eq(upload_make_name(name, sizeof(name), t), 0, "%lld", (long long)t);
+	cr_assert_eq(strncmp(name, want, 24), 0, "%lld: %s, want %s", (long long)t, name, want);
+	cr_assert(upload_name_valid(name), "%s", name);
+}
+
+Test(upload_name, date_matches_gmtime)
+{
+	static const time_t edges[] = {
+		-62167219200, -62167219199, -62162035201, -62162035200, /* year 0, a leap year */
+		-12219292800, -2208988801, -2208988800, -86401, -86400, -1, 0, 1,
+		68169599, 68169600, /* 1972-02-28 / 02-29 */
+		951782399, 951782400, 951868799, 951868800, 983404799, 983404800,
+		4107542399, 4107542400, /* 2100 is not a leap year */
+		253402214400, 253402300799,
+	};
+	uint64_t x = 0x9e3779b97f4a7c15u;
+
+	for (size_t i = 0; i < ARRAY_LEN(edges); i++)
+		expect_date_like_gmtime(edges[i]);
+	for (int i = 0; i < 200000; i++) {
+		/* xorshift64: spread over the whole range, years 0000-9999 */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		expect_date_like_gmtime((time_t)(-62167219200 + (int64_t)(x % 315569520000u)));
+	}
 }
 
 Test(upload_name, valid_names)
@@ -827,16 +967,16 @@ Test(upload_store, disk_full_during_write_without_o_tmpfile)
 	expect_store_fails(-ENOSPC);
 }
 
-Test(upload_store, quota_at_fsync)
+Test(upload_store, quota_at_data_sync)
 {
-	fault.fsync_file_err = EDQUOT;
+	fault.sync_file_err = EDQUOT;
 	expect_store_fails(-EDQUOT);
 }
 
-Test(upload_store, quota_at_fsync_without_o_tmpfile)
+Test(upload_store, quota_at_data_sync_without_o_tmpfile)
 {
 	fault.no_tmpfile = true;
-	fault.fsync_file_err = EDQUOT;
+	fault.sync_file_err = EDQUOT;
 	expect_store_fails(-EDQUOT);
 }
 
@@ -854,8 +994,14 @@ Test(upload_store, directory_fsync_fails_without_o_tmpfile)
 	expect_store_fails(-EIO);
 }
 
+/* Draws in order: the first store's name, the second store's clashing
+ * first name, its second name (then repeated). */
 static const uint64_t rnd_clash[] = { 0x1111111111111111u, 0x1111111111111111u,
 				      0x2222222222222222u };
+/* Without O_TMPFILE each store draws its temporary file's number first. */
+static const uint64_t rnd_clash_tmp[] = { 0xaaaaaaaaaaaaaaaau, 0x1111111111111111u,
+					  0xbbbbbbbbbbbbbbbbu, 0x1111111111111111u,
+					  0x2222222222222222u };
 
 static void name_clash_retries(bool tmpfile)
 {
@@ -863,11 +1009,9 @@ static void name_clash_retries(bool tmpfile)
 
 	fault.no_tmpfile = !tmpfile;
 	fault.now = 784111777;
-	fault.rnd = rnd_clash;
-	fault.nrnd = sizeof(rnd_clash) / sizeof(rnd_clash[0]);
+	fault.rnd = tmpfile ? rnd_clash : rnd_clash_tmp;
+	fault.nrnd = tmpfile ? ARRAY_LEN(rnd_clash) : ARRAY_LEN(rnd_clash_tmp);
 	cr_assert_eq(upload_store(dir_fd, S("[1]"), a), 0);
-	/* without O_TMPFILE the temporary name draws a number too */
-	fault.rnd_pos = tmpfile ? 1 : 0;
 	cr_assert_eq(upload_store(dir_fd, S("[2]"), b), 0);
 	cr_expect_str_eq(a, "upload_19941106T084937Z_1111111111111111.json");
 	cr_expect_str_eq(b, "upload_19941106T084937Z_2222222222222222.json");
@@ -954,6 +1098,20 @@ Test(upload_store, read_only_directory)
 	cr_expect_eq(r, -EACCES);
 	cr_expect_str_empty(name);
 	expect_empty_dir();
+}
+
+Test(upload_store, links_through_proc_where_at_empty_path_is_refused)
+{
+	char a[UPLOAD_NAME_MAX], b[UPLOAD_NAME_MAX];
+
+	fault.no_flink = true;
+	cr_assert_eq(upload_store(dir_fd, S("[1]"), a), 0);
+	cr_assert_eq(upload_store(dir_fd, S("[2]"), b), 0);
+	expect_file(a, S("[1]"));
+	expect_file(b, S("[2]"));
+	cr_expect_eq(count_entries(NULL, 0), 2);
+	/* refused once, then /proc/self/fd straight away */
+	cr_expect_eq(atomic_load(&flink_tries), 1);
 }
 
 /*
