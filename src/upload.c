@@ -5,9 +5,12 @@
  * json-c for the structure.  Storage follows the usual recipe for a file
  * that must appear complete or not at all: write an unnamed (O_TMPFILE) or
  * hidden temporary file durably (O_DSYNC), give it its final name with a
- * call that never replaces an existing entry, fsync the directory.
+ * call that never replaces an existing entry, fsync the directory.  The
+ * directory fsync is shared by the uploads waiting for one at the same time
+ * (dir_sync_wait()).
  *
- * Per thread: a json-c tokener and a pool of random bytes. */
+ * Per thread: a json-c tokener and a pool of random bytes.  Process-wide:
+ * the directory sync slots, under sync_lock. */
 #include "upload.h"
 
 #include <dirent.h>
@@ -711,10 +714,155 @@ static int link_named(int dir_fd, const char *tmp, char *name)
 	return -EEXIST;
 }
 
+/*
+ * Directory durability, committed in groups
+ *
+ * A new entry is durable once an fsync() of its directory that started
+ * after the link has returned, and one such fsync covers every entry
+ * linked before it started.  So concurrent uploads share one: each draws
+ * a ticket (++link_gen) after its link; one that finds no fsync in flight
+ * leads: it takes the newest ticket as the flight's target, fsyncs without
+ * the lock, then publishes synced_gen = target.  The others sleep until
+ * synced_gen reaches their ticket.  Those that arrive while an fsync is in
+ * flight need the next one: when the flight lands, its leader wakes the
+ * uploads it covered and one of the next flight's, which leads that.  An
+ * upload thus waits for at most two fsyncs, a directory has at most one
+ * in flight, and a sleeping upload is woken once, not by every landing:
+ * the uploads covered by flight n sleep on covered[n % 2].
+ *
+ * A failed writeback is reported once per open file (errseq), so an fsync
+ * that returns 0 after one that failed proves nothing about the entries
+ * made before the failure.  An upload therefore fails if any directory
+ * fsync failed between its link and its answer -- its own covering one,
+ * or one that was in flight when it linked.  Failures are rare enough to
+ * count them process-wide: sync_failures is read before the link and again
+ * with the answer.
+ *
+ * The state lives in a few slots keyed by directory descriptor.  A slot
+ * with users is never reassigned, and its descriptor cannot be closed and
+ * reused meanwhile: each user holds a reference on the site that owns it.
+ * More directories in use at once than slots (reloads moving uploads_dir
+ * back and forth) only costs the extra ones their batching.
+ */
+struct dir_sync {
+	int fd;                     /* meaningful while users > 0 */
+	unsigned users;             /* uploads between their ticket and their answer */
+	bool in_flight;             /* flight number `flights` has not landed yet */
+	unsigned flights;           /* fsyncs started */
+	uint64_t link_gen;          /* the newest ticket */
+	uint64_t target;            /* the newest ticket the latest flight covers */
+	uint64_t synced_gen;        /* every ticket up to this one has its answer */
+	pthread_cond_t covered[2];  /* see above */
+};
+
+#define SYNC_DIRS 4
+#define SYNC_DIR_INIT { .covered = { PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER } }
+
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dir_sync sync_dirs[SYNC_DIRS] = { SYNC_DIR_INIT, SYNC_DIR_INIT, SYNC_DIR_INIT,
+						SYNC_DIR_INIT };
+_Static_assert(SYNC_DIRS == 4, "one initialiser per slot");
+static unsigned sync_failures; /* written under sync_lock, read atomically */
+static int sync_last_err;      /* the latest failure's -errno */
+
+static unsigned sync_failures_now(void)
+{
+	return __atomic_load_n(&sync_failures, __ATOMIC_ACQUIRE);
+}
+
+/* Called with sync_lock held. */
+static void sync_failed(int err)
+{
+	sync_last_err = err;
+	__atomic_add_fetch(&sync_failures, 1, __ATOMIC_RELEASE);
+}
+
+/* Called with sync_lock held: DIR_FD's slot, a free one, or NULL. */
+static struct dir_sync *sync_slot(int dir_fd)
+{
+	struct dir_sync *free_slot = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sync_dirs); i++) {
+		struct dir_sync *d = &sync_dirs[i];
+
+		if (d->users && d->fd == dir_fd)
+			return d;
+		if (!d->users && !free_slot)
+			free_slot = d;
+	}
+	return free_slot;
+}
+
+static int fsync_errno(int fd)
+{
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Called with sync_lock held; returns with it held, after one flight. */
+static int sync_lead(struct dir_sync *d)
+{
+	unsigned n = ++d->flights;
+	uint64_t target = d->link_gen;
+	int fd = d->fd, r;
+
+	d->target = target;
+	d->in_flight = true;
+	pthread_mutex_unlock(&sync_lock);
+	r = fsync_errno(fd);
+	pthread_mutex_lock(&sync_lock);
+	d->in_flight = false;
+	d->synced_gen = target;
+	if (r < 0)
+		sync_failed(r);
+	pthread_cond_broadcast(&d->covered[n % 2]);
+	if (d->link_gen > target)
+		pthread_cond_signal(&d->covered[(n + 1) % 2]);
+	return r;
+}
+
+/* Return once an fsync() of DIR_FD that started after the caller's link
+ * has completed: 0, or a negative errno if that one or any other directory
+ * fsync since FAILURES_SEEN (sync_failures before the link) failed. */
+static int dir_sync_wait(int dir_fd, unsigned failures_seen)
+{
+	struct dir_sync *d;
+	uint64_t ticket;
+	int r = 0;
+
+	pthread_mutex_lock(&sync_lock);
+	d = sync_slot(dir_fd);
+	if (!d) {
+		pthread_mutex_unlock(&sync_lock);
+		r = fsync_errno(dir_fd);
+		pthread_mutex_lock(&sync_lock);
+		if (r < 0)
+			sync_failed(r);
+		goto out;
+	}
+	if (!d->users++)
+		d->fd = dir_fd;
+	ticket = ++d->link_gen;
+	while (d->synced_gen < ticket) {
+		if (!d->in_flight)
+			r = sync_lead(d);
+		else
+			/* covered by the flight in the air, or by the next */
+			pthread_cond_wait(&d->covered[(d->flights + (d->target < ticket)) % 2],
+					  &sync_lock);
+	}
+	d->users--;
+out:
+	if (__atomic_load_n(&sync_failures, __ATOMIC_RELAXED) != failures_seen)
+		r = sync_last_err;
+	pthread_mutex_unlock(&sync_lock);
+	return r;
+}
+
 int upload_store(int dir_fd, const char *body, size_t len, char *name)
 {
 	char tmp[TMP_NAME_SIZE];
 	bool linked = false;
+	unsigned failures;
 	int fd, r;
 
 	name[0] = '\0';
@@ -727,6 +875,7 @@ int upload_store(int dir_fd, const char *body, size_t len, char *name)
 	r = write_all(fd, body, len);
 	if (r < 0)
 		goto fail;
+	failures = sync_failures_now();
 	r = tmp[0] ? link_named(dir_fd, tmp, name) : link_unnamed(fd, dir_fd, name);
 	if (r < 0)
 		goto fail;
@@ -738,10 +887,9 @@ int upload_store(int dir_fd, const char *body, size_t len, char *name)
 	fd = -1;
 	/* Makes the new directory entry durable: without it a crash could
 	 * lose a file the client was told is stored. */
-	if (fsync(dir_fd) < 0) {
-		r = -errno;
+	r = dir_sync_wait(dir_fd, failures);
+	if (r < 0)
 		goto fail;
-	}
 	return 0;
 
 fail:

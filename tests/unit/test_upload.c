@@ -7,8 +7,14 @@
  * itself: the linker binds upload.c's calls (and everybody else's in this
  * binary) to these, which pass through to the kernel unless a test arms a
  * fault.  Each Criterion test runs in its own worker process, so an armed
- * fault never outlives its test. */
+ * fault never outlives its test.
+ *
+ * linkat, renameat2 and fsync of a directory also stamp a global sequence
+ * number on what they do, so the concurrent tests can check after the fact
+ * that every upload answered 0 had a directory fsync that started after
+ * its link and returned before its answer. */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,12 +58,19 @@ static struct {
 	bool write_enospc;
 	size_t write_budget;
 	/* errno for syncing a regular file's data (fsync(), or a write()
-	 * to a file opened O_DSYNC) / for fsync() of a directory */
+	 * to a file opened O_DSYNC) / for fsync() of a directory; with
+	 * dir_fail_nth only the directory fsync with that number (from 1)
+	 * fails */
 	int sync_file_err;
 	int fsync_dir_err;
+	unsigned dir_fail_nth;
+	/* each directory fsync() takes this long (microseconds) */
+	unsigned dir_delay_us;
 	/* linkat(AT_EMPTY_PATH) fails with ENOENT, as it does before Linux
 	 * 6.10 without CAP_DAC_READ_SEARCH */
 	bool no_flink;
+	/* the first successful linkat() returns this late (microseconds) */
+	unsigned link_delay_us;
 	/* getrandom() fails with ENOSYS, or fills each 8-byte word it is
 	 * asked for from the script rnd[0..nrnd), rnd_pos on, repeating
 	 * the last entry */
@@ -68,8 +81,21 @@ static struct {
 	time_t now;
 } fault;
 
-/* linkat(AT_EMPTY_PATH) calls seen */
-static atomic_uint flink_tries;
+/* What the interposed calls saw (see the comment at the top). */
+static atomic_uint_fast64_t seq;
+static atomic_uint flink_tries, dir_fsyncs, links;
+static atomic_bool first_linked;
+static __thread uint64_t last_link_seq;
+
+struct dir_fsync_event {
+	uint64_t start, end;
+	int err;
+};
+
+#define MAX_EVENTS 4096
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dir_fsync_event events[MAX_EVENTS];
+static size_t n_events;
 
 static bool is_type(int fd, mode_t type)
 {
@@ -125,16 +151,34 @@ ssize_t write(int fd, const void *buf, size_t n)
 	return syscall(SYS_write, fd, buf, n);
 }
 
+static int dir_fsync(int fd)
+{
+	unsigned nth = atomic_fetch_add(&dir_fsyncs, 1) + 1;
+	struct dir_fsync_event ev = { .start = atomic_fetch_add(&seq, 1) + 1 };
+
+	if (fault.dir_delay_us)
+		usleep(fault.dir_delay_us);
+	if (fault.fsync_dir_err && (!fault.dir_fail_nth || fault.dir_fail_nth == nth))
+		ev.err = fault.fsync_dir_err;
+	else if (syscall(SYS_fsync, fd) < 0)
+		ev.err = errno;
+	ev.end = atomic_fetch_add(&seq, 1) + 1;
+	pthread_mutex_lock(&events_lock);
+	if (n_events < MAX_EVENTS)
+		events[n_events++] = ev;
+	pthread_mutex_unlock(&events_lock);
+	errno = ev.err;
+	return ev.err ? -1 : 0;
+}
+
 int fsync(int fd)
 {
 	if (fault.sync_file_err && is_type(fd, S_IFREG)) {
 		errno = fault.sync_file_err;
 		return -1;
 	}
-	if (fault.fsync_dir_err && is_type(fd, S_IFDIR)) {
-		errno = fault.fsync_dir_err;
-		return -1;
-	}
+	if (is_type(fd, S_IFDIR))
+		return dir_fsync(fd);
 	return (int)syscall(SYS_fsync, fd);
 }
 
@@ -147,7 +191,14 @@ int linkat(int olddfd, const char *oldpath, int newdfd, const char *newpath, int
 			return -1;
 		}
 	}
-	return (int)syscall(SYS_linkat, olddfd, oldpath, newdfd, newpath, flags);
+	if (syscall(SYS_linkat, olddfd, oldpath, newdfd, newpath, flags) < 0)
+		return -1;
+	last_link_seq = atomic_fetch_add(&seq, 1) + 1;
+	if (fault.link_delay_us && atomic_fetch_add(&links, 1) == 0) {
+		atomic_store(&first_linked, true);
+		usleep(fault.link_delay_us);
+	}
+	return 0;
 }
 
 int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned int flags)
@@ -156,7 +207,10 @@ int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath, 
 		errno = ENOSYS;
 		return -1;
 	}
-	return (int)syscall(SYS_renameat2, olddfd, oldpath, newdfd, newpath, flags);
+	if (syscall(SYS_renameat2, olddfd, oldpath, newdfd, newpath, flags) < 0)
+		return -1;
+	last_link_seq = atomic_fetch_add(&seq, 1) + 1;
+	return 0;
 }
 
 ssize_t getrandom(void *buf, size_t n, unsigned int flags)
@@ -1112,6 +1166,244 @@ Test(upload_store, links_through_proc_where_at_empty_path_is_refused)
 	cr_expect_eq(count_entries(NULL, 0), 2);
 	/* refused once, then /proc/self/fd straight away */
 	cr_expect_eq(atomic_load(&flink_tries), 1);
+}
+
+/*
+ * Concurrent stores and the shared directory fsync (each test has a
+ * timeout: an upload left asleep by the barrier hangs rather than fails)
+ */
+
+struct store_result {
+	int r;
+	char name[UPLOAD_NAME_MAX];
+	uint64_t linked, answered; /* sequence numbers, 0: never linked */
+};
+
+struct storer {
+	pthread_t thread;
+	unsigned id, n;
+	struct store_result *res;
+};
+
+/* A distinct body per thread and upload, 40 to 240 bytes. */
+static size_t test_body(unsigned id, unsigned i, char *buf, size_t size)
+{
+	int pad = (int)((id * 31 + i * 7) % 200);
+	int n = snprintf(buf, size, "{\"thread\":%u,\"seq\":%u,\"pad\":\"%*s\"}", id, i, pad, "");
+
+	cr_assert(n > 0 && (size_t)n < size);
+	return (size_t)n;
+}
+
+static void *store_many(void *arg)
+{
+	struct storer *st = arg;
+	char body[512];
+
+	for (unsigned i = 0; i < st->n; i++) {
+		struct store_result *res = &st->res[i];
+		size_t len = test_body(st->id, i, body, sizeof(body));
+
+		last_link_seq = 0;
+		res->r = upload_store(dir_fd, body, len, res->name);
+		res->answered = atomic_fetch_add(&seq, 1) + 1;
+		res->linked = last_link_seq;
+	}
+	return NULL;
+}
+
+/* Run THREADS threads of N stores each, all at once. */
+static struct store_result *store_concurrently(unsigned threads, unsigned n)
+{
+	struct storer st[32];
+	struct store_result *res = calloc((size_t)threads * n, sizeof(*res));
+
+	cr_assert_leq(threads, ARRAY_LEN(st));
+	cr_assert_not_null(res);
+	for (unsigned t = 0; t < threads; t++) {
+		st[t] = (struct storer){ .id = t, .n = n, .res = res + (size_t)t * n };
+		cr_assert_eq(pthread_create(&st[t].thread, NULL, store_many, &st[t]), 0);
+	}
+	for (unsigned t = 0; t < threads; t++)
+		cr_assert_eq(pthread_join(st[t].thread, NULL), 0);
+	return res;
+}
+
+/* The first directory fsync that started after sequence number AFTER. */
+static const struct dir_fsync_event *first_fsync_after(uint64_t after)
+{
+	const struct dir_fsync_event *first = NULL;
+
+	for (size_t i = 0; i < n_events; i++) {
+		if (events[i].start > after && (!first || events[i].start < first->start))
+			first = &events[i];
+	}
+	return first;
+}
+
+/* What the barrier promises, checked against the recorded calls: an
+ * upload answered 0 had a successful directory fsync that started after
+ * its link and ended before its answer; an upload whose first fsync after
+ * its link failed was not answered 0; a failed upload left no name. */
+static void expect_barrier_kept(const struct store_result *res, size_t total)
+{
+	cr_assert_lt(n_events, MAX_EVENTS, "event log overflowed");
+	for (size_t i = 0; i < total; i++) {
+		const struct store_result *u = &res[i];
+		const struct dir_fsync_event *first;
+		bool covered = false;
+
+		if (u->r < 0) {
+			cr_expect_str_empty(u->name);
+			continue;
+		}
+		cr_assert_neq(u->linked, 0, "upload %zu answered 0 without a link", i);
+		for (size_t e = 0; e < n_events && !covered; e++)
+			covered = !events[e].err && events[e].start > u->linked &&
+				  events[e].end < u->answered;
+		cr_expect(covered, "upload %zu (%s) answered before a covering fsync", i, u->name);
+		first = first_fsync_after(u->linked);
+		cr_assert_not_null(first);
+		cr_expect_eq(first->err, 0, "upload %zu answered 0 after its fsync failed", i);
+	}
+}
+
+/* Every upload answered 0 is there byte for byte, and nothing else is. */
+static void expect_exactly_the_successes(const struct store_result *res, unsigned threads,
+					 unsigned n)
+{
+	char body[512];
+	int ok = 0;
+
+	for (unsigned t = 0; t < threads; t++) {
+		for (unsigned i = 0; i < n; i++) {
+			const struct store_result *u = &res[t * n + i];
+
+			if (u->r < 0)
+				continue;
+			ok++;
+			expect_file(u->name, body, test_body(t, i, body, sizeof(body)));
+		}
+	}
+	cr_expect_eq(count_entries(NULL, 0), ok);
+}
+
+Test(upload_store, concurrent_stores_are_exact_and_uniquely_named, .timeout = 60)
+{
+	const unsigned threads = 16, n = 40;
+	struct store_result *res = store_concurrently(threads, n);
+	size_t total = (size_t)threads * n;
+
+	for (size_t i = 0; i < total; i++) {
+		cr_assert_eq(res[i].r, 0, "upload %zu: %s", i, strerror(-res[i].r));
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(res[i].name, res[j].name);
+	}
+	expect_exactly_the_successes(res, threads, n);
+	expect_barrier_kept(res, total);
+	free(res);
+}
+
+Test(upload_store, concurrent_stores_share_directory_fsyncs, .timeout = 60)
+{
+	const unsigned threads = 8, n = 10;
+	struct store_result *res;
+	size_t total = (size_t)threads * n;
+
+	/* A slow disk: uploads that link while an fsync is in flight
+	 * queue up for the next one, which covers them all. */
+	fault.dir_delay_us = 3000;
+	res = store_concurrently(threads, n);
+	for (size_t i = 0; i < total; i++)
+		cr_assert_eq(res[i].r, 0, "upload %zu: %s", i, strerror(-res[i].r));
+	expect_barrier_kept(res, total);
+	cr_expect_lt(atomic_load(&dir_fsyncs), total, "%u directory fsyncs for %zu uploads",
+		     atomic_load(&dir_fsyncs), total);
+	/* never two at once on one directory */
+	for (size_t a = 0; a < n_events; a++) {
+		for (size_t b = 0; b < n_events; b++)
+			cr_expect(a == b || events[a].end < events[b].start ||
+					  events[b].end < events[a].start,
+				  "directory fsyncs %zu and %zu overlap", a, b);
+	}
+	free(res);
+	cr_log_info("%u directory fsyncs for %zu uploads", atomic_load(&dir_fsyncs), total);
+}
+
+Test(upload_store, failed_directory_fsync_fails_everybody_it_covered, .timeout = 60)
+{
+	const unsigned threads = 8, n = 5;
+	struct store_result *res;
+	size_t total = (size_t)threads * n;
+
+	fault.dir_delay_us = 2000;
+	fault.fsync_dir_err = ENOSPC;
+	res = store_concurrently(threads, n);
+	for (size_t i = 0; i < total; i++) {
+		cr_expect_eq(res[i].r, -ENOSPC, "upload %zu: %d", i, res[i].r);
+		cr_expect_str_empty(res[i].name);
+	}
+	expect_empty_dir();
+	free(res);
+}
+
+Test(upload_store, one_failed_directory_fsync_among_good_ones, .timeout = 60)
+{
+	const unsigned threads = 8, n = 10;
+	struct store_result *res;
+	size_t total = (size_t)threads * n, failed = 0;
+
+	fault.dir_delay_us = 2000;
+	fault.fsync_dir_err = EIO;
+	fault.dir_fail_nth = 3;
+	res = store_concurrently(threads, n);
+	for (size_t i = 0; i < total; i++) {
+		if (res[i].r < 0) {
+			cr_expect_eq(res[i].r, -EIO);
+			failed++;
+		}
+	}
+	/* the third fsync covered somebody, and the later ones succeeded */
+	cr_expect_gt(failed, 0);
+	cr_expect_lt(failed, total);
+	expect_barrier_kept(res, total);
+	expect_exactly_the_successes(res, threads, n);
+	free(res);
+}
+
+static void *store_one(void *arg)
+{
+	struct store_result *res = arg;
+
+	last_link_seq = 0;
+	res->r = upload_store(dir_fd, S("{\"first\":true}"), res->name);
+	res->answered = atomic_fetch_add(&seq, 1) + 1;
+	res->linked = last_link_seq;
+	return NULL;
+}
+
+/* A links, and before it even gets to wait, B's fsync starts and fails:
+ * that fsync covered A's entry as much as B's, and a later fsync that
+ * succeeds does not prove otherwise (the kernel reports a writeback error
+ * once), so A must fail too. */
+Test(upload_store, fsync_failing_right_after_a_link_fails_that_upload, .timeout = 60)
+{
+	struct store_result res[2] = { 0 };
+	pthread_t a;
+
+	fault.fsync_dir_err = EIO;
+	fault.dir_fail_nth = 1;
+	fault.link_delay_us = 100000;
+	cr_assert_eq(pthread_create(&a, NULL, store_one, &res[0]), 0);
+	while (!atomic_load(&first_linked))
+		usleep(1000);
+	store_one(&res[1]);
+	cr_assert_eq(pthread_join(a, NULL), 0);
+	cr_expect_eq(res[1].r, -EIO);
+	cr_expect_eq(res[0].r, -EIO);
+	cr_expect_eq(atomic_load(&dir_fsyncs), 2, "A's own fsync succeeded");
+	expect_barrier_kept(res, 2);
+	expect_empty_dir();
 }
 
 /*
