@@ -4,15 +4,20 @@
  * json_lex_check() for why json-c's strict mode alone is not enough), then
  * json-c for the structure.  Storage follows the usual recipe for a file
  * that must appear complete or not at all: write an unnamed (O_TMPFILE) or
- * hidden temporary file, fsync it, give it its final name with a call that
- * never replaces an existing entry, fsync the directory. */
+ * hidden temporary file durably (O_DSYNC), give it its final name with a
+ * call that never replaces an existing entry, fsync the directory.  The
+ * directory fsync is shared by the uploads waiting for one at the same time
+ * (dir_sync_wait()).
+ *
+ * Per thread: a json-c tokener and a pool of random bytes.  Process-wide:
+ * the directory sync slots, under sync_lock. */
 #include "upload.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -295,6 +300,51 @@ static const char *json_lex_check(const char *p, size_t len)
 	return NULL;
 }
 
+/* One tokener per thread, reused: json_tokener_new_ex() costs three
+ * allocations (the tokener, its stack, its string buffer) and
+ * json_tokener_reset() none.  The key's destructor frees it when a worker
+ * exits (the pool shrinks on reload). */
+static pthread_key_t tok_key;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+static bool tok_key_ok;
+
+static void tok_free(void *tok)
+{
+	json_tokener_free(tok);
+}
+
+static void tok_key_create(void)
+{
+	tok_key_ok = pthread_key_create(&tok_key, tok_free) == 0;
+}
+
+static struct json_tokener *tokener_get(void)
+{
+	struct json_tokener *tok;
+
+	pthread_once(&tok_once, tok_key_create);
+	tok = tok_key_ok ? pthread_getspecific(tok_key) : NULL;
+	if (tok)
+		return tok;
+	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	if (!tok)
+		return NULL;
+	/* reset() keeps the flags */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	if (tok_key_ok)
+		pthread_setspecific(tok_key, tok);
+	return tok;
+}
+
+/* Ready for the next document, whatever state this one left it in. */
+static void tokener_put(struct json_tokener *tok)
+{
+	if (tok_key_ok && pthread_getspecific(tok_key) == tok)
+		json_tokener_reset(tok);
+	else
+		json_tokener_free(tok);
+}
+
 int upload_validate_json(const char *body, size_t len, char *err, size_t errlen)
 {
 	struct json_tokener *tok = NULL;
@@ -317,13 +367,12 @@ int upload_validate_json(const char *body, size_t len, char *err, size_t errlen)
 	if (why)
 		goto fail;
 
-	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	tok = tokener_get();
 	if (!tok) {
 		r = -ENOMEM;
 		why = "out of memory";
 		goto fail;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	while (off < len) {
 		n = size_min(len - off, JSON_CHUNK);
 		obj = json_tokener_parse_ex(tok, body + off, (int)n);
@@ -349,7 +398,7 @@ int upload_validate_json(const char *body, size_t len, char *err, size_t errlen)
 		goto fail;
 	}
 	json_object_put(obj);
-	json_tokener_free(tok);
+	tokener_put(tok);
 	if (err && errlen)
 		err[0] = '\0';
 	return 0;
@@ -357,7 +406,7 @@ int upload_validate_json(const char *body, size_t len, char *err, size_t errlen)
 fail:
 	json_object_put(obj);
 	if (tok)
-		json_tokener_free(tok);
+		tokener_put(tok);
 	if (err && errlen)
 		snprintf(err, errlen, "%s", why);
 	return r;
@@ -398,42 +447,107 @@ static uint64_t fallback_random(void)
 	return state * 0x2545f4914f6cdd1du;
 }
 
+/* getrandom(2) is a system call every time, and a name needs only 8
+ * bytes: draw RANDOM_POOL bytes at once and hand them out per thread. */
+#define RANDOM_POOL 256
+
 static uint64_t random64(void)
 {
-	unsigned char b[8];
+	static __thread unsigned char pool[RANDOM_POOL];
+	static __thread size_t pos, end;
 	uint64_t v = 0;
 	ssize_t n;
-	int saved = errno;
+	int saved;
 
-	do {
-		n = getrandom(b, sizeof(b), GRND_NONBLOCK);
-	} while (n < 0 && errno == EINTR);
-	errno = saved;
-	if (n != (ssize_t)sizeof(b))
-		return fallback_random();
-	for (size_t i = 0; i < sizeof(b); i++)
-		v = v << 8 | b[i];
+	if (end - pos < sizeof(v)) {
+		saved = errno;
+		do {
+			n = getrandom(pool, sizeof(pool), GRND_NONBLOCK);
+		} while (n < 0 && errno == EINTR);
+		errno = saved;
+		pos = end = 0;
+		if (n < (ssize_t)sizeof(v))
+			return fallback_random();
+		end = (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(v); i++)
+		v = v << 8 | pool[pos++];
 	return v;
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static char *put_hex64(char *p, uint64_t v)
+{
+	for (int i = 15; i >= 0; i--) {
+		p[i] = hex_digits[v & 0xf];
+		v >>= 4;
+	}
+	return p + 16;
+}
+
+static char *put_dec(char *p, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
+/* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the name has room for
+ * four year digits and nothing else could pass upload_name_valid(). */
+#define NAME_TIME_MIN ((time_t)-62167219200)
+#define NAME_TIME_MAX ((time_t)253402300799)
+
+/* "YYYYmmddTHHMMSSZ" (16 characters) for T within the range above.  The
+ * civil date comes from the day count by H. Hinnant's civil_from_days()
+ * (eras of 400 years starting on 1 March) rather than gmtime_r(), which
+ * takes glibc's time zone lock on every call. */
+static char *put_utc(char *p, time_t t)
+{
+	int64_t days = t / 86400, secs = t % 86400;
+	int64_t z, era, year;
+	unsigned doe, yoe, doy, mp, month, day;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	day = doy - (153 * mp + 2) / 5 + 1;
+	month = mp < 10 ? mp + 3 : mp - 9;
+	year = (int64_t)yoe + era * 400 + (month <= 2);
+
+	p = put_dec(p, (unsigned)year, 4);
+	p = put_dec(p, month, 2);
+	p = put_dec(p, day, 2);
+	*p++ = 'T';
+	p = put_dec(p, (unsigned)(secs / 3600), 2);
+	p = put_dec(p, (unsigned)(secs / 60 % 60), 2);
+	p = put_dec(p, (unsigned)(secs % 60), 2);
+	*p++ = 'Z';
+	return p;
 }
 
 int upload_make_name(char *out, size_t outsz, time_t now)
 {
-	struct tm tm;
-	int n;
+	char *p = out;
 
 	if (!out || outsz < NAME_LEN + 1)
 		return -ENAMETOOLONG;
-	/* The name has room for four year digits; anything else could not
-	 * pass upload_name_valid(). */
-	if (!gmtime_r(&now, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+	if (now < NAME_TIME_MIN || now > NAME_TIME_MAX)
 		return -EOVERFLOW;
-	n = snprintf(out, outsz, "upload_%04d%02d%02dT%02d%02d%02dZ_%016" PRIx64 ".json",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     random64());
-	if (n != NAME_LEN) {
-		out[0] = '\0';
-		return -EOVERFLOW;
-	}
+	memcpy(p, "upload_", 7);
+	p = put_utc(p + 7, now);
+	*p++ = '_';
+	p = put_hex64(p, random64());
+	memcpy(p, ".json", sizeof(".json"));
 	return 0;
 }
 
@@ -487,13 +601,23 @@ static int write_all(int fd, const char *p, size_t len)
 }
 
 /* The temporary file: unnamed if the file system supports O_TMPFILE
- * (TMP stays ""), else a new hidden ".upload-*.tmp" named in TMP. */
+ * (TMP stays ""), else a new hidden ".upload-*.tmp" named in TMP.
+ *
+ * O_DSYNC makes each write(2) return only once its data, and the size
+ * that makes the data readable, are on stable storage: fdatasync() folded
+ * into the write, one system call less per upload.  That is all the file
+ * needs before its link: fdatasync() skips only timestamps, and the link
+ * count, the entry and the inode's other metadata travel in the journal
+ * transaction that the directory fsync() commits (ext4, XFS).  An empty
+ * body writes nothing; its inode likewise comes with that commit. */
 static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE])
 {
+	const int flags = O_WRONLY | O_CLOEXEC | O_DSYNC;
+	char *p;
 	int fd;
 
 	tmp[0] = '\0';
-	fd = openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0640);
+	fd = openat(dir_fd, ".", O_TMPFILE | flags, 0640);
 	if (fd >= 0)
 		return fd;
 	/* EISDIR: a kernel without O_TMPFILE sees only its O_DIRECTORY bit;
@@ -501,9 +625,10 @@ static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE])
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
 	for (int i = 0; i < NAME_TRIES; i++) {
-		snprintf(tmp, TMP_NAME_SIZE, TMP_PREFIX "%016" PRIx64 TMP_SUFFIX, random64());
-		fd = openat(dir_fd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
-			    0640);
+		memcpy(tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
+		p = put_hex64(tmp + sizeof(TMP_PREFIX) - 1, random64());
+		memcpy(p, TMP_SUFFIX, sizeof(TMP_SUFFIX));
+		fd = openat(dir_fd, tmp, O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0640);
 		if (fd >= 0)
 			return fd;
 		if (errno != EEXIST)
@@ -513,24 +638,44 @@ static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE])
 	return -errno;
 }
 
+/* linkat(AT_EMPTY_PATH) links an open file without any path walk.  Before
+ * Linux 6.10 it needs CAP_DAC_READ_SEARCH (ENOENT without it); since then
+ * (commit 42bd2af59504) whoever opened the file may use it.  Linking
+ * /proc/self/fd/N needs no privilege on any kernel but costs a walk through
+ * procfs: it takes over for good once it has worked where AT_EMPTY_PATH was
+ * refused. */
+static bool flink_refused; /* atomic */
+
+static int link_fd(int fd, int dir_fd, const char *name)
+{
+	char proc[32];
+
+	if (!__atomic_load_n(&flink_refused, __ATOMIC_RELAXED)) {
+		if (linkat(fd, "", dir_fd, name, AT_EMPTY_PATH) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -errno;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	__atomic_store_n(&flink_refused, true, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* Give the O_TMPFILE file FD a fresh name.  linkat() never replaces an
  * existing entry, so a clash (EEXIST) just means drawing again. */
 static int link_unnamed(int fd, int dir_fd, char *name)
 {
-	char proc[32];
 	int r;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	for (int i = 0; i < NAME_TRIES; i++) {
 		r = upload_make_name(name, UPLOAD_NAME_MAX, time(NULL));
 		if (r < 0)
 			return r;
-		/* Linking through /proc needs no privilege; AT_EMPTY_PATH
-		 * would need CAP_DAC_READ_SEARCH. */
-		if (linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW) == 0)
-			return 0;
-		if (errno != EEXIST)
-			return -errno;
+		r = link_fd(fd, dir_fd, name);
+		if (r != -EEXIST)
+			return r;
 	}
 	return -EEXIST;
 }
@@ -569,10 +714,155 @@ static int link_named(int dir_fd, const char *tmp, char *name)
 	return -EEXIST;
 }
 
+/*
+ * Directory durability, committed in groups
+ *
+ * A new entry is durable once an fsync() of its directory that started
+ * after the link has returned, and one such fsync covers every entry
+ * linked before it started.  So concurrent uploads share one: each draws
+ * a ticket (++link_gen) after its link; one that finds no fsync in flight
+ * leads: it takes the newest ticket as the flight's target, fsyncs without
+ * the lock, then publishes synced_gen = target.  The others sleep until
+ * synced_gen reaches their ticket.  Those that arrive while an fsync is in
+ * flight need the next one: when the flight lands, its leader wakes the
+ * uploads it covered and one of the next flight's, which leads that.  An
+ * upload thus waits for at most two fsyncs, a directory has at most one
+ * in flight, and a sleeping upload is woken once, not by every landing:
+ * the uploads covered by flight n sleep on covered[n % 2].
+ *
+ * A failed writeback is reported once per open file (errseq), so an fsync
+ * that returns 0 after one that failed proves nothing about the entries
+ * made before the failure.  An upload therefore fails if any directory
+ * fsync failed between its link and its answer -- its own covering one,
+ * or one that was in flight when it linked.  Failures are rare enough to
+ * count them process-wide: sync_failures is read before the link and again
+ * with the answer.
+ *
+ * The state lives in a few slots keyed by directory descriptor.  A slot
+ * with users is never reassigned, and its descriptor cannot be closed and
+ * reused meanwhile: each user holds a reference on the site that owns it.
+ * More directories in use at once than slots (reloads moving uploads_dir
+ * back and forth) only costs the extra ones their batching.
+ */
+struct dir_sync {
+	int fd;                     /* meaningful while users > 0 */
+	unsigned users;             /* uploads between their ticket and their answer */
+	bool in_flight;             /* flight number `flights` has not landed yet */
+	unsigned flights;           /* fsyncs started */
+	uint64_t link_gen;          /* the newest ticket */
+	uint64_t target;            /* the newest ticket the latest flight covers */
+	uint64_t synced_gen;        /* every ticket up to this one has its answer */
+	pthread_cond_t covered[2];  /* see above */
+};
+
+#define SYNC_DIRS 4
+#define SYNC_DIR_INIT { .covered = { PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER } }
+
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dir_sync sync_dirs[SYNC_DIRS] = { SYNC_DIR_INIT, SYNC_DIR_INIT, SYNC_DIR_INIT,
+						SYNC_DIR_INIT };
+_Static_assert(SYNC_DIRS == 4, "one initialiser per slot");
+static unsigned sync_failures; /* written under sync_lock, read atomically */
+static int sync_last_err;      /* the latest failure's -errno */
+
+static unsigned sync_failures_now(void)
+{
+	return __atomic_load_n(&sync_failures, __ATOMIC_ACQUIRE);
+}
+
+/* Called with sync_lock held. */
+static void sync_failed(int err)
+{
+	sync_last_err = err;
+	__atomic_add_fetch(&sync_failures, 1, __ATOMIC_RELEASE);
+}
+
+/* Called with sync_lock held: DIR_FD's slot, a free one, or NULL. */
+static struct dir_sync *sync_slot(int dir_fd)
+{
+	struct dir_sync *free_slot = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sync_dirs); i++) {
+		struct dir_sync *d = &sync_dirs[i];
+
+		if (d->users && d->fd == dir_fd)
+			return d;
+		if (!d->users && !free_slot)
+			free_slot = d;
+	}
+	return free_slot;
+}
+
+static int fsync_errno(int fd)
+{
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Called with sync_lock held; returns with it held, after one flight. */
+static int sync_lead(struct dir_sync *d)
+{
+	unsigned n = ++d->flights;
+	uint64_t target = d->link_gen;
+	int fd = d->fd, r;
+
+	d->target = target;
+	d->in_flight = true;
+	pthread_mutex_unlock(&sync_lock);
+	r = fsync_errno(fd);
+	pthread_mutex_lock(&sync_lock);
+	d->in_flight = false;
+	d->synced_gen = target;
+	if (r < 0)
+		sync_failed(r);
+	pthread_cond_broadcast(&d->covered[n % 2]);
+	if (d->link_gen > target)
+		pthread_cond_signal(&d->covered[(n + 1) % 2]);
+	return r;
+}
+
+/* Return once an fsync() of DIR_FD that started after the caller's link
+ * has completed: 0, or a negative errno if that one or any other directory
+ * fsync since FAILURES_SEEN (sync_failures before the link) failed. */
+static int dir_sync_wait(int dir_fd, unsigned failures_seen)
+{
+	struct dir_sync *d;
+	uint64_t ticket;
+	int r = 0;
+
+	pthread_mutex_lock(&sync_lock);
+	d = sync_slot(dir_fd);
+	if (!d) {
+		pthread_mutex_unlock(&sync_lock);
+		r = fsync_errno(dir_fd);
+		pthread_mutex_lock(&sync_lock);
+		if (r < 0)
+			sync_failed(r);
+		goto out;
+	}
+	if (!d->users++)
+		d->fd = dir_fd;
+	ticket = ++d->link_gen;
+	while (d->synced_gen < ticket) {
+		if (!d->in_flight)
+			r = sync_lead(d);
+		else
+			/* covered by the flight in the air, or by the next */
+			pthread_cond_wait(&d->covered[(d->flights + (d->target < ticket)) % 2],
+					  &sync_lock);
+	}
+	d->users--;
+out:
+	if (__atomic_load_n(&sync_failures, __ATOMIC_RELAXED) != failures_seen)
+		r = sync_last_err;
+	pthread_mutex_unlock(&sync_lock);
+	return r;
+}
+
 int upload_store(int dir_fd, const char *body, size_t len, char *name)
 {
 	char tmp[TMP_NAME_SIZE];
 	bool linked = false;
+	unsigned failures;
 	int fd, r;
 
 	name[0] = '\0';
@@ -581,27 +871,25 @@ int upload_store(int dir_fd, const char *body, size_t len, char *name)
 		r = fd;
 		goto fail;
 	}
+	/* Durable when it returns (O_DSYNC, see open_temp()). */
 	r = write_all(fd, body, len);
 	if (r < 0)
 		goto fail;
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto fail;
-	}
+	failures = sync_failures_now();
 	r = tmp[0] ? link_named(dir_fd, tmp, name) : link_unnamed(fd, dir_fd, name);
 	if (r < 0)
 		goto fail;
 	tmp[0] = '\0';
 	linked = true;
+	/* The data is on disk already, so close() has nothing left to
+	 * report. */
+	close(fd);
+	fd = -1;
 	/* Makes the new directory entry durable: without it a crash could
 	 * lose a file the client was told is stored. */
-	if (fsync(dir_fd) < 0) {
-		r = -errno;
+	r = dir_sync_wait(dir_fd, failures);
+	if (r < 0)
 		goto fail;
-	}
-	/* The data is on disk already (fsync above), so close() has nothing
-	 * left to report. */
-	close(fd);
 	return 0;
 
 fail:

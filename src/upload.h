@@ -36,13 +36,17 @@ bool upload_name_valid(const char *name);
 
 /* Store BODY as a new file in the directory DIRFD: written to an unnamed
  * temporary file (O_TMPFILE, or a hidden ".upload-*.tmp" where the file
- * system lacks it), fsync'd, linked under a fresh name that never replaces
- * an existing file, then the directory is fsync'd.  On success writes the
- * name into NAME (UPLOAD_NAME_MAX bytes) and returns 0.  On failure nothing
- * is left behind and a negative errno is returned: -ENOSPC or -EDQUOT
- * (answer 507), anything else (answer 500).  DIRFD must be opened for
- * reading (O_RDONLY|O_DIRECTORY, not O_PATH): it is fsync'd.  The file's
- * mode is 0640 less the umask. */
+ * system lacks it) with O_DSYNC, linked under a fresh name that never
+ * replaces an existing file, then the directory is fsync'd -- by one fsync
+ * shared with the other uploads to DIRFD that are waiting at the same time
+ * (group commit; see upload.c).  On success writes the name into NAME
+ * (UPLOAD_NAME_MAX bytes) and returns 0.  On failure nothing is left behind
+ * and a negative errno is returned: -ENOSPC or -EDQUOT (answer 507),
+ * anything else (answer 500).  DIRFD must be opened for reading
+ * (O_RDONLY|O_DIRECTORY, not O_PATH): it is fsync'd.  It must stay open
+ * until the call returns, and so must any other descriptor used with
+ * upload_store() at the same time.  The file's mode is 0640 less the
+ * umask.  Safe to call from any number of threads at once. */
 int upload_store(int dirfd, const char *body, size_t len, char *name);
 
 /* Remove leftover ".upload-*.tmp" files (from a crash) in DIRFD.  Returns

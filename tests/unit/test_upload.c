@@ -2,12 +2,19 @@
  *
  * The storage tests need failures a unit test cannot cause for real (a
  * full disk, a file system without O_TMPFILE or RENAME_NOREPLACE, a failed
- * fsync, name clashes).  This file therefore defines openat, write, fsync,
- * renameat2, getrandom and time itself: the linker binds upload.c's calls
- * (and everybody else's in this binary) to these, which pass through to
- * the kernel unless a test arms a fault.  Each Criterion test runs in its
- * own worker process, so an armed fault never outlives its test. */
+ * fsync, name clashes, an old kernel's linkat()).  This file therefore
+ * defines openat, write, fsync, linkat, renameat2, getrandom and time
+ * itself: the linker binds upload.c's calls (and everybody else's in this
+ * binary) to these, which pass through to the kernel unless a test arms a
+ * fault.  Each Criterion test runs in its own worker process, so an armed
+ * fault never outlives its test.
+ *
+ * linkat, renameat2 and fsync of a directory also stamp a global sequence
+ * number on what they do, so the concurrent tests can check after the fact
+ * that every upload answered 0 had a directory fsync that started after
+ * its link and returned before its answer. */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +22,9 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +39,7 @@
 
 #define NAME_LEN 45
 #define S(lit) (lit), (sizeof(lit) - 1)
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
  * Fault injection (see the comment at the top)
@@ -47,17 +57,45 @@ static struct {
 	size_t write_max;
 	bool write_enospc;
 	size_t write_budget;
-	/* errno for fsync() of a regular file / of a directory */
-	int fsync_file_err;
+	/* errno for syncing a regular file's data (fsync(), or a write()
+	 * to a file opened O_DSYNC) / for fsync() of a directory; with
+	 * dir_fail_nth only the directory fsync with that number (from 1)
+	 * fails */
+	int sync_file_err;
 	int fsync_dir_err;
-	/* getrandom() fails with ENOSYS, or follows the script rnd[0..nrnd)
-	 * from rnd_pos on, repeating the last entry */
+	unsigned dir_fail_nth;
+	/* each directory fsync() takes this long (microseconds) */
+	unsigned dir_delay_us;
+	/* linkat(AT_EMPTY_PATH) fails with ENOENT, as it does before Linux
+	 * 6.10 without CAP_DAC_READ_SEARCH */
+	bool no_flink;
+	/* the first successful linkat() returns this late (microseconds) */
+	unsigned link_delay_us;
+	/* getrandom() fails with ENOSYS, or fills each 8-byte word it is
+	 * asked for from the script rnd[0..nrnd), rnd_pos on, repeating
+	 * the last entry */
 	bool no_getrandom;
 	const uint64_t *rnd;
 	size_t nrnd, rnd_pos;
 	/* time() answer when nonzero */
 	time_t now;
 } fault;
+
+/* What the interposed calls saw (see the comment at the top). */
+static atomic_uint_fast64_t seq;
+static atomic_uint flink_tries, dir_fsyncs, links;
+static atomic_bool first_linked;
+static __thread uint64_t last_link_seq;
+
+struct dir_fsync_event {
+	uint64_t start, end;
+	int err;
+};
+
+#define MAX_EVENTS 4096
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dir_fsync_event events[MAX_EVENTS];
+static size_t n_events;
 
 static bool is_type(int fd, mode_t type)
 {
@@ -87,6 +125,12 @@ int openat(int dfd, const char *path, int flags, ...)
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (is_type(fd, S_IFREG)) {
+		int flags = fcntl(fd, F_GETFL);
+
+		if (fault.sync_file_err && flags >= 0 && (flags & O_DSYNC)) {
+			errno = fault.sync_file_err;
+			return -1;
+		}
 		if (fault.write_eintr > 0) {
 			fault.write_eintr--;
 			errno = EINTR;
@@ -107,17 +151,54 @@ ssize_t write(int fd, const void *buf, size_t n)
 	return syscall(SYS_write, fd, buf, n);
 }
 
+static int dir_fsync(int fd)
+{
+	unsigned nth = atomic_fetch_add(&dir_fsyncs, 1) + 1;
+	struct dir_fsync_event ev = { .start = atomic_fetch_add(&seq, 1) + 1 };
+
+	if (fault.dir_delay_us)
+		usleep(fault.dir_delay_us);
+	if (fault.fsync_dir_err && (!fault.dir_fail_nth || fault.dir_fail_nth == nth))
+		ev.err = fault.fsync_dir_err;
+	else if (syscall(SYS_fsync, fd) < 0)
+		ev.err = errno;
+	ev.end = atomic_fetch_add(&seq, 1) + 1;
+	pthread_mutex_lock(&events_lock);
+	if (n_events < MAX_EVENTS)
+		events[n_events++] = ev;
+	pthread_mutex_unlock(&events_lock);
+	errno = ev.err;
+	return ev.err ? -1 : 0;
+}
+
 int fsync(int fd)
 {
-	if (fault.fsync_file_err && is_type(fd, S_IFREG)) {
-		errno = fault.fsync_file_err;
+	if (fault.sync_file_err && is_type(fd, S_IFREG)) {
+		errno = fault.sync_file_err;
 		return -1;
 	}
-	if (fault.fsync_dir_err && is_type(fd, S_IFDIR)) {
-		errno = fault.fsync_dir_err;
-		return -1;
-	}
+	if (is_type(fd, S_IFDIR))
+		return dir_fsync(fd);
 	return (int)syscall(SYS_fsync, fd);
+}
+
+int linkat(int olddfd, const char *oldpath, int newdfd, const char *newpath, int flags)
+{
+	if (flags & AT_EMPTY_PATH) {
+		atomic_fetch_add(&flink_tries, 1);
+		if (fault.no_flink) {
+			errno = ENOENT;
+			return -1;
+		}
+	}
+	if (syscall(SYS_linkat, olddfd, oldpath, newdfd, newpath, flags) < 0)
+		return -1;
+	last_link_seq = atomic_fetch_add(&seq, 1) + 1;
+	if (fault.link_delay_us && atomic_fetch_add(&links, 1) == 0) {
+		atomic_store(&first_linked, true);
+		usleep(fault.link_delay_us);
+	}
+	return 0;
 }
 
 int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned int flags)
@@ -126,7 +207,10 @@ int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath, 
 		errno = ENOSYS;
 		return -1;
 	}
-	return (int)syscall(SYS_renameat2, olddfd, oldpath, newdfd, newpath, flags);
+	if (syscall(SYS_renameat2, olddfd, oldpath, newdfd, newpath, flags) < 0)
+		return -1;
+	last_link_seq = atomic_fetch_add(&seq, 1) + 1;
+	return 0;
 }
 
 ssize_t getrandom(void *buf, size_t n, unsigned int flags)
@@ -135,15 +219,18 @@ ssize_t getrandom(void *buf, size_t n, unsigned int flags)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (fault.nrnd && n == sizeof(uint64_t)) {
-		uint64_t v = fault.rnd[fault.rnd_pos];
+	if (fault.nrnd && n % sizeof(uint64_t) == 0) {
 		unsigned char *b = buf;
 
-		if (fault.rnd_pos + 1 < fault.nrnd)
-			fault.rnd_pos++;
-		/* big-endian, as upload.c assembles it */
-		for (size_t i = 0; i < n; i++)
-			b[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+		for (size_t w = 0; w < n; w += sizeof(uint64_t)) {
+			uint64_t v = fault.rnd[fault.rnd_pos];
+
+			if (fault.rnd_pos + 1 < fault.nrnd)
+				fault.rnd_pos++;
+			/* big-endian, as upload.c assembles it */
+			for (size_t i = 0; i < sizeof(v); i++)
+				b[w + i] = (unsigned char)(v >> (8 * (sizeof(v) - 1 - i)));
+		}
 		return (ssize_t)n;
 	}
 	return syscall(SYS_getrandom, buf, n, flags);
@@ -512,6 +599,76 @@ Test(upload_json, number_across_chunk_boundary)
 	free(body);
 }
 
+/* Each thread keeps one json-c tokener: whatever a document leaves
+ * behind (an error half-way, a depth overflow, an incomplete text) must
+ * not reach the next one, and strict mode must stay on. */
+Test(upload_json, tokener_reuse_keeps_nothing_from_the_last_document)
+{
+	char deep[2 * 100];
+
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	for (int round = 0; round < 3; round++) {
+		json_bad_why(S("[1,"), "unexpected end of data");
+		json_ok(S("[1]"));
+		json_bad(deep, sizeof(deep));
+		json_ok(S("[[1]]"));
+		json_bad(S("[1,]"));
+		json_ok(S("{\"a\":{\"b\":[true,null]}}"));
+		json_bad(S("{\"a\":1}x"));
+		json_ok(S("123"));
+		json_bad(S("{\"a\""));
+		json_ok(S("\"s\""));
+	}
+}
+
+struct json_case {
+	const char *body;
+	bool ok;
+};
+
+static const struct json_case json_cases[] = {
+	{ "{\"id\":1,\"tags\":[\"a\",\"b\"],\"p\":{\"t\":21.5}}", true },
+	{ "[1,", false },
+	{ "[1,2,3]", true },
+	{ "{\"a\":1,}", false },
+	{ "-0.5e+3", true },
+	{ "{\"a\"", false },
+	{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", false },
+	{ "null", true },
+};
+
+static void *validate_many(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg, wrong = 0;
+
+	for (int i = 0; i < 2000; i++) {
+		const struct json_case *c =
+			&json_cases[(seed + (unsigned)i * 7) % ARRAY_LEN(json_cases)];
+		int r = upload_validate_json(c->body, strlen(c->body), NULL, 0);
+
+		if ((r == 0) != c->ok)
+			wrong++;
+	}
+	return (void *)(uintptr_t)wrong;
+}
+
+Test(upload_json, threads_validate_independently)
+{
+	pthread_t t[8];
+	void *wrong;
+
+	for (size_t i = 0; i < ARRAY_LEN(t); i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, validate_many, (void *)(uintptr_t)i), 0);
+	/* the threads exit here: their tokeners are freed (ASan builds
+	 * would report a leak otherwise) */
+	for (size_t i = 0; i < ARRAY_LEN(t); i++) {
+		cr_assert_eq(pthread_join(t[i], &wrong), 0);
+		cr_expect_eq((uintptr_t)wrong, 0, "thread %zu: %zu wrong answers", i,
+			     (size_t)(uintptr_t)wrong);
+	}
+}
+
 /*
  * Names
  */
@@ -585,6 +742,43 @@ Test(upload_name, differ_without_getrandom)
 	cr_expect(upload_name_valid(a), "%s", a);
 	cr_expect(upload_name_valid(b), "%s", b);
 	cr_expect_str_neq(a, b);
+}
+
+/* The date in the name is computed by hand; gmtime_r() is the reference. */
+static void expect_date_like_gmtime(time_t t)
+{
+	char name[UPLOAD_NAME_MAX], want[96];
+	struct tm tm;
+
+	cr_assert_not_null(gmtime_r(&t, &tm));
+	snprintf(want, sizeof(want), "upload_%04d%02d%02dT%02d%02d%02dZ_", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	cr_assert_eq(upload_make_name(name, sizeof(name), t), 0, "%lld", (long long)t);
+	cr_assert_eq(strncmp(name, want, 24), 0, "%lld: %s, want %s", (long long)t, name, want);
+	cr_assert(upload_name_valid(name), "%s", name);
+}
+
+Test(upload_name, date_matches_gmtime)
+{
+	static const time_t edges[] = {
+		-62167219200, -62167219199, -62162035201, -62162035200, /* year 0, a leap year */
+		-12219292800, -2208988801, -2208988800, -86401, -86400, -1, 0, 1,
+		68169599, 68169600, /* 1972-02-28 / 02-29 */
+		951782399, 951782400, 951868799, 951868800, 983404799, 983404800,
+		4107542399, 4107542400, /* 2100 is not a leap year */
+		253402214400, 253402300799,
+	};
+	uint64_t x = 0x9e3779b97f4a7c15u;
+
+	for (size_t i = 0; i < ARRAY_LEN(edges); i++)
+		expect_date_like_gmtime(edges[i]);
+	for (int i = 0; i < 200000; i++) {
+		/* xorshift64: spread over the whole range, years 0000-9999 */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		expect_date_like_gmtime((time_t)(-62167219200 + (int64_t)(x % 315569520000u)));
+	}
 }
 
 Test(upload_name, valid_names)
@@ -827,16 +1021,16 @@ Test(upload_store, disk_full_during_write_without_o_tmpfile)
 	expect_store_fails(-ENOSPC);
 }
 
-Test(upload_store, quota_at_fsync)
+Test(upload_store, quota_at_data_sync)
 {
-	fault.fsync_file_err = EDQUOT;
+	fault.sync_file_err = EDQUOT;
 	expect_store_fails(-EDQUOT);
 }
 
-Test(upload_store, quota_at_fsync_without_o_tmpfile)
+Test(upload_store, quota_at_data_sync_without_o_tmpfile)
 {
 	fault.no_tmpfile = true;
-	fault.fsync_file_err = EDQUOT;
+	fault.sync_file_err = EDQUOT;
 	expect_store_fails(-EDQUOT);
 }
 
@@ -854,8 +1048,14 @@ Test(upload_store, directory_fsync_fails_without_o_tmpfile)
 	expect_store_fails(-EIO);
 }
 
+/* Draws in order: the first store's name, the second store's clashing
+ * first name, its second name (then repeated). */
 static const uint64_t rnd_clash[] = { 0x1111111111111111u, 0x1111111111111111u,
 				      0x2222222222222222u };
+/* Without O_TMPFILE each store draws its temporary file's number first. */
+static const uint64_t rnd_clash_tmp[] = { 0xaaaaaaaaaaaaaaaau, 0x1111111111111111u,
+					  0xbbbbbbbbbbbbbbbbu, 0x1111111111111111u,
+					  0x2222222222222222u };
 
 static void name_clash_retries(bool tmpfile)
 {
@@ -863,11 +1063,9 @@ static void name_clash_retries(bool tmpfile)
 
 	fault.no_tmpfile = !tmpfile;
 	fault.now = 784111777;
-	fault.rnd = rnd_clash;
-	fault.nrnd = sizeof(rnd_clash) / sizeof(rnd_clash[0]);
+	fault.rnd = tmpfile ? rnd_clash : rnd_clash_tmp;
+	fault.nrnd = tmpfile ? ARRAY_LEN(rnd_clash) : ARRAY_LEN(rnd_clash_tmp);
 	cr_assert_eq(upload_store(dir_fd, S("[1]"), a), 0);
-	/* without O_TMPFILE the temporary name draws a number too */
-	fault.rnd_pos = tmpfile ? 1 : 0;
 	cr_assert_eq(upload_store(dir_fd, S("[2]"), b), 0);
 	cr_expect_str_eq(a, "upload_19941106T084937Z_1111111111111111.json");
 	cr_expect_str_eq(b, "upload_19941106T084937Z_2222222222222222.json");
@@ -953,6 +1151,258 @@ Test(upload_store, read_only_directory)
 		cr_assert_eq(seteuid(0), 0);
 	cr_expect_eq(r, -EACCES);
 	cr_expect_str_empty(name);
+	expect_empty_dir();
+}
+
+Test(upload_store, links_through_proc_where_at_empty_path_is_refused)
+{
+	char a[UPLOAD_NAME_MAX], b[UPLOAD_NAME_MAX];
+
+	fault.no_flink = true;
+	cr_assert_eq(upload_store(dir_fd, S("[1]"), a), 0);
+	cr_assert_eq(upload_store(dir_fd, S("[2]"), b), 0);
+	expect_file(a, S("[1]"));
+	expect_file(b, S("[2]"));
+	cr_expect_eq(count_entries(NULL, 0), 2);
+	/* refused once, then /proc/self/fd straight away */
+	cr_expect_eq(atomic_load(&flink_tries), 1);
+}
+
+/*
+ * Concurrent stores and the shared directory fsync (each test has a
+ * timeout: an upload left asleep by the barrier hangs rather than fails)
+ */
+
+struct store_result {
+	int r;
+	char name[UPLOAD_NAME_MAX];
+	uint64_t linked, answered; /* sequence numbers, 0: never linked */
+};
+
+struct storer {
+	pthread_t thread;
+	unsigned id, n;
+	struct store_result *res;
+};
+
+/* A distinct body per thread and upload, 40 to 240 bytes. */
+static size_t test_body(unsigned id, unsigned i, char *buf, size_t size)
+{
+	int pad = (int)((id * 31 + i * 7) % 200);
+	int n = snprintf(buf, size, "{\"thread\":%u,\"seq\":%u,\"pad\":\"%*s\"}", id, i, pad, "");
+
+	cr_assert(n > 0 && (size_t)n < size);
+	return (size_t)n;
+}
+
+static void *store_many(void *arg)
+{
+	struct storer *st = arg;
+	char body[512];
+
+	for (unsigned i = 0; i < st->n; i++) {
+		struct store_result *res = &st->res[i];
+		size_t len = test_body(st->id, i, body, sizeof(body));
+
+		last_link_seq = 0;
+		res->r = upload_store(dir_fd, body, len, res->name);
+		res->answered = atomic_fetch_add(&seq, 1) + 1;
+		res->linked = last_link_seq;
+	}
+	return NULL;
+}
+
+/* Run THREADS threads of N stores each, all at once. */
+static struct store_result *store_concurrently(unsigned threads, unsigned n)
+{
+	struct storer st[32];
+	struct store_result *res = calloc((size_t)threads * n, sizeof(*res));
+
+	cr_assert_leq(threads, ARRAY_LEN(st));
+	cr_assert_not_null(res);
+	for (unsigned t = 0; t < threads; t++) {
+		st[t] = (struct storer){ .id = t, .n = n, .res = res + (size_t)t * n };
+		cr_assert_eq(pthread_create(&st[t].thread, NULL, store_many, &st[t]), 0);
+	}
+	for (unsigned t = 0; t < threads; t++)
+		cr_assert_eq(pthread_join(st[t].thread, NULL), 0);
+	return res;
+}
+
+/* The first directory fsync that started after sequence number AFTER. */
+static const struct dir_fsync_event *first_fsync_after(uint64_t after)
+{
+	const struct dir_fsync_event *first = NULL;
+
+	for (size_t i = 0; i < n_events; i++) {
+		if (events[i].start > after && (!first || events[i].start < first->start))
+			first = &events[i];
+	}
+	return first;
+}
+
+/* What the barrier promises, checked against the recorded calls: an
+ * upload answered 0 had a successful directory fsync that started after
+ * its link and ended before its answer; an upload whose first fsync after
+ * its link failed was not answered 0; a failed upload left no name. */
+static void expect_barrier_kept(const struct store_result *res, size_t total)
+{
+	cr_assert_lt(n_events, MAX_EVENTS, "event log overflowed");
+	for (size_t i = 0; i < total; i++) {
+		const struct store_result *u = &res[i];
+		const struct dir_fsync_event *first;
+		bool covered = false;
+
+		if (u->r < 0) {
+			cr_expect_str_empty(u->name);
+			continue;
+		}
+		cr_assert_neq(u->linked, 0, "upload %zu answered 0 without a link", i);
+		for (size_t e = 0; e < n_events && !covered; e++)
+			covered = !events[e].err && events[e].start > u->linked &&
+				  events[e].end < u->answered;
+		cr_expect(covered, "upload %zu (%s) answered before a covering fsync", i, u->name);
+		first = first_fsync_after(u->linked);
+		cr_assert_not_null(first);
+		cr_expect_eq(first->err, 0, "upload %zu answered 0 after its fsync failed", i);
+	}
+}
+
+/* Every upload answered 0 is there byte for byte, and nothing else is. */
+static void expect_exactly_the_successes(const struct store_result *res, unsigned threads,
+					 unsigned n)
+{
+	char body[512];
+	int ok = 0;
+
+	for (unsigned t = 0; t < threads; t++) {
+		for (unsigned i = 0; i < n; i++) {
+			const struct store_result *u = &res[t * n + i];
+
+			if (u->r < 0)
+				continue;
+			ok++;
+			expect_file(u->name, body, test_body(t, i, body, sizeof(body)));
+		}
+	}
+	cr_expect_eq(count_entries(NULL, 0), ok);
+}
+
+Test(upload_store, concurrent_stores_are_exact_and_uniquely_named, .timeout = 60)
+{
+	const unsigned threads = 16, n = 40;
+	struct store_result *res = store_concurrently(threads, n);
+	size_t total = (size_t)threads * n;
+
+	for (size_t i = 0; i < total; i++) {
+		cr_assert_eq(res[i].r, 0, "upload %zu: %s", i, strerror(-res[i].r));
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(res[i].name, res[j].name);
+	}
+	expect_exactly_the_successes(res, threads, n);
+	expect_barrier_kept(res, total);
+	free(res);
+}
+
+Test(upload_store, concurrent_stores_share_directory_fsyncs, .timeout = 60)
+{
+	const unsigned threads = 8, n = 10;
+	struct store_result *res;
+	size_t total = (size_t)threads * n;
+
+	/* A slow disk: uploads that link while an fsync is in flight
+	 * queue up for the next one, which covers them all. */
+	fault.dir_delay_us = 3000;
+	res = store_concurrently(threads, n);
+	for (size_t i = 0; i < total; i++)
+		cr_assert_eq(res[i].r, 0, "upload %zu: %s", i, strerror(-res[i].r));
+	expect_barrier_kept(res, total);
+	cr_expect_lt(atomic_load(&dir_fsyncs), total, "%u directory fsyncs for %zu uploads",
+		     atomic_load(&dir_fsyncs), total);
+	/* never two at once on one directory */
+	for (size_t a = 0; a < n_events; a++) {
+		for (size_t b = 0; b < n_events; b++)
+			cr_expect(a == b || events[a].end < events[b].start ||
+					  events[b].end < events[a].start,
+				  "directory fsyncs %zu and %zu overlap", a, b);
+	}
+	free(res);
+	cr_log_info("%u directory fsyncs for %zu uploads", atomic_load(&dir_fsyncs), total);
+}
+
+Test(upload_store, failed_directory_fsync_fails_everybody_it_covered, .timeout = 60)
+{
+	const unsigned threads = 8, n = 5;
+	struct store_result *res;
+	size_t total = (size_t)threads * n;
+
+	fault.dir_delay_us = 2000;
+	fault.fsync_dir_err = ENOSPC;
+	res = store_concurrently(threads, n);
+	for (size_t i = 0; i < total; i++) {
+		cr_expect_eq(res[i].r, -ENOSPC, "upload %zu: %d", i, res[i].r);
+		cr_expect_str_empty(res[i].name);
+	}
+	expect_empty_dir();
+	free(res);
+}
+
+Test(upload_store, one_failed_directory_fsync_among_good_ones, .timeout = 60)
+{
+	const unsigned threads = 8, n = 10;
+	struct store_result *res;
+	size_t total = (size_t)threads * n, failed = 0;
+
+	fault.dir_delay_us = 2000;
+	fault.fsync_dir_err = EIO;
+	fault.dir_fail_nth = 3;
+	res = store_concurrently(threads, n);
+	for (size_t i = 0; i < total; i++) {
+		if (res[i].r < 0) {
+			cr_expect_eq(res[i].r, -EIO);
+			failed++;
+		}
+	}
+	/* the third fsync covered somebody, and the later ones succeeded */
+	cr_expect_gt(failed, 0);
+	cr_expect_lt(failed, total);
+	expect_barrier_kept(res, total);
+	expect_exactly_the_successes(res, threads, n);
+	free(res);
+}
+
+static void *store_one(void *arg)
+{
+	struct store_result *res = arg;
+
+	last_link_seq = 0;
+	res->r = upload_store(dir_fd, S("{\"first\":true}"), res->name);
+	res->answered = atomic_fetch_add(&seq, 1) + 1;
+	res->linked = last_link_seq;
+	return NULL;
+}
+
+/* A links, and before it even gets to wait, B's fsync starts and fails:
+ * that fsync covered A's entry as much as B's, and a later fsync that
+ * succeeds does not prove otherwise (the kernel reports a writeback error
+ * once), so A must fail too. */
+Test(upload_store, fsync_failing_right_after_a_link_fails_that_upload, .timeout = 60)
+{
+	struct store_result res[2] = { 0 };
+	pthread_t a;
+
+	fault.fsync_dir_err = EIO;
+	fault.dir_fail_nth = 1;
+	fault.link_delay_us = 100000;
+	cr_assert_eq(pthread_create(&a, NULL, store_one, &res[0]), 0);
+	while (!atomic_load(&first_linked))
+		usleep(1000);
+	store_one(&res[1]);
+	cr_assert_eq(pthread_join(a, NULL), 0);
+	cr_expect_eq(res[1].r, -EIO);
+	cr_expect_eq(res[0].r, -EIO);
+	cr_expect_eq(atomic_load(&dir_fsyncs), 2, "A's own fsync succeeded");
+	expect_barrier_kept(res, 2);
 	expect_empty_dir();
 }
 
