@@ -231,6 +231,7 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->shutdown_timeout = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT;
 	cfg->max_ranges = CONFIG_DEFAULT_MAX_RANGES;
 	cfg->access_log = CONFIG_DEFAULT_ACCESS_LOG;
+	cfg->sendfile = CONFIG_DEFAULT_SENDFILE;
 	cfg->listen_address = strdup(CONFIG_DEFAULT_LISTEN_ADDRESS);
 	cfg->document_root = strdup(CONFIG_DEFAULT_DOCUMENT_ROOT);
 	cfg->uploads_dir = strdup(CONFIG_DEFAULT_UPLOADS_DIR);
@@ -597,6 +598,31 @@ static int key_log_level(struct load_ctx *ctx, const config_setting_t *s, struct
 	return 0;
 }
 
+static int key_sendfile(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	static const struct {
+		const char *name;
+		enum config_sendfile v;
+	} modes[] = {
+		{ "auto", CONFIG_SENDFILE_AUTO },
+		{ "always", CONFIG_SENDFILE_ALWAYS },
+		{ "never", CONFIG_SENDFILE_NEVER },
+	};
+	char qbuf[QUOTE_BUF_SIZE];
+	const char *v;
+	int ret = get_string(ctx, s, &v);
+
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+		if (strcmp(v, modes[i].name) == 0) {
+			cfg->sendfile = modes[i].v;
+			return 0;
+		}
+	return invalid(ctx, s, "unknown mode %s (expected auto, always or never)",
+		       quote(qbuf, sizeof(qbuf), v));
+}
+
 /* "journal", "off", or the path of a file (relative to the file's
  * directory); "./journal" names a file called journal. */
 static int key_access_log(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
@@ -673,6 +699,7 @@ static const struct {
     {"max_body_size", key_max_body_size},
     {"download_extensions", key_download_extensions},
     {"log_level", key_log_level},
+    {"sendfile", key_sendfile},
     {"access_log", key_access_log},
 };
 

@@ -25,6 +25,7 @@
 #define CONFIG_MAX_RANGES_MAX 32 /* HTTP_RANGES_MAX */
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT 30
 #define CONFIG_DEFAULT_ACCESS_LOG CONFIG_ACCESS_LOG_JOURNAL
+#define CONFIG_DEFAULT_SENDFILE CONFIG_SENDFILE_AUTO
 
 /* Accepted ranges (inclusive). */
 #define CONFIG_POOL_SIZE_MAX 1024
@@ -49,6 +50,14 @@ enum config_access_log {
 	CONFIG_ACCESS_LOG_JOURNAL, /* "journal": the main log, MESSAGE_ID request-done */
 	CONFIG_ACCESS_LOG_OFF,     /* "off": none */
 	CONFIG_ACCESS_LOG_FILE,    /* a path: Combined Log Format lines in that file */
+};
+
+/* How file bodies go out (the sendfile key). */
+enum config_sendfile {
+	CONFIG_SENDFILE_AUTO,   /* "auto": sendfile(2), except files of 1 MiB and
+				 * more to a client on this host (copied) */
+	CONFIG_SENDFILE_ALWAYS, /* "always": sendfile(2) for every file body */
+	CONFIG_SENDFILE_NEVER,  /* "never": pread + send through a buffer */
 };
 
 struct mth_config {
@@ -79,6 +88,7 @@ struct mth_config {
 	char *access_log_path; /* CONFIG_ACCESS_LOG_FILE: absolute; else NULL */
 	unsigned shutdown_timeout; /* seconds a stop waits for responses in flight */
 	unsigned max_ranges;       /* ranges in one Range request, 0 = no ranges */
+	enum config_sendfile sendfile;
 };
 
 /* Parse and validate the file at PATH.  On success returns 0 and sets *OUT

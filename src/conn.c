@@ -51,6 +51,8 @@
 #define RUN_BYTES_BUDGET (1u << 20)
 #define RUN_REQUESTS_BUDGET 16
 #define SENDFILE_MAX 0x7ffff000 /* what one sendfile(2) call moves at most */
+#define COPY_CHUNK 65536        /* pread+send step for loopback clients */
+#define COPY_MIN (1u << 20)     /* ... of files at least this large */
 #define LOG_FIELD_CAP 256       /* bytes of Referer / User-Agent kept for the log */
 
 struct iobuf {
@@ -112,6 +114,7 @@ struct conn {
 	bool idle;        /* atomic, read by the reaper on shutdown */
 	bool rd_more;     /* the last read filled its buffer: more may wait */
 	bool wr_more;     /* yielded while the socket was still writable */
+	bool loopback;    /* the client is on this host: copy file bodies */
 	char peer[56];    /* "ip:port" / "[ip6]:port" */
 };
 
@@ -186,6 +189,18 @@ static void format_ipv4(char *out, const unsigned char a[4], unsigned port)
 	*p = '\0';
 }
 
+/* 127.0.0.0/8, ::1 or v4-mapped 127/8: a client on this host. */
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
 static void format_peer(char *out, size_t cap, const struct sockaddr *sa)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
@@ -236,6 +251,7 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	 * before a stop began still gets its first request answered */
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
+	c->loopback = is_loopback(peer);
 	c->sched.epmask = 0;
 	c->sched.started = false;
 	/* owned by the caller from here on (release: the fields above are
@@ -1225,6 +1241,38 @@ static enum step write_mem(struct conn *c, unsigned *budget)
 	return STEP_AGAIN;
 }
 
+/* The body of a large file (COPY_MIN) to a client on this host: pread +
+ * send of up to COPY_CHUNK bytes; returns what send() returned.  Over
+ * loopback the receiver copies the bytes anyway, and a single stream through
+ * sendfile's page-referencing buffers got half the throughput (measured with
+ * wrk, 50 MB file: ~0.55 vs ~1.1 GB/s); for smaller files, where the CPU
+ * and not the stream is the limit, sendfile stayed ahead (200 KB: 7.2k vs
+ * 6.8k req/s), as it does wherever a NIC reads the pages itself.  Bytes read
+ * but not accepted by the socket are read again next time. */
+static ssize_t copy_file(int sock, int fd, off_t off, uint64_t left)
+{
+	static __thread char chunk[COPY_CHUNK];
+	ssize_t m = pread(fd, chunk, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK, off);
+
+	if (m <= 0)
+		return m;
+	return send(sock, chunk, (size_t)m, MSG_NOSIGNAL);
+}
+
+/* pread + send rather than sendfile for this response? (the sendfile key) */
+static bool copy_body(const struct conn *c, const struct iobuf *io)
+{
+	switch (c->site->cfg->sendfile) {
+	case CONFIG_SENDFILE_NEVER:
+		return true;
+	case CONFIG_SENDFILE_ALWAYS:
+		return false;
+	case CONFIG_SENDFILE_AUTO:
+	default:
+		return c->loopback && io->file_size >= COPY_MIN;
+	}
+}
+
 static enum step do_write(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
@@ -1265,8 +1313,10 @@ static enum step do_write(struct conn *c, unsigned *budget)
 				c->wr_more = true; /* yield; still writable */
 				return STEP_WRITE;
 			}
-			n = sendfile(c->fd, io->file_fd, &off,
-				     left > SENDFILE_MAX ? SENDFILE_MAX : left);
+			n = copy_body(c, io)
+				    ? copy_file(c->fd, io->file_fd, off, left)
+					: sendfile(c->fd, io->file_fd, &off,
+						   left > SENDFILE_MAX ? SENDFILE_MAX : left);
 			if (n > 0) {
 				io->file_off += (uint64_t)n;
 				io->bytes_sent += (uint64_t)n;

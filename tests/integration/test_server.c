@@ -207,6 +207,18 @@ static void own_root(void)
 	server_start(&srv, &o);
 }
 
+static void own_root_sendfile_always(void)
+{
+	struct server_opts o = { .own_docroot = true, .extra = "sendfile = \"always\";\n" };
+	server_start(&srv, &o);
+}
+
+static void own_root_sendfile_never(void)
+{
+	struct server_opts o = { .own_docroot = true, .extra = "sendfile = \"never\";\n" };
+	server_start(&srv, &o);
+}
+
 TestSuite(files, .init = own_root, .fini = stop, .timeout = 120);
 
 static void write_file(const char *path, const char *data)
@@ -311,29 +323,67 @@ Test(files, symlink_out_of_root_is_403)
 	http_resp_free(&r);
 }
 
-Test(files, large_file_with_sendfile)
+/* A 24 MiB file: several send rounds and yields, checked byte for byte,
+ * and a range inside it.  "auto" copies it (1 MiB or more to a loopback
+ * client), "always" uses sendfile(2), "never" copies even small files. */
+static void large_file_roundtrip(void)
 {
-	const size_t size = 24u << 20; /* several sendfile rounds and yields */
+	const size_t size = 24u << 20;
 	char *data = malloc(size);
 	struct http_resp r;
 	FILE *f;
+	int fd;
 
 	for (size_t i = 0; i < size; i++)
 		data[i] = (char)(i * 2654435761u >> 13);
 	f = fopen(fmt("%s/big.bin", srv.docroot), "wb");
 	cr_assert_eq(fwrite(data, 1, size, f), size);
 	fclose(f);
+	f = fopen(fmt("%s/small.bin", srv.docroot), "wb");
+	cr_assert_eq(fwrite(data, 1, 300000, f), 300000);
+	fclose(f);
 	cr_assert_eq(http_get(&srv, "GET", "/big.bin", &r), 0);
 	cr_assert_eq(r.status, 200);
 	cr_assert_eq(r.body_len, size);
 	cr_assert(memcmp(r.body, data, size) == 0);
 	http_resp_free(&r);
+	cr_assert_eq(http_get(&srv, "GET", "/small.bin", &r), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(r.body_len, 300000);
+	cr_assert(memcmp(r.body, data, 300000) == 0);
+	http_resp_free(&r);
+
+	fd = http_connect(srv.port);
+	send_str(fd, fmt("GET /big.bin HTTP/1.1\r\nHost: localhost:%u\r\n"
+			 "Range: bytes=20000000-20999999\r\n\r\n",
+			 srv.port));
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 206);
+	cr_assert_eq(r.body_len, 1000000);
+	cr_assert(memcmp(r.body, data + 20000000, 1000000) == 0);
+	http_resp_free(&r);
+	close(fd);
 	free(data);
+}
+
+Test(files, large_file_copied_to_a_local_client)
+{
+	large_file_roundtrip();
+}
+
+Test(files, large_file_with_sendfile, .init = own_root_sendfile_always)
+{
+	large_file_roundtrip();
+}
+
+Test(files, every_file_copied, .init = own_root_sendfile_never)
+{
+	large_file_roundtrip();
 }
 
 /* Over 4 GiB: 64-bit lengths and offsets end to end, and the ~2 GiB cap of
  * one sendfile(2) call.  The file is sparse, so it costs no disk. */
-Test(files, file_over_4_gib)
+Test(files, file_over_4_gib, .init = own_root_sendfile_always)
 {
 	const uint64_t size = (4ull << 30) + 4096 + 7;
 	char req[256], buf[1 << 16], tail[8] = { 0 };

@@ -778,6 +778,24 @@ Test(config, log_level_names)
 	load_fail("log_level = \"\";\n", ":1: log_level: must not be empty");
 }
 
+/* ---- sendfile ------------------------------------------------------------- */
+
+Test(config, sendfile_modes)
+{
+	load_ok("port = 8080;\n");
+	cr_assert_eq(g_cfg->sendfile, CONFIG_SENDFILE_AUTO, "the default is auto");
+	load_ok("sendfile = \"auto\";\n");
+	cr_assert_eq(g_cfg->sendfile, CONFIG_SENDFILE_AUTO);
+	load_ok("sendfile = \"always\";\n");
+	cr_assert_eq(g_cfg->sendfile, CONFIG_SENDFILE_ALWAYS);
+	load_ok("sendfile = \"never\";\n");
+	cr_assert_eq(g_cfg->sendfile, CONFIG_SENDFILE_NEVER);
+	load_fail_key("sendfile = \"on\";\n", 1, "sendfile");
+	cr_assert_not_null(strstr(g_err, "'on'"), "%s", g_err);
+	cr_assert_not_null(strstr(g_err, "auto, always or never"), "%s", g_err);
+	load_fail("sendfile = true;\n", ":1: sendfile: must be a string");
+}
+
 Test(config, log_level_name_round_trip)
 {
 	static const char *const canon[] = {"emerg",   "alert",	 "crit", "err",
