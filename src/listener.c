@@ -129,6 +129,12 @@ static int bind_own(const struct mth_config *cfg, struct listener *l, size_t *n,
 	 * back waiting for the peer's delayed ACK */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
 		goto fail;
+	/* accept(2) a connection once its first bytes are there (or after
+	 * about a second without any), so that the worker finds the request
+	 * waiting instead of an empty socket it must register and wait on;
+	 * mthttpd.socket does the same with DeferAcceptSec= */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one) < 0)
+		goto fail;
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
 		goto fail;
 	if (listen(fd, LISTENER_BACKLOG) < 0)

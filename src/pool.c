@@ -288,12 +288,17 @@ static void reject(int fd, int status)
  * Accepting
  */
 
-static void listener_arm(struct pool *p, struct listener *l)
+/* Listeners are level-triggered: a worker accepts a batch and, if more
+ * connections are pending, epoll reports the listener again; nothing is
+ * re-armed per batch.  Out of fds, a listener leaves the set for a tick. */
+static void listener_watch(struct pool *p, struct listener *l, bool on)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = l };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
 
-	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0 && errno != ENOENT)
-		log_err("cannot re-arm listener %s: %s", l->name, strerror(errno));
+	if (on ? epoll_ctl(p->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0 && errno != EEXIST
+	       : epoll_ctl(p->epfd, EPOLL_CTL_DEL, l->fd, NULL) < 0 && errno != ENOENT)
+		log_err("cannot %s listener %s: %s", on ? "watch" : "pause", l->name,
+			strerror(errno));
 }
 
 /* ------------------------------------------------------------------------
@@ -496,10 +501,11 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 			 * instead of spinning on a listener we cannot serve */
 			log_err("accept on %s: %s; pausing accepts for a second", l->name,
 				strerror(errno));
+			listener_watch(p, l, false);
 			pthread_mutex_lock(&p->reglock);
 			p->accept_paused = true;
 			pthread_mutex_unlock(&p->reglock);
-			return first;
+			break;
 		}
 		c = conn_new(fd, (struct sockaddr *)&ss, len, l);
 		r = c ? registry_add(p, c, &ss) : -ENOMEM;
@@ -543,7 +549,6 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 				    rejected);
 		conn_close(p, c);
 	}
-	listener_arm(p, l);
 	for (unsigned i = 0; i < nq && i < handoff; i++)
 		hand_off(p, queued[i]);
 	/* the rest in arrival order at the head of W's list */
@@ -782,7 +787,7 @@ static void *reaper_main(void *arg)
 			p->accept_paused = false;
 			pthread_rwlock_rdlock(&p->lslock);
 			for (size_t i = 0; i < p->nls; i++)
-				listener_arm(p, &p->ls[i]);
+				listener_watch(p, &p->ls[i], true);
 			pthread_rwlock_unlock(&p->lslock);
 		}
 	}
@@ -849,7 +854,7 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	    (r = epoll_add(p->epfd, p->probefd, EPOLLIN | EPOLLONESHOT, &p->probefd)) < 0)
 		goto fail_epoll;
 	for (size_t i = 0; i < n; i++)
-		if ((r = epoll_add(p->epfd, p->ls[i].fd, EPOLLIN | EPOLLONESHOT, &p->ls[i])) < 0)
+		if ((r = epoll_add(p->epfd, p->ls[i].fd, EPOLLIN, &p->ls[i])) < 0)
 			goto fail_epoll;
 
 	{
@@ -920,7 +925,7 @@ void pool_replace_listeners(struct pool *p, const struct listener *l, size_t n)
 	memcpy(p->ls, l, n * sizeof *l);
 	p->nls = n;
 	for (size_t i = 0; i < n; i++) {
-		if (epoll_add(p->epfd, p->ls[i].fd, EPOLLIN | EPOLLONESHOT, &p->ls[i]) < 0)
+		if (epoll_add(p->epfd, p->ls[i].fd, EPOLLIN, &p->ls[i]) < 0)
 			log_err("cannot watch %s: %s", p->ls[i].name, strerror(errno));
 		else
 			log_info("listening on %s", p->ls[i].name);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -187,6 +188,10 @@ void server_start(struct server *s, const struct server_opts *o)
 	 * self_bind the daemon binds that port itself once we let it go) */
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(lfd, 0);
+	{
+		int one = 1; /* as mthttpd.socket's DeferAcceptSec=1s */
+		cr_assert_eq(setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one), 0);
+	}
 	cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
 	cr_assert_eq(listen(lfd, 1024), 0);
 	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
