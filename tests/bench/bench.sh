@@ -109,35 +109,12 @@ done
 servers="mthttpd $peers"
 
 # ---- packages --------------------------------------------------------------
-missing=""
-for pair in wrk:wrk curl:curl taskset:util-linux ps:procps timeout:coreutils; do
-    command -v "${pair%%:*}" > /dev/null || missing="$missing ${pair#*:}"
-done
-if list_has "$scenarios" idle && ! command -v cc > /dev/null; then
-    missing="$missing gcc libc6-dev"
-fi
-for s in $peers; do
-    srv_present "$s" || missing="$missing $(srv_packages "$s")"
-done
-if [ -n "$missing" ]; then
-    if [ "$install" = 1 ]; then
-        # shellcheck disable=SC2086
-        apt_install $missing || exit 1
-    else
-        echo "missing packages:$missing  (apt-get install them, or run with --install)" >&2
-        exit 2
-    fi
-fi
-[ -x "$MTHTTPD_BIN" ] || { echo "no mthttpd binary at $MTHTTPD_BIN (build first, or --bin PATH)" >&2; exit 2; }
+tools=(wrk:wrk curl:curl taskset:util-linux ps:procps timeout:coreutils)
+list_has "$scenarios" idle && tools+=(cc:gcc cc:libc6-dev)
+need_packages "$install" "$peers" "${tools[@]}"
 
 # ---- limits, CPUs, work directory -----------------------------------------
-# Every connection is a file descriptor on both ends: raise the soft limit
-# to the hard one (at most 65536; the servers inherit it).
-hard=$(ulimit -Hn)
-[ "$hard" = unlimited ] && hard=65536
-[ "$hard" -gt 65536 ] && hard=65536
-ulimit -n "$hard" 2> /dev/null
-FD_LIMIT=$(ulimit -n)
+raise_fd_limit
 if list_has "$scenarios" idle && [ $((idle_conns + 100)) -gt "$FD_LIMIT" ]; then
     idle_conns=$((FD_LIMIT - 100))
     echo "note: RLIMIT_NOFILE is $FD_LIMIT; holding $idle_conns idle connections" >&2
@@ -156,15 +133,7 @@ export FD_LIMIT SRV_NCPU MTHTTPD_BIN
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mthttpd-bench.XXXXXX") || exit 1
 chmod 755 "$work" # the peers' workers run as nobody / www-data
-# uploads go to a tmpfs: creating a file on a disk file system costs more
-# (and varies more) than the servers' own work
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-    upbase=$(mktemp -d /dev/shm/mthttpd-bench.XXXXXX) || exit 1
-else
-    upbase=$work/uploads
-    mkdir -p "$upbase"
-fi
-chmod 755 "$upbase"
+upbase=$(make_upload_base "$work" mthttpd-bench) || exit 1
 results=$work/results.txt
 : > "$results"
 

@@ -81,43 +81,19 @@ else
     n_perf=50000 n_strace=20000 n1=2000 n2=12000
 fi
 
-missing=""
-for pair in h2load:nghttp2-client perf:linux-perf strace:strace curl:curl taskset:util-linux ps:procps; do
-    command -v "${pair%%:*}" > /dev/null || missing="$missing ${pair#*:}"
-done
-[ "$callgrind" = 1 ] && ! command -v valgrind > /dev/null && missing="$missing valgrind"
-for s in $peers; do
-    srv_present "$s" || missing="$missing $(srv_packages "$s")"
-done
-if [ -n "$missing" ]; then
-    if [ "$install" = 1 ]; then
-        # shellcheck disable=SC2086
-        apt_install $missing || exit 1
-    else
-        echo "missing packages:$missing  (apt-get install them, or run with --install)" >&2
-        exit 2
-    fi
-fi
-[ -x "$MTHTTPD_BIN" ] || { echo "no mthttpd binary at $MTHTTPD_BIN (build first, or --bin PATH)" >&2; exit 2; }
+tools=(h2load:nghttp2-client perf:linux-perf strace:strace curl:curl taskset:util-linux ps:procps)
+[ "$callgrind" = 1 ] && tools+=(valgrind:valgrind)
+need_packages "$install" "$peers" "${tools[@]}"
 [ "$(id -u)" = 0 ] || echo "note: not root; perf and strace may not be allowed to attach" >&2
 
-hard=$(ulimit -Hn)
-[ "$hard" = unlimited ] && hard=65536
-[ "$hard" -gt 65536 ] && hard=65536
-ulimit -n "$hard" 2> /dev/null
-FD_LIMIT=$(ulimit -n) SRV_NCPU=1
+raise_fd_limit
+SRV_NCPU=1
 if [ "$(nproc)" -ge 2 ]; then srv_pin=(taskset -c 0) cli_pin=(taskset -c 1); else srv_pin=() cli_pin=(); fi
 export FD_LIMIT SRV_NCPU MTHTTPD_BIN
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mthttpd-cost.XXXXXX") || exit 1
 chmod 755 "$work"
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-    upbase=$(mktemp -d /dev/shm/mthttpd-cost.XXXXXX) || exit 1
-else
-    upbase=$work/uploads
-    mkdir -p "$upbase"
-fi
-chmod 755 "$upbase"
+upbase=$(make_upload_base "$work" mthttpd-cost) || exit 1
 docroot=$work/www
 make_docroot "$docroot" "$work/upload.json" || exit 1
 

@@ -85,6 +85,58 @@ apt_install() {
     return $rc
 }
 
+# need_packages INSTALL PEERS TOOL:PACKAGE... - the packages of
+# the TOOLs not on PATH and of the PEERS not
+# installed: installed when INSTALL is 1, else named and exit 2; then check
+# that $MTHTTPD_BIN is there (both scripts start with this)
+need_packages() {
+    local install=$1 peers=$2 pair s missing=()
+    shift 2
+    for pair in "$@"; do
+        command -v "${pair%%:*}" > /dev/null || missing+=("${pair#*:}")
+    done
+    for s in $peers; do
+        # shellcheck disable=SC2207 # (package names have no spaces)
+        srv_present "$s" || missing+=($(srv_packages "$s"))
+    done
+    set -- "${missing[@]}"
+    if [ $# -gt 0 ]; then
+        if [ "$install" = 1 ]; then
+            apt_install "$@" || exit 1
+        else
+            echo "missing packages: $*  (apt-get install them, or run with --install)" >&2
+            exit 2
+        fi
+    fi
+    [ -x "$MTHTTPD_BIN" ] || { echo "no mthttpd binary at $MTHTTPD_BIN (build first, or --bin PATH)" >&2; exit 2; }
+}
+
+# raise_fd_limit - every connection is a file descriptor on both ends: the
+# soft limit goes up to the hard one (at most 65536; the servers inherit
+# it); sets FD_LIMIT
+raise_fd_limit() {
+    local hard
+    hard=$(ulimit -Hn)
+    [ "$hard" = unlimited ] && hard=65536
+    [ "$hard" -gt 65536 ] && hard=65536
+    ulimit -n "$hard" 2> /dev/null
+    FD_LIMIT=$(ulimit -n)
+}
+
+# make_upload_base WORK NAME - a directory for the servers' uploads, on a
+# tmpfs when there is one: creating a file on a disk file system costs
+# more (and varies more) than the servers' own work; prints its path
+make_upload_base() {
+    local d
+    if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+        d=$(mktemp -d "/dev/shm/$2.XXXXXX") || return 1
+    else
+        d=$1/uploads
+        mkdir -p "$d" || return 1
+    fi
+    chmod 755 "$d" && echo "$d"
+}
+
 # make_docroot DIR BODYFILE - the pages every server serves, and the upload
 # body: index.html (2048 bytes of HTML), mid.bin (200 KiB), big.bin (50 MiB),
 # BODYFILE (a 195-byte JSON document).
