@@ -291,9 +291,11 @@ static void reject(int fd, int status)
 /* Listeners are level-triggered: a worker accepts a batch and, if more
  * connections are pending, epoll reports the listener again; nothing is
  * re-armed per batch.  Out of fds, a listener leaves the set for a tick. */
+#define LISTENER_EVENTS EPOLLIN /* how every listener is watched */
+
 static void listener_watch(struct pool *p, struct listener *l, bool on)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	struct epoll_event ev = { .events = LISTENER_EVENTS, .data.ptr = l };
 
 	if (on ? epoll_ctl(p->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0 && errno != EEXIST
 	       : epoll_ctl(p->epfd, EPOLL_CTL_DEL, l->fd, NULL) < 0 && errno != ENOENT)
@@ -854,7 +856,7 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	    (r = epoll_add(p->epfd, p->probefd, EPOLLIN | EPOLLONESHOT, &p->probefd)) < 0)
 		goto fail_epoll;
 	for (size_t i = 0; i < n; i++)
-		if ((r = epoll_add(p->epfd, p->ls[i].fd, EPOLLIN, &p->ls[i])) < 0)
+		if ((r = epoll_add(p->epfd, p->ls[i].fd, LISTENER_EVENTS, &p->ls[i])) < 0)
 			goto fail_epoll;
 
 	{
@@ -925,7 +927,7 @@ void pool_replace_listeners(struct pool *p, const struct listener *l, size_t n)
 	memcpy(p->ls, l, n * sizeof *l);
 	p->nls = n;
 	for (size_t i = 0; i < n; i++) {
-		if (epoll_add(p->epfd, p->ls[i].fd, EPOLLIN, &p->ls[i]) < 0)
+		if (epoll_add(p->epfd, p->ls[i].fd, LISTENER_EVENTS, &p->ls[i]) < 0)
 			log_err("cannot watch %s: %s", p->ls[i].name, strerror(errno));
 		else
 			log_info("listening on %s", p->ls[i].name);
