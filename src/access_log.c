@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -68,14 +69,6 @@ static __thread struct tbuf *my_buf;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t key; /* its destructor flushes at thread exit */
 static bool key_ok;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- formatting ----------------------------------------------------------- */
 
@@ -519,7 +512,7 @@ static bool file_append(const struct access_log_entry *e)
 
 		return file_write(line, access_log_format_clf(line, sizeof line, e));
 	}
-	now = mono_ms();
+	now = mth_clock_coarse_ms();
 	pthread_mutex_lock(&t->lock);
 	if (t->len == 0)
 		__atomic_store_n(&t->first_ms, now, __ATOMIC_RELAXED);
@@ -615,7 +608,8 @@ int access_log_flush_due_ms(void)
 
 	if (!t || __atomic_load_n(&t->len, __ATOMIC_RELAXED) == 0)
 		return -1;
-	left = __atomic_load_n(&t->first_ms, __ATOMIC_RELAXED) + BUF_MAX_AGE_MS - mono_ms();
+	left = __atomic_load_n(&t->first_ms, __ATOMIC_RELAXED) + BUF_MAX_AGE_MS -
+	       mth_clock_coarse_ms();
 	return (int)(left < 0 ? 0 : left > BUF_MAX_AGE_MS ? BUF_MAX_AGE_MS : left);
 }
 

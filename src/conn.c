@@ -24,6 +24,7 @@
 
 #include "access_log.h"
 #include "chunked.h"
+#include "clock.h"
 #include "conn.h"
 #include "file_cache.h"
 #include "http_date.h"
@@ -142,22 +143,6 @@ void conn_set_draining(bool on)
 uint64_t conn_requests_served(void)
 {
 	return __atomic_load_n(&requests_served, __ATOMIC_RELAXED);
-}
-
-int64_t conn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Decimal digits of V at P; returns the end. */
@@ -560,7 +545,8 @@ static uint64_t random_u64(void)
 	static __thread uint64_t state;
 
 	if (!state)
-		state = (uint64_t)now_us() ^ ((uint64_t)(uintptr_t)&state << 16) ^ 0x9e3779b97f4a7c15ull;
+		state = (uint64_t)mth_clock_us() ^ ((uint64_t)(uintptr_t)&state << 16) ^
+			0x9e3779b97f4a7c15ull;
 	state ^= state << 13;
 	state ^= state >> 7;
 	state ^= state << 17;
@@ -934,7 +920,7 @@ static void log_access(struct conn *c)
 		.status = io->status,
 		.bytes = io->bytes_sent,
 		.body_bytes = io->bytes_sent > io->head_bytes ? io->bytes_sent - io->head_bytes : 0,
-		.duration_us = now_us() - io->start_us,
+		.duration_us = mth_clock_us() - io->start_us,
 		.time = io->start_time,
 		.referer = io->referer,
 		.user_agent = io->user_agent,
@@ -1021,11 +1007,11 @@ static void begin_request(struct conn *c)
 			}
 		}
 	}
-	io->start_us = now_us();
+	io->start_us = mth_clock_us();
 	io->start_time = time(NULL);
 	/* header_timeout bounds the whole head, not the gap between bytes: a
 	 * client trickling a byte at a time gains nothing (slowloris) */
-	io->head_deadline = conn_now_ms() + (int64_t)c->site->cfg->header_timeout * 1000;
+	io->head_deadline = mth_clock_coarse_ms() + (int64_t)c->site->cfg->header_timeout * 1000;
 	io->multipart = false;
 	io->chunked = false;
 	io->status = 0;
@@ -1362,7 +1348,7 @@ static enum step do_linger(struct conn *c)
 static int64_t next_deadline(const struct conn *c)
 {
 	const struct mth_config *cfg = c->site->cfg;
-	int64_t now = conn_now_ms();
+	int64_t now = mth_clock_coarse_ms();
 
 	switch (c->state) {
 	case CONN_LINGER:

@@ -88,9 +88,6 @@ void conn_timeout(struct conn *c);
 /* While draining for shutdown, no response keeps its connection open. */
 void conn_set_draining(bool on);
 
-/* Monotonic clock in milliseconds (cheap: vDSO, coarse). */
-int64_t conn_now_ms(void);
-
 /* Number of responses completed by all connections (for STATUS lines). */
 uint64_t conn_requests_served(void);
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "file_cache.h"
 #include "path.h"
 #include "static_file.h"
@@ -58,14 +59,6 @@ struct file_cache {
 	int64_t (*now_ms)(void);
 	struct fc_shard shards[FILE_CACHE_SHARDS];
 };
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t realtime_ns(void)
 {
@@ -155,7 +148,7 @@ struct file_cache *file_cache_new(const struct site *s, int dirfd, bool download
 	fc->file_max = lim->file_max;
 	if (fc->file_max > fc->shard_max_bytes / 2)
 		fc->file_max = fc->shard_max_bytes / 2;
-	fc->now_ms = monotonic_ms;
+	fc->now_ms = mth_clock_coarse_ms;
 	for (i = 0; i < FILE_CACHE_SHARDS; i++)
 		pthread_mutex_init(&fc->shards[i].lock, NULL);
 	return fc;
@@ -181,7 +174,7 @@ void file_cache_free(struct file_cache *fc)
 
 void file_cache_set_clock(struct file_cache *fc, int64_t (*now_ms)(void))
 {
-	fc->now_ms = now_ms ? now_ms : monotonic_ms;
+	fc->now_ms = now_ms ? now_ms : mth_clock_coarse_ms;
 }
 
 void file_cache_stats(struct file_cache *fc, size_t *entries, size_t *bytes)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "access_log.h"
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "listener.h"
@@ -57,14 +58,6 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 		   " requests, %u reloads%s%s",
 		   st.busy, st.workers, st.queued, st.queue_cap, st.connections, st.requests,
 		   reloads, note ? "; " : "", note ? note : "");
-}
-
-static uint64_t monotonic_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static bool same_address(const struct mth_config *a, const struct mth_config *b)
@@ -156,12 +149,12 @@ static void watchdog_tick(struct watchdog *wd, struct pool *pool, uint64_t now)
 
 static int drain(struct pool *pool, unsigned timeout_s)
 {
-	uint64_t deadline = monotonic_usec() + (uint64_t)timeout_s * 1000000;
+	uint64_t deadline = (uint64_t)mth_clock_us() + (uint64_t)timeout_s * 1000000;
 	size_t left;
 
 	pool_stop_accepting(pool);
 	for (;;) {
-		uint64_t now = monotonic_usec();
+		uint64_t now = (uint64_t)mth_clock_us();
 		struct pool_stats st;
 
 		left = pool_wait_idle(pool, 1000);
@@ -238,7 +231,7 @@ static int serve(const char *config_path, struct site *site)
 	pool_set_per_ip_cap(pool, site->cfg->max_connections_per_ip);
 	if (sd_watchdog_enabled(0, &usec) > 0) {
 		wd.interval_us = usec / 2;
-		wd.next_us = monotonic_usec();
+		wd.next_us = (uint64_t)mth_clock_us();
 		log_info("watchdog enabled: pinging every %" PRIu64 " ms while workers respond",
 			 wd.interval_us / 1000);
 		pool_probe(pool);
@@ -247,7 +240,7 @@ static int serve(const char *config_path, struct site *site)
 	sd_notify(0, "READY=1");
 
 	for (;;) {
-		uint64_t now = monotonic_usec(), wait_us = 1000000;
+		uint64_t now = (uint64_t)mth_clock_us(), wait_us = 1000000;
 		struct timespec ts;
 
 		if (now >= next_status) {
@@ -274,7 +267,7 @@ static int serve(const char *config_path, struct site *site)
 		}
 		if (sig == SIGHUP) {
 			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading %s",
-				   monotonic_usec(), config_path);
+				   (uint64_t)mth_clock_us(), config_path);
 			r = reload(config_path, pool, err, sizeof err);
 			if (r < 0) {
 				log_event(LOG_ERR, LOG_ID_RELOAD_REJECTED, NULL,

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "pool.h"
@@ -124,7 +125,7 @@ struct pool {
 /* Rate-limited warnings: at most one per LOG_EVERY_MS for each kind. */
 static bool log_due(int64_t *last)
 {
-	int64_t now = conn_now_ms(), prev = __atomic_load_n(last, __ATOMIC_RELAXED);
+	int64_t now = mth_clock_coarse_ms(), prev = __atomic_load_n(last, __ATOMIC_RELAXED);
 
 	return now - prev >= LOG_EVERY_MS &&
 	       __atomic_compare_exchange_n(last, &prev, now, false, __ATOMIC_RELAXED,
@@ -771,20 +772,13 @@ static void *reaper_main(void *arg)
 	pthread_setname_np(pthread_self(), "mthttpd-reaper");
 	pthread_mutex_lock(&p->reglock);
 	while (!p->stopping) {
-		struct timespec ts;
 		int64_t tick = p->draining ? REAPER_DRAIN_TICK_MS : REAPER_TICK_MS;
+		struct timespec ts = mth_clock_deadline(tick);
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += tick / 1000;
-		ts.tv_nsec += (tick % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
 		pthread_cond_timedwait(&p->reapcond, &p->reglock, &ts);
 		if (p->stopping)
 			break;
-		reap(p, conn_now_ms());
+		reap(p, mth_clock_coarse_ms());
 		if (p->accept_paused && !p->draining) {
 			p->accept_paused = false;
 			pthread_rwlock_rdlock(&p->lslock);
@@ -974,16 +968,9 @@ void pool_stop_accepting(struct pool *p)
 
 size_t pool_wait_idle(struct pool *p, int64_t timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = mth_clock_deadline(timeout_ms);
 	size_t left;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&p->reglock);
 	while (p->nconns > 0)
 		if (pthread_cond_timedwait(&p->regcond, &p->reglock, &ts) == ETIMEDOUT)
