@@ -232,6 +232,7 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->max_ranges = CONFIG_DEFAULT_MAX_RANGES;
 	cfg->access_log = CONFIG_DEFAULT_ACCESS_LOG;
 	cfg->sendfile = CONFIG_DEFAULT_SENDFILE;
+	cfg->busy_poll = CONFIG_DEFAULT_BUSY_POLL;
 	cfg->listen_address = strdup(CONFIG_DEFAULT_LISTEN_ADDRESS);
 	cfg->document_root = strdup(CONFIG_DEFAULT_DOCUMENT_ROOT);
 	cfg->uploads_dir = strdup(CONFIG_DEFAULT_UPLOADS_DIR);
@@ -674,6 +675,7 @@ static const struct {
      offsetof(struct mth_config, max_header_count)},
     {"max_path_depth", 1, CONFIG_DEFAULT_MAX_PATH_DEPTH,
      offsetof(struct mth_config, max_path_depth)},
+    {"busy_poll", 0, CONFIG_BUSY_POLL_MAX, offsetof(struct mth_config, busy_poll)},
 };
 
 static int key_uint(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg,

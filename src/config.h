@@ -26,6 +26,7 @@
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT 30
 #define CONFIG_DEFAULT_ACCESS_LOG CONFIG_ACCESS_LOG_JOURNAL
 #define CONFIG_DEFAULT_SENDFILE CONFIG_SENDFILE_AUTO
+#define CONFIG_DEFAULT_BUSY_POLL 500 /* microseconds */
 
 /* Accepted ranges (inclusive). */
 #define CONFIG_POOL_SIZE_MAX 1024
@@ -33,6 +34,7 @@
 #define CONFIG_KEEPALIVE_TIMEOUT_MAX 3600
 #define CONFIG_TIMEOUT_MAX 3600 /* every *_timeout key */
 #define CONFIG_MAX_CONNECTIONS_PER_IP_MAX 1000000
+#define CONFIG_BUSY_POLL_MAX 10000
 #define CONFIG_DEFAULT_MAX_REQUEST_LINE 8192
 #define CONFIG_MAX_REQUEST_LINE_MIN 256
 #define CONFIG_MAX_REQUEST_LINE_MAX 65536
@@ -89,6 +91,7 @@ struct mth_config {
 	unsigned shutdown_timeout; /* seconds a stop waits for responses in flight */
 	unsigned max_ranges;       /* ranges in one Range request, 0 = no ranges */
 	enum config_sendfile sendfile;
+	unsigned busy_poll; /* microseconds a worker polls before it sleeps, 0 = off */
 };
 
 /* Parse and validate the file at PATH.  On success returns 0 and sets *OUT

@@ -115,6 +115,7 @@ static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
 	if (pool_resize(pool, s->cfg->pool_size, s->cfg->queue_size, err, errlen) < 0)
 		log_err("%s", err);
 	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip);
+	pool_set_busy_poll(pool, s->cfg->busy_poll);
 	site_publish(s);
 	if (rebind)
 		pool_replace_listeners(pool, ls, nls);
@@ -229,6 +230,7 @@ static int serve(const char *config_path, struct site *site)
 		goto out;
 	}
 	pool_set_per_ip_cap(pool, site->cfg->max_connections_per_ip);
+	pool_set_busy_poll(pool, site->cfg->busy_poll);
 	if (sd_watchdog_enabled(0, &usec) > 0) {
 		wd.interval_us = usec / 2;
 		wd.next_us = (uint64_t)mth_clock_us();

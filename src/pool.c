@@ -34,6 +34,8 @@
 #define REAPER_TICK_MS 1000
 #define REAPER_DRAIN_TICK_MS 100
 #define LOG_EVERY_MS 5000 /* rate limit of the saturation/queue warnings */
+#define SPIN_POLL_NS 2000 /* first interval between two polls of a spin */
+#define SPIN_POLL_MAX_NS 32000 /* the interval doubles up to this */
 
 #define IPC_BUCKETS 4096
 
@@ -61,6 +63,9 @@ struct worker {
 	/* connections this worker owns that yielded with work left: run
 	 * again after the current batch of events (this thread only) */
 	struct conn *later;
+	/* ns this worker may still spend polling before it sleeps (see
+	 * wait_events): earned by time spent serving, at most busy_poll */
+	int64_t spin_credit;
 };
 
 #define WORKERS_MAX 4096 /* threads ever started, across resizes */
@@ -109,6 +114,7 @@ struct pool {
 	/* per client address counts, for max_connections_per_ip (under reglock) */
 	struct ip_count *ipc[IPC_BUCKETS];
 	unsigned per_ip_cap; /* atomic: 0 = off */
+	int64_t spin_ns;     /* atomic: busy_poll, see wait_events() */
 
 	bool accept_paused; /* under reglock: out of fds, retried by the reaper */
 	bool draining;      /* under reglock */
@@ -253,6 +259,11 @@ void pool_set_per_ip_cap(struct pool *p, unsigned cap)
 	/* connections counted under an old cap keep their slot until they
 	 * close; ones accepted uncounted stay uncounted */
 	__atomic_store_n(&p->per_ip_cap, cap, __ATOMIC_RELAXED);
+}
+
+void pool_set_busy_poll(struct pool *p, unsigned usec)
+{
+	__atomic_store_n(&p->spin_ns, (int64_t)usec * 1000, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------------
@@ -662,6 +673,70 @@ static void finish_owned(struct pool *p, struct worker *w)
 	}
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Poll (never sleep) for up to SPIN ns; the interval between two polls
+ * starts at SPIN_POLL_NS and doubles up to SPIN_POLL_MAX_NS, so a short gap
+ * is caught at once and a long one costs few syscalls.  Returns what the
+ * last poll returned and in *SPENT how long it polled. */
+static int spin_events(struct pool *p, struct epoll_event *ev, int64_t spin, int64_t *spent)
+{
+	int64_t start = mth_clock_ns(), now = start, gap = SPIN_POLL_NS, next = start + gap;
+	int n = 0;
+
+	while (now - start < spin) {
+		if (now >= next) {
+			n = epoll_wait(p->epfd, ev, EVENTS_BATCH, 0);
+			if (n != 0)
+				break;
+			next = mth_clock_ns() + gap;
+			if (gap < SPIN_POLL_MAX_NS)
+				gap *= 2;
+		}
+		cpu_relax();
+		now = mth_clock_ns();
+	}
+	*spent = mth_clock_ns() - start;
+	return n;
+}
+
+/* epoll_wait for up to TIMEOUT ms.  A worker that has been serving polls
+ * for a while first (busy_poll): under steady load the next request comes
+ * within microseconds, and sleeping for it would cost a context switch each
+ * way and the wake-up latency.  The time it may poll is earned by the time
+ * it spent serving (spin_credit, capped at busy_poll), so polling never
+ * takes more CPU than the requests themselves, and a quiet server polls for
+ * a few microseconds after each request at most. */
+static int wait_events(struct pool *p, struct worker *w, struct epoll_event *ev, int timeout)
+{
+	if (timeout != 0 && w->spin_credit > 0) {
+		int64_t spent;
+		int n = spin_events(p, ev, w->spin_credit, &spent);
+
+		w->spin_credit -= spent;
+		if (n != 0)
+			return n;
+	}
+	return epoll_wait(p->epfd, ev, EVENTS_BATCH, timeout);
+}
+
+/* A round of serving took from START to now: credit it for polling. */
+static void earn_spin(struct pool *p, struct worker *w, int64_t start)
+{
+	int64_t cap = __atomic_load_n(&p->spin_ns, __ATOMIC_RELAXED);
+
+	w->spin_credit += mth_clock_ns() - start;
+	if (w->spin_credit > cap)
+		w->spin_credit = cap;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -683,18 +758,19 @@ static void *worker_main(void *arg)
 		int timeout = w->later ? 0 : access_log_flush_due_ms();
 		int n;
 		struct conn *yielded = w->later;
+		int64_t round_start;
 
 		if (timeout == 0 && !yielded) {
 			access_log_flush_thread();
 			timeout = -1;
 		}
-		n = epoll_wait(p->epfd, ev, EVENTS_BATCH, timeout);
-
+		n = wait_events(p, w, ev, timeout);
 		if (n < 0 && errno != EINTR)
 			log_err("epoll_wait: %s", strerror(errno));
 		if (n <= 0 && !yielded)
 			continue;
 		note_busy(p);
+		round_start = mth_clock_ns();
 		/* the ones that yielded last round go after these events */
 		w->later = NULL;
 		/* every event of the batch is handled even when leaving: an
@@ -709,6 +785,7 @@ static void *worker_main(void *arg)
 		else
 			w->later = NULL; /* pool_free() closes them */
 		__atomic_sub_fetch(&p->busy, 1, __ATOMIC_RELAXED);
+		earn_spin(p, w, round_start);
 		if (wk == WAKE_STAY && slot_surplus(p)) {
 			finish_owned(p, w);
 			if (!slot_take(p))

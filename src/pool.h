@@ -49,6 +49,10 @@ int pool_resize(struct pool *p, unsigned pool_size, unsigned queue_size, char *e
  * client address get 429 with Retry-After and are closed at accept. */
 void pool_set_per_ip_cap(struct pool *p, unsigned cap);
 
+/* busy_poll: microseconds a worker that has just served requests keeps
+ * polling for more before it sleeps (0: sleeps at once). */
+void pool_set_busy_poll(struct pool *p, unsigned usec);
+
 /* Reload with a new address/port (only when we bound the sockets): take
  * over the N listeners in L and close the old ones. */
 void pool_replace_listeners(struct pool *p, const struct listener *l, size_t n);

@@ -971,7 +971,8 @@ static void *client_main(void *p)
 
 TestSuite(concurrency, .fini = stop, .timeout = 120);
 
-Test(concurrency, two_hundred_clients_five_requests_each, .init = start_default)
+/* 200 clients at once, five requests each on one connection: all served. */
+static void two_hundred_clients(void)
 {
 	enum { N = 200 };
 	pthread_t t[N];
@@ -987,6 +988,81 @@ Test(concurrency, two_hundred_clients_five_requests_each, .init = start_default)
 		total += a[i].ok;
 	}
 	cr_assert_eq(total, N * 5, "only %d of %d requests served", total, N * 5);
+}
+
+Test(concurrency, two_hundred_clients_five_requests_each, .init = start_default)
+{
+	two_hundred_clients();
+}
+
+static void no_busy_poll(void)
+{
+	struct server_opts o = { .extra = "busy_poll = 0;\n" };
+	server_start(&srv, &o);
+}
+
+/* busy_poll = 0: workers sleep in epoll_wait as soon as they run out of
+ * events (the default polls a while first); the same load is served. */
+Test(concurrency, two_hundred_clients_without_busy_poll, .init = no_busy_poll)
+{
+	two_hundred_clients();
+}
+
+/* CPU seconds (user + system) the process PID has used, from /proc. */
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* fields 14 and 15 (utime, stime) come after ") state ..." */
+	p = strrchr(buf, ')');
+	cr_assert_not_null(p);
+	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			    &st),
+		     2);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void long_busy_poll(void)
+{
+	struct server_opts o = { .pool_size = 4, .one_cpu = true, .extra = "busy_poll = 10000;\n" };
+	server_start(&srv, &o);
+}
+
+/* Polling for more requests is paid for by serving: after a burst of
+ * requests, even with the longest busy_poll, the daemon is back to using
+ * (almost) no CPU while nothing comes in. */
+Test(concurrency, busy_poll_stops_when_requests_stop, .init = long_busy_poll)
+{
+	struct http_resp r;
+	double idle_cpu;
+	int fd = http_connect(srv.port);
+
+	for (int i = 0; i < 90; i++) { /* max_requests is 100 here */
+		send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+		cr_assert_eq(http_read(fd, &r, false), 0);
+		cr_assert_eq(r.status, 200);
+		http_resp_free(&r);
+	}
+	usleep(100 * 1000);
+	idle_cpu = cpu_seconds(srv.pid);
+	usleep(1000 * 1000);
+	idle_cpu = cpu_seconds(srv.pid) - idle_cpu;
+	cr_assert_lt(idle_cpu, 0.1, "the idle daemon used %.2f s of CPU in 1 s", idle_cpu);
+	/* and the connection that went quiet is still served */
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	close(fd);
 }
 
 /* Uploads block their worker in fsync; with the daemon on one CPU only one

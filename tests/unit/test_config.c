@@ -503,6 +503,8 @@ static unsigned long long field(const char *key)
 		return g_cfg->send_timeout;
 	if (strcmp(key, "max_connections_per_ip") == 0)
 		return g_cfg->max_connections_per_ip;
+	if (strcmp(key, "busy_poll") == 0)
+		return g_cfg->busy_poll;
 	cr_assert_fail("no field %s", key);
 	return 0;
 }
@@ -944,6 +946,18 @@ Test(config, range_phase_timeouts_and_per_ip_cap)
 	cr_assert_eq(g_cfg->body_timeout, CONFIG_DEFAULT_BODY_TIMEOUT);
 	cr_assert_eq(g_cfg->send_timeout, CONFIG_DEFAULT_SEND_TIMEOUT);
 	cr_assert_eq(g_cfg->max_connections_per_ip, 0, "off by default");
+}
+
+Test(config, range_busy_poll)
+{
+	check_range("busy_poll", 0, CONFIG_BUSY_POLL_MAX);
+	cr_assert_eq(CONFIG_BUSY_POLL_MAX, 10000, "at most 10 ms");
+	load_ok("");
+	cr_assert_eq(g_cfg->busy_poll, CONFIG_DEFAULT_BUSY_POLL);
+	cr_assert_eq(CONFIG_DEFAULT_BUSY_POLL, 500, "half a millisecond by default");
+	load_ok("busy_poll = 0;\n");
+	cr_assert_eq(g_cfg->busy_poll, 0, "0 turns it off");
+	load_fail("busy_poll = \"500\";\n", ":1: busy_poll: must be an integer");
 }
 
 Test(config, range_request_head_limits)
