@@ -203,27 +203,6 @@ tree_mem() {
         "$(cat "${sm[@]}" 2> /dev/null | awk '/^Pss:/ { t += $2 } END { print t + 0 }')"
 }
 
-# busy ticks of the whole machine (everything but idle and iowait)
-machine_ticks() {
-    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-
-now_ms() { date +%s%3N; }
-
-# Before each run: wait (at most quiet_ms) until the whole machine has been
-# below 20 % of one CPU for a quarter of a second.
-wait_quiet() {
-    local end a b
-    end=$(($(now_ms) + quiet_ms))
-    while :; do
-        a=$(machine_ticks)
-        sleep 0.25
-        b=$(machine_ticks)
-        [ $(((b - a) * 100 * 4)) -lt $((20 * hz)) ] && return 0
-        [ "$(now_ms)" -lt "$end" ] || return 1
-    done
-}
-
 empty_dir() { find "$1" -mindepth 1 -delete 2> /dev/null; }
 
 # run_wrk SCEN REP SERVER CONNS PATH [wrk options] - one measured run.
@@ -237,7 +216,7 @@ run_wrk() {
     local try line t0 t1 m0 m1 w0 w1 cli other
     for try in $(seq 1 "$max_tries"); do
         [ -n "$reset_dir" ] && empty_dir "$reset_dir"
-        wait_quiet
+        wait_quiet "$quiet_ms"
         t0=$(tree_ticks "${spid[$s]}") m0=$(machine_ticks) w0=$(now_ms)
         {
             TIMEFORMAT='%U %S'
@@ -279,7 +258,7 @@ run_upload() { # SCEN REP SERVER
 
 run_idle() { # SCEN REP SERVER
     local scen=$1 rep=$2 s=$3 pid=${spid[$3]} mem0 mem1 hp i est="" lat="" held
-    wait_quiet
+    wait_quiet "$quiet_ms"
     mem0=$(tree_mem "$pid")
     "${cli_pin[@]}" "$work/holdconns" "${sport[$s]}" "$idle_conns" /index.html 300 > "$work/hold.out" 2>&1 &
     hp=$!

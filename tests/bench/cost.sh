@@ -180,6 +180,10 @@ for s in $servers; do
         echo "[$(($(date +%s) - t_start))s] $s $mode: perf stat" >&2
         start_server "$s" || { row "server=$s mode=$mode failed=1"; continue 2; }
         load "$mode" 2000 > /dev/null # warm-up
+        # context switches count other load's preemptions too: start on a
+        # quiet machine (up to 15 s; the row says when it was not)
+        quiet=1
+        wait_quiet 15000 || quiet=0
         done_perf=$(load "$mode" "$n_perf" perf stat -x, -e raw_syscalls:sys_enter,context-switches,task-clock \
             -p "$(pids_csv)" -o "$work/perf.$s.$mode" --)
         sc=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 + 0 }' "$work/perf.$s.$mode")
@@ -219,7 +223,7 @@ for s in $servers; do
                 ir=$(((ir2 - ir1) / (d2 - d1)))
             fi
         fi
-        row "server=$s mode=$mode done=$done_perf syscalls=$sc cs=$cs task_ms=$ms ir=$ir strace_done=$done_strace mix=${mix// /+}"
+        row "server=$s mode=$mode done=$done_perf quiet=$quiet syscalls=$sc cs=$cs task_ms=$ms ir=$ir strace_done=$done_strace mix=${mix// /+}"
     done
 done
 
@@ -246,8 +250,9 @@ function kv(line, a,    n, i, f, p) {
     ir = r["ir"]
     if (ir != "-") { irs = sprintf("%d", ir); while (irs ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", irs); ir = irs }
     if (n > 0)
-        printf "| %s | %s | %d | %.2f | %.3f | %.1f | %s | %s |\n", r["server"], r["mode"], n,
-            r["syscalls"] / n, r["cs"] / n, r["task_ms"] * 1000 / n, ir, mix
+        printf "| %s | %s | %d | %.2f | %.3f%s | %.1f | %s | %s |\n", r["server"], r["mode"], n,
+            r["syscalls"] / n, r["cs"] / n, r["quiet"] == "0" ? " (busy machine)" : "",
+            r["task_ms"] * 1000 / n, ir, mix
     else
         printf "| %s | %s | 0 | - | - | - | %s | %s |\n", r["server"], r["mode"], ir, mix
     key = r["mode"]

@@ -504,3 +504,25 @@ list_has() {
     case " ${1//,/ } " in *" $2 "*) return 0 ;; esac
     return 1
 }
+
+# busy ticks of the whole machine (everything but idle and iowait)
+machine_ticks() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+now_ms() { date +%s%3N; }
+
+# wait_quiet MS - wait (at most MS) until the whole machine has been below
+# 20 % of one CPU for a quarter of a second; 1 if it never was
+wait_quiet() {
+    local end a b hz
+    hz=$(getconf CLK_TCK)
+    end=$(($(now_ms) + $1))
+    while :; do
+        a=$(machine_ticks)
+        sleep 0.25
+        b=$(machine_ticks)
+        [ $(((b - a) * 100 * 4)) -lt $((20 * hz)) ] && return 0
+        [ "$(now_ms)" -lt "$end" ] || return 1
+    done
+}
