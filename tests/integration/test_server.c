@@ -853,6 +853,62 @@ Test(keepalive, http11_persists_and_pipelines_in_order)
 	close(fd);
 }
 
+/* The head buffer of a connection holds max_request_line + 2 +
+ * max_header_size + 64 bytes (conn.c: in_cap_for, IN_SLACK): 1346 with the
+ * smallest limits. */
+#define SMALL_HEAD_BUF (256 + 2 + 1024 + 64)
+
+static void smallest_head_limits(void)
+{
+	struct server_opts o = { .extra = "max_request_line = 256;\nmax_header_size = 1024;\n" };
+	server_start(&srv, &o);
+}
+
+/* Edge-triggered epoll announces arriving bytes once.  When one read fills
+ * the head buffer exactly with whole requests while the client has sent
+ * more, the server must read again after answering them: the rest would
+ * otherwise wait for an edge that never comes.  Two padded requests of
+ * exactly half the buffer each, and a third behind them, in one send, on a
+ * connection that is already registered. */
+Test(keepalive, pipelined_requests_filling_the_buffer_exactly, .init = smallest_head_limits)
+{
+	char req[2 * SMALL_HEAD_BUF + 256];
+	size_t half = SMALL_HEAD_BUF / 2, len = 0;
+	int fd = http_connect(srv.port);
+
+	struct http_resp r;
+
+	/* one request first: the connection is then an idle registration in
+	 * epoll, which only a new edge wakes (its first registration reports
+	 * bytes already there) */
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_assert_eq(r.status, 200);
+	http_resp_free(&r);
+	cr_assert_eq(SMALL_HEAD_BUF % 2, 0);
+	for (int i = 0; i < 2; i++) {
+		const char *head = fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\nX-Pad: ", srv.port);
+		size_t pad = half - strlen(head) - 4;
+
+		memcpy(req + len, head, strlen(head));
+		len += strlen(head);
+		memset(req + len, 'p', pad);
+		len += pad;
+		memcpy(req + len, "\r\n\r\n", 4);
+		len += 4;
+	}
+	cr_assert_eq(len, SMALL_HEAD_BUF);
+	len += (size_t)snprintf(req + len, sizeof req - len,
+				"GET /about.html HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port);
+	send_all(fd, req, len);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(http_read(fd, &r, false), 0, "response %d", i);
+		cr_assert_eq(r.status, 200, "response %d: %d", i, r.status);
+		http_resp_free(&r);
+	}
+	close(fd);
+}
+
 Test(keepalive, connection_close_is_honoured)
 {
 	struct http_resp r;
