@@ -225,13 +225,6 @@ static void put_escaped(struct out *o, const char *s, size_t max)
 		put_escaped_n(o, s, strlen(s), max);
 }
 
-static char *put2(char *p, unsigned v)
-{
-	p[0] = (char)('0' + v / 10 % 10);
-	p[1] = (char)('0' + v % 10);
-	return p + 2;
-}
-
 #define CLF_DATE_LEN 28 /* "[25/Nov/2026:20:49:11 +0000]" */
 
 /* The bracketed date of T (UTC) into the thread's cache, made at most once
@@ -263,19 +256,18 @@ static size_t clf_date(time_t t, const char **out)
 		return cached_len;
 	}
 	*p++ = '[';
-	p = put2(p, (unsigned)tm.tm_mday);
+	p = mth_dec_fixed(p, (unsigned)tm.tm_mday, 2);
 	*p++ = '/';
 	memcpy(p, months[tm.tm_mon % 12], 3);
 	p += 3;
 	*p++ = '/';
-	p = put2(p, (unsigned)year / 100);
-	p = put2(p, (unsigned)year % 100);
+	p = mth_dec_fixed(p, (unsigned)year, 4);
 	*p++ = ':';
-	p = put2(p, (unsigned)tm.tm_hour);
+	p = mth_dec_fixed(p, (unsigned)tm.tm_hour, 2);
 	*p++ = ':';
-	p = put2(p, (unsigned)tm.tm_min);
+	p = mth_dec_fixed(p, (unsigned)tm.tm_min, 2);
 	*p++ = ':';
-	p = put2(p, (unsigned)tm.tm_sec);
+	p = mth_dec_fixed(p, (unsigned)tm.tm_sec, 2);
 	memcpy(p, " +0000]", 8);
 	cached_len = CLF_DATE_LEN;
 	return cached_len;

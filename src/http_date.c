@@ -6,6 +6,7 @@
  * Names come from our own tables, not strftime(): "%a" and "%b" follow
  * the locale, and HTTP dates are always English. */
 #include "http_date.h"
+#include "util.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,13 +19,6 @@ static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun
  * four digits of date1. */
 #define HTTP_DATE_MIN ((time_t)-62167219200)
 #define HTTP_DATE_MAX ((time_t)253402300799)
-
-static char *put2(char *p, int v)
-{
-	*p++ = (char)('0' + v / 10);
-	*p++ = (char)('0' + v % 10);
-	return p;
-}
 
 static char *put3(char *p, const char *s)
 {
@@ -52,18 +46,17 @@ void http_date_format(time_t t, char *out)
 	p = put3(p, day_names[tm.tm_wday]);
 	*p++ = ',';
 	*p++ = ' ';
-	p = put2(p, tm.tm_mday);
+	p = mth_dec_fixed(p, (unsigned)tm.tm_mday, 2);
 	*p++ = ' ';
 	p = put3(p, month_names[tm.tm_mon]);
 	*p++ = ' ';
-	p = put2(p, year / 100);
-	p = put2(p, year % 100);
+	p = mth_dec_fixed(p, (unsigned)year, 4);
 	*p++ = ' ';
-	p = put2(p, tm.tm_hour);
+	p = mth_dec_fixed(p, (unsigned)tm.tm_hour, 2);
 	*p++ = ':';
-	p = put2(p, tm.tm_min);
+	p = mth_dec_fixed(p, (unsigned)tm.tm_min, 2);
 	*p++ = ':';
-	p = put2(p, tm.tm_sec);
+	p = mth_dec_fixed(p, (unsigned)tm.tm_sec, 2);
 	memcpy(p, " GMT", 5);
 }
 

@@ -16,10 +16,10 @@
  * bounded by coalescing overlapping and adjacent ranges and by a cap on
  * what remains. */
 #include "http_range.h"
+#include "util.h"
 
 #include <string.h>
 
-static const char hex_digits[] = "0123456789abcdef";
 
 static bool is_ows(char c)
 {
@@ -356,8 +356,7 @@ size_t http_range_content_range(char *out, size_t outsz, const struct http_range
 void http_range_boundary(char *out, uint64_t rnd)
 {
 	memcpy(out, "mthttpd-", 8);
-	for (int i = 0; i < 16; i++)
-		out[8 + i] = hex_digits[(rnd >> (60 - 4 * i)) & 0xf];
+	mth_hex16(out + 8, rnd);
 	out[HTTP_RANGE_BOUNDARY_LEN] = '\0';
 }
 

@@ -475,26 +475,6 @@ static uint64_t random64(void)
 	return v;
 }
 
-static const char hex_digits[] = "0123456789abcdef";
-
-static char *put_hex64(char *p, uint64_t v)
-{
-	for (int i = 15; i >= 0; i--) {
-		p[i] = hex_digits[v & 0xf];
-		v >>= 4;
-	}
-	return p + 16;
-}
-
-static char *put_dec(char *p, unsigned v, int width)
-{
-	for (int i = width - 1; i >= 0; i--) {
-		p[i] = (char)('0' + v % 10);
-		v /= 10;
-	}
-	return p + width;
-}
-
 /* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the name has room for
  * four year digits and nothing else could pass upload_name_valid(). */
 #define NAME_TIME_MIN ((time_t)-62167219200)
@@ -524,13 +504,13 @@ static char *put_utc(char *p, time_t t)
 	month = mp < 10 ? mp + 3 : mp - 9;
 	year = (int64_t)yoe + era * 400 + (month <= 2);
 
-	p = put_dec(p, (unsigned)year, 4);
-	p = put_dec(p, month, 2);
-	p = put_dec(p, day, 2);
+	p = mth_dec_fixed(p, (unsigned)year, 4);
+	p = mth_dec_fixed(p, month, 2);
+	p = mth_dec_fixed(p, day, 2);
 	*p++ = 'T';
-	p = put_dec(p, (unsigned)(secs / 3600), 2);
-	p = put_dec(p, (unsigned)(secs / 60 % 60), 2);
-	p = put_dec(p, (unsigned)(secs % 60), 2);
+	p = mth_dec_fixed(p, (unsigned)(secs / 3600), 2);
+	p = mth_dec_fixed(p, (unsigned)(secs / 60 % 60), 2);
+	p = mth_dec_fixed(p, (unsigned)(secs % 60), 2);
 	*p++ = 'Z';
 	return p;
 }
@@ -546,7 +526,7 @@ int upload_make_name(char *out, size_t outsz, time_t now)
 	memcpy(p, "upload_", 7);
 	p = put_utc(p + 7, now);
 	*p++ = '_';
-	p = put_hex64(p, random64());
+	p = mth_hex16(p, random64());
 	memcpy(p, ".json", sizeof(".json"));
 	return 0;
 }
@@ -626,7 +606,7 @@ static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE])
 		return -errno;
 	for (int i = 0; i < NAME_TRIES; i++) {
 		memcpy(tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
-		p = put_hex64(tmp + sizeof(TMP_PREFIX) - 1, random64());
+		p = mth_hex16(tmp + sizeof(TMP_PREFIX) - 1, random64());
 		memcpy(p, TMP_SUFFIX, sizeof(TMP_SUFFIX));
 		fd = openat(dir_fd, tmp, O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0640);
 		if (fd >= 0)

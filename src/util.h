@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -41,6 +42,29 @@ static inline int mth_hex_value(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* Fixed-width numbers as text without printf (dates, upload names,
+ * multipart boundaries).  The caller provides the room. */
+
+/* The last WIDTH decimal digits of V at P, zero-padded; returns the end. */
+static inline char *mth_dec_fixed(char *p, uint64_t v, unsigned width)
+{
+	for (unsigned i = width; i > 0; i--) {
+		p[i - 1] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
+/* V as 16 lower-case hex digits at P; returns the end. */
+static inline char *mth_hex16(char *p, uint64_t v)
+{
+	for (int i = 15; i >= 0; i--) {
+		p[i] = "0123456789abcdef"[v & 0xf];
+		v >>= 4;
+	}
+	return p + 16;
 }
 
 #endif
