@@ -208,6 +208,7 @@ tls = {
 };
 TLS
 check  "mthttpd -t accepts the tls group"     /usr/sbin/mthttpd -t -c "$CONF"
+pid0=$(mainpid)
 check  "systemctl enable --now $HSOCK"        timeout 60 systemctl enable --now $HSOCK
 check  "systemctl reload $UNIT"               reload
 for _ in $(seq 50); do      # the socket's start restarts the service (no-block)
@@ -218,6 +219,11 @@ expect "service active"                       active systemctl is-active $UNIT.s
 expect "listening on 0.0.0.0:8443 and [::]:8443" "0.0.0.0:8443 [::]:8443" \
     bash -c "ss -Hltn 'sport = :8443' | awk '{print \$4}' | sort | paste -sd' '"
 pid=$(mainpid)
+if [ "$pid" != "$pid0" ] && [ "$pid" != 0 ]; then
+    pass "service started again with the HTTPS sockets (MainPID $pid0 -> $pid)"
+else
+    fail "service not handed the HTTPS sockets (MainPID $pid0 -> $pid)"
+fi
 expect "runs as _mthttpd, not root"           _mthttpd ps -o user= -p "$pid"
 sslgid=$(getent group ssl-cert | cut -d: -f3)
 check  "in group ssl-cert ($sslgid)" \
