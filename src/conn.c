@@ -34,6 +34,7 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "random.h"
 #include "response.h"
 #include "router.h"
 #include "site.h"
@@ -538,19 +539,6 @@ static size_t validator_fields(char *out, const struct file_cache_file *f,
 	else
 		p = PUT_LIT(p, "\r\nAccept-Ranges: none\r\n");
 	return (size_t)(p - out);
-}
-
-static uint64_t random_u64(void)
-{
-	static __thread uint64_t state;
-
-	if (!state)
-		state = (uint64_t)mth_clock_us() ^ ((uint64_t)(uintptr_t)&state << 16) ^
-			0x9e3779b97f4a7c15ull;
-	state ^= state << 13;
-	state ^= state >> 7;
-	state ^= state << 17;
-	return state;
 }
 
 /* A whole 200 (or its HEAD) from the file cache's copy of the bytes: the

@@ -1534,6 +1534,60 @@ Test(http11, multiple_ranges_are_multipart_byteranges)
 	free(want);
 }
 
+/* The boundary of a multipart/byteranges response must not be guessable:
+ * a client that stored a file (uploads are served back with Range support)
+ * and knew the next boundary could plant it in the file and split the
+ * parts its way.  One worker serves several multipart responses in a row;
+ * none may follow from the one before by a simple generator (the
+ * xorshift64 this server once used: the next value is a function of the
+ * one a client just saw), and none may repeat. */
+static uint64_t boundary_bits(const struct http_resp *r)
+{
+	char ctype[200];
+
+	cr_assert(http_header(r, "Content-Type", ctype, sizeof ctype));
+	cr_assert(strncmp(ctype, "multipart/byteranges; boundary=mthttpd-", 39) == 0, "%s",
+		  ctype);
+	cr_assert_eq(strlen(ctype + 39), 16, "%s", ctype);
+	return strtoull(ctype + 39, NULL, 16);
+}
+
+static uint64_t xorshift64(uint64_t x)
+{
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
+Test(boundary, is_not_predictable_from_the_previous_one, .fini = stop, .timeout = 60)
+{
+	struct server_opts o = { .pool_size = 1 };
+	uint64_t b[8];
+	int fd;
+
+	server_start(&srv, &o);
+	fd = http_connect(srv.port);
+	for (size_t i = 0; i < 8; i++) {
+		struct http_resp r;
+
+		send_str(fd, fmt("GET /photo.png HTTP/1.1\r\nHost: localhost:%u\r\n"
+				 "Range: bytes=0-9,50-59\r\n\r\n",
+				 srv.port));
+		cr_assert_eq(http_read(fd, &r, false), 0);
+		cr_assert_eq(r.status, 206);
+		b[i] = boundary_bits(&r);
+		http_resp_free(&r);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_neq(b[i], b[j], "boundary %zu repeats %zu", i, j);
+		if (i)
+			cr_assert_neq(b[i], xorshift64(b[i - 1]),
+				      "boundary %zu = xorshift64(boundary %zu): predictable", i,
+				      i - 1);
+	}
+	close(fd);
+}
+
 /* A resumed download with a real client: curl -C - */
 Test(http11, curl_resumes_a_download)
 {
