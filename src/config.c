@@ -24,6 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "client_key.h"
 #include "util.h"
 
 #ifndef PKGDATADIR
@@ -233,6 +234,7 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->access_log = CONFIG_DEFAULT_ACCESS_LOG;
 	cfg->sendfile = CONFIG_DEFAULT_SENDFILE;
 	cfg->busy_poll = CONFIG_DEFAULT_BUSY_POLL;
+	cfg->client_ipv6_prefix = CLIENT_KEY_IPV6_PREFIX_DEFAULT;
 	cfg->listen_address = strdup(CONFIG_DEFAULT_LISTEN_ADDRESS);
 	cfg->document_root = strdup(CONFIG_DEFAULT_DOCUMENT_ROOT);
 	cfg->uploads_dir = strdup(CONFIG_DEFAULT_UPLOADS_DIR);
@@ -667,6 +669,8 @@ static const struct {
     {"max_ranges", 0, CONFIG_MAX_RANGES_MAX, offsetof(struct mth_config, max_ranges)},
     {"max_connections_per_ip", 0, CONFIG_MAX_CONNECTIONS_PER_IP_MAX,
      offsetof(struct mth_config, max_connections_per_ip)},
+    {"client_ipv6_prefix", CLIENT_KEY_IPV6_PREFIX_MIN, CLIENT_KEY_IPV6_PREFIX_MAX,
+     offsetof(struct mth_config, client_ipv6_prefix)},
     {"max_request_line", CONFIG_MAX_REQUEST_LINE_MIN, CONFIG_MAX_REQUEST_LINE_MAX,
      offsetof(struct mth_config, max_request_line)},
     {"max_header_size", CONFIG_MAX_HEADER_SIZE_MIN, CONFIG_MAX_HEADER_SIZE_MAX,

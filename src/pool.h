@@ -46,8 +46,10 @@ int pool_resize(struct pool *p, unsigned pool_size, unsigned queue_size, char *e
 		size_t errlen);
 
 /* max_connections_per_ip (0: no cap): connections beyond it from one
- * client address get 429 with Retry-After and are closed at accept. */
-void pool_set_per_ip_cap(struct pool *p, unsigned cap);
+ * client get 429 with Retry-After and are closed at accept.  A client is
+ * an IPv4 address (IPv4-mapped IPv6 included) or the first IPV6_PREFIX
+ * bits of an IPv6 address (client_ipv6_prefix; see client_key.h). */
+void pool_set_per_ip_cap(struct pool *p, unsigned cap, unsigned ipv6_prefix);
 
 /* busy_poll: microseconds a worker that has just served requests keeps
  * polling for more before it sleeps (0: sleeps at once). */

@@ -1919,6 +1919,87 @@ Test(slow, per_ip_cap_answers_429, .init = per_ip_cap)
 	close(fd[2]);
 }
 
+/* max_connections_per_ip counts an IPv6 client by its /64
+ * (client_ipv6_prefix): a client that owns a /64 gains nothing by moving
+ * from one of its addresses to the next.  The addresses are added to lo in
+ * a network namespace this test makes for itself (the daemon inherits it). */
+static void ipv6_clients(const char *extra)
+{
+	struct server_opts o = { .ipv6 = true, .extra = extra };
+
+	harness_private_netns();
+	harness_add_lo_addr6("2001:db8::1");
+	harness_add_lo_addr6("2001:db8::2");
+	harness_add_lo_addr6("2001:db8::3");
+	harness_add_lo_addr6("2001:db8:0:1::1");
+	server_start(&srv, &o);
+}
+
+/* A request on FD: the status of the answer (-1: none). */
+static int status_on(int fd)
+{
+	struct http_resp r;
+	int st;
+
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+	if (http_read(fd, &r, false) != 0)
+		return -1;
+	st = r.status;
+	http_resp_free(&r);
+	return st;
+}
+
+Test(per_client, ipv6_counts_by_its_64, .fini = stop, .timeout = 60)
+{
+	int a, b, c, d, e;
+
+	ipv6_clients("max_connections_per_ip = 2;");
+	a = http_connect6_from("2001:db8::1", srv.port);
+	cr_assert_eq(status_on(a), 200);
+	b = http_connect6_from("2001:db8::2", srv.port);
+	cr_assert_eq(status_on(b), 200);
+	c = http_connect6_from("2001:db8::3", srv.port);
+	cr_assert_eq(status_on(c), 429, "a third address of the same /64 is the same client");
+	d = http_connect6_from("2001:db8:0:1::1", srv.port);
+	cr_assert_eq(status_on(d), 200, "another /64 is another client");
+	cr_assert(log_soon("(client 2001:db8::/64) has max_connections_per_ip (2)"));
+	/* IPv4 on the dual-stack socket (::ffff:127.0.0.1) is a client of
+	 * its own, counted as IPv4 */
+	e = http_connect(srv.port);
+	cr_assert_eq(status_on(e), 200);
+	close(e);
+	close(c);
+	close(a);
+	/* the slot comes back: the /64 gets one connection again */
+	for (int i = 0;; i++) {
+		int f = http_connect6_from("2001:db8::3", srv.port), st = status_on(f);
+
+		close(f);
+		if (st == 200)
+			break;
+		cr_assert_lt(i, 50, "the /64's slot was never given back (status %d)", st);
+		usleep(20000);
+	}
+	close(b);
+	close(d);
+}
+
+Test(per_client, ipv6_prefix_128_counts_each_address, .fini = stop, .timeout = 60)
+{
+	int a, b, c;
+
+	ipv6_clients("max_connections_per_ip = 1;\nclient_ipv6_prefix = 128;");
+	a = http_connect6_from("2001:db8::1", srv.port);
+	cr_assert_eq(status_on(a), 200);
+	b = http_connect6_from("2001:db8::2", srv.port);
+	cr_assert_eq(status_on(b), 200, "with /128 each address is a client");
+	c = http_connect6_from("2001:db8::1", srv.port);
+	cr_assert_eq(status_on(c), 429);
+	close(a);
+	close(b);
+	close(c);
+}
+
 static void tight_limits(void)
 {
 	struct server_opts o = {

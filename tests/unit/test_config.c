@@ -505,6 +505,8 @@ static unsigned long long field(const char *key)
 		return g_cfg->max_connections_per_ip;
 	if (strcmp(key, "busy_poll") == 0)
 		return g_cfg->busy_poll;
+	if (strcmp(key, "client_ipv6_prefix") == 0)
+		return g_cfg->client_ipv6_prefix;
 	cr_assert_fail("no field %s", key);
 	return 0;
 }
@@ -946,6 +948,14 @@ Test(config, range_phase_timeouts_and_per_ip_cap)
 	cr_assert_eq(g_cfg->body_timeout, CONFIG_DEFAULT_BODY_TIMEOUT);
 	cr_assert_eq(g_cfg->send_timeout, CONFIG_DEFAULT_SEND_TIMEOUT);
 	cr_assert_eq(g_cfg->max_connections_per_ip, 0, "off by default");
+}
+
+Test(config, range_client_ipv6_prefix)
+{
+	check_range("client_ipv6_prefix", 32, 128);
+	load_ok("");
+	cr_assert_eq(g_cfg->client_ipv6_prefix, 64, "a /64 per client by default");
+	load_fail("client_ipv6_prefix = \"64\";\n", ":1: client_ipv6_prefix: must be an integer");
 }
 
 Test(config, range_busy_poll)
