@@ -1534,6 +1534,48 @@ Test(http11, multiple_ranges_are_multipart_byteranges)
 	free(want);
 }
 
+/* Lines ending in a bare LF: RFC 9112 section 2.2 lets a server take a
+ * lone LF as a line end or reject the message; this one rejects it (a
+ * proxy in front could read such a head differently), and must say so at
+ * once, not after header_timeout (20 s) of waiting for a CRLF CRLF that
+ * never comes.  Also when the bare LF arrives in a later segment. */
+Test(http11, bare_lf_is_answered_400_at_once)
+{
+	/* before and after "Host: localhost:PORT"; '|' splits two segments */
+	static const char *const heads[][2] = {
+		{ "GET /index.html HTTP/1.1\n", "\n\n" },
+		{ "GET /index.html HTTP/1.1\r\n", "\r\n\n" },
+		{ "GET /index.html HTTP/1.1\r\n", "\nAccept: */*\r\n\r\n" },
+		{ "\nGET /index.html HTTP/1.1\r\n", "\r\n\r\n" },
+		{ "GET /index.html HTTP/1.1\r\n", "\r\n|\n" },
+		{ "GET /index.html HTTP/1.1\r\n", "\r\n|X: 1\n" },
+	};
+
+	for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+		struct http_resp r;
+		const char *raw = fmt("%sHost: localhost:%u%s", heads[i][0], srv.port, heads[i][1]);
+		const char *cut = strchr(raw, '|');
+		int64_t t0 = mono_ms();
+		int fd = http_connect(srv.port);
+
+		if (cut) {
+			/* the first part alone is an incomplete head */
+			send_all(fd, raw, (size_t)(cut - raw));
+			usleep(100000);
+			send_str(fd, cut + 1);
+		} else {
+			send_str(fd, raw);
+		}
+		cr_assert_eq(http_read(fd, &r, false), 0, "head %zu: no answer", i);
+		cr_assert_eq(r.status, 400, "head %zu", i);
+		cr_assert_lt(mono_ms() - t0, 2000, "head %zu: answered after %lld ms", i,
+			     (long long)(mono_ms() - t0));
+		cr_assert(wait_closed(fd, 2000), "head %zu: a 400 closes", i);
+		http_resp_free(&r);
+		close(fd);
+	}
+}
+
 /* The boundary of a multipart/byteranges response must not be guessable:
  * a client that stored a file (uploads are served back with Range support)
  * and knew the next boundary could plant it in the file and split the
