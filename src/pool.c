@@ -843,6 +843,8 @@ static int epoll_add(int epfd, int fd, uint32_t events, void *tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+static void pool_destroy(struct pool *p, bool close_listeners);
+
 int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned pool_size,
 	       unsigned queue_size, char *err, size_t errlen)
 {
@@ -919,7 +921,9 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 fail_epoll:
 	snprintf(err, errlen, "epoll_ctl: %s", strerror(-r));
 fail:
-	pool_free(p);
+	/* the listeners stay the caller's: not closed here (the caller
+	 * closes them, and a second close could hit a reused number) */
+	pool_destroy(p, false);
 	return r;
 }
 
@@ -1023,10 +1027,10 @@ size_t pool_wait_idle(struct pool *p, int64_t timeout_ms)
 	return left;
 }
 
-void pool_free(struct pool *p)
+/* Stop everything and free P; close the listeners only with
+ * CLOSE_LISTENERS (they are the caller's until pool_start() succeeds). */
+static void pool_destroy(struct pool *p, bool close_listeners)
 {
-	if (!p)
-		return;
 	if (p->stopfd >= 0 && eventfd_write(p->stopfd, 1) < 0)
 		log_err("cannot stop the workers: %s", strerror(errno));
 	pthread_mutex_lock(&p->slotlock);
@@ -1048,7 +1052,7 @@ void pool_free(struct pool *p)
 			conn_free(p->reg[fd].c);
 	conn_cache_release();
 	client_table_free(p->clients);
-	for (size_t i = 0; i < p->nls; i++)
+	for (size_t i = 0; close_listeners && i < p->nls; i++)
 		if (p->ls[i].fd >= 0)
 			close(p->ls[i].fd);
 	free(p->reg);
@@ -1068,6 +1072,12 @@ void pool_free(struct pool *p)
 	pthread_cond_destroy(&p->regcond);
 	pthread_cond_destroy(&p->reapcond);
 	free(p);
+}
+
+void pool_free(struct pool *p)
+{
+	if (p)
+		pool_destroy(p, true);
 }
 
 void pool_get_stats(struct pool *p, struct pool_stats *out)

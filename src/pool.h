@@ -33,9 +33,10 @@ struct pool_stats {
 	uint64_t rejected;  /* 503s because the queue was full */
 };
 
-/* Start POOL_SIZE workers serving the N listeners in L.  The pool owns the
- * listening fds from now on (pool_free closes them).  Returns 0 or a
- * negative errno with a message in ERR. */
+/* Start POOL_SIZE workers serving the N listeners in L.  On success the
+ * pool owns the listening fds (pool_free closes them); on failure they are
+ * still the caller's, open, to close once.  Returns 0 or a negative errno
+ * with a message in ERR. */
 int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned pool_size,
 	       unsigned queue_size, char *err, size_t errlen);
 

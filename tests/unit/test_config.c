@@ -361,6 +361,28 @@ Test(config, syntax_error_names_file_and_line)
 	load_fail("port = 8080;\n\n\nlog_level = \"info\"\npool_size 3\n", ":5: syntax error");
 }
 
+/* @include is refused before libconfig parses the file: libconfig would
+ * open and read the named file while parsing (any file, a FIFO, a device).
+ * The included file here has a syntax error, so a check after parsing
+ * reports that file's error instead of the refusal; a FIFO without a
+ * writer would block config_load() for good.  Strings and comments may
+ * still contain '@'. */
+Test(config, include_is_refused_before_parsing, .timeout = 10)
+{
+	char inc[160], fifo[160], text[400];
+
+	snprintf(inc, sizeof inc, "%s/included.conf", g_dir);
+	write_str(inc, "pool_size = ;\n");
+	snprintf(text, sizeof text, "port = 1;\n@include \"%s\"\n", inc);
+	load_fail(text, ":2: @include is not supported");
+	snprintf(fifo, sizeof fifo, "%s/fifo.conf", g_dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	snprintf(text, sizeof text, "@include \"%s\"\n", fifo);
+	load_fail(text, ":1: @include is not supported");
+	snprintf(text, sizeof text, "# @include \"%s\"\n/* @include */\nlisten_address = \"::\"; // @\n", fifo);
+	load_ok(text);
+}
+
 Test(config, duplicate_key)
 {
 	load_fail("port = 1;\nport = 2;\n", ":2: duplicate setting name");
