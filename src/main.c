@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "path.h"
 #include "pool.h"
 #include "site.h"
 #include "upload.h"
@@ -179,6 +180,7 @@ static int serve(const char *config_path, struct site *site)
 	struct watchdog wd = { 0 };
 	size_t nls = 0;
 	struct pool *pool = NULL;
+	enum path_open_mode open_mode;
 	unsigned reloads = 0;
 	uint64_t next_status = 0, usec;
 	char err[512], note[600] = "";
@@ -220,6 +222,9 @@ static int serve(const char *config_path, struct site *site)
 	if (r > 0)
 		log_notice("removed %d stale temporary upload files", r);
 	log_info("serving %s, uploads into %s", site->cfg->document_root, site->cfg->uploads_dir);
+	open_mode = path_open_probe(site->root_fd);
+	log_msg(open_mode == PATH_OPEN_WALK ? LOG_WARNING : LOG_INFO, "opening files with %s",
+		path_open_mode_describe(open_mode));
 	site_publish(site);
 
 	r = pool_start(&pool, ls, nls, site->cfg->pool_size, site->cfg->queue_size, err,

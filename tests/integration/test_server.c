@@ -82,6 +82,28 @@ static void assert_header(const struct http_resp *r, const char *name, const cha
 
 TestSuite(get, .init = start_default, .fini = stop, .timeout = 60);
 
+/* The log says once, at start, how files are opened (openat2, or the
+ * O_NOFOLLOW walk when a sandbox refuses openat2), not per request. */
+Test(get, open_path_is_logged_once)
+{
+	struct http_resp r;
+	char *log, *p;
+	int n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(http_get(&srv, "GET", "/index.html", &r), 0);
+		cr_assert_eq(r.status, 200);
+		http_resp_free(&r);
+	}
+	log = read_whole(srv.log, NULL);
+	cr_assert_not_null(log);
+	for (p = log; (p = strstr(p, "opening files with ")) != NULL; p++)
+		n++;
+	cr_assert_eq(n, 1, "logged %d times:\n%s", n, log);
+	cr_assert_not_null(strstr(log, "opening files with openat2(RESOLVE_BENEATH)"), "%s", log);
+	free(log);
+}
+
 Test(get, root_serves_index_html)
 {
 	struct http_resp r;
