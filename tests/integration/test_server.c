@@ -716,7 +716,10 @@ Test(security, host_header_rules)
 	cr_assert_eq(r.status, 403, "wrong port");
 	http_resp_free(&r);
 	request("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", &r, false);
-	cr_assert_eq(r.status, 403, "no port means 80, which is not ours");
+	cr_assert_eq(r.status, 200, "a bare allowed name matches a Host without a port");
+	http_resp_free(&r);
+	request("GET / HTTP/1.1\r\nHost: localhost:80\r\n\r\n", &r, false);
+	cr_assert_eq(r.status, 403, "port 80 is not ours, and no entry names it");
 	http_resp_free(&r);
 	request("GET / HTTP/1.1\r\nHost: bad host\r\n\r\n", &r, false);
 	cr_assert_eq(r.status, 400, "invalid Host");
@@ -741,6 +744,40 @@ Test(security, host_header_rules)
 	request("GET / HTTP/1.0\r\n\r\n", &r, false);
 	cr_assert_eq(r.status, 200);
 	http_resp_free(&r);
+}
+
+/* Behind anything that changes the port (a reverse proxy, docker -p
+ * 80:8080, an iptables REDIRECT) the browser's Host names the port it
+ * connected to.  An entry with a port matches exactly that port whatever
+ * port the connection arrived on; a bare name matches the arrival port and
+ * a Host without a port (issue 13's example, on our ephemeral port). */
+Test(host_ports, explicit_port_entries_for_proxies, .fini = stop, .timeout = 60)
+{
+	struct server_opts o = { .extra = "allowed_hosts = [\"example.org\", \"localhost:9999\"];" };
+	static const struct {
+		const char *host;
+		bool our_port; /* ":<our port>" follows */
+		int status;
+	} cases[] = {
+		{ "example.org", false, 200 },      { "example.org", true, 200 },
+		{ "localhost:9999", false, 200 },   { "LocalHost.:9999", false, 200 },
+		{ "example.org:9999", false, 403 }, { "example.org:80", false, 403 },
+		{ "localhost", true, 403 },         { "localhost", false, 403 },
+	};
+
+	server_start(&srv, &o);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct http_resp r;
+		char host[64];
+
+		if (cases[i].our_port)
+			snprintf(host, sizeof host, "%s:%u", cases[i].host, srv.port);
+		else
+			snprintf(host, sizeof host, "%s", cases[i].host);
+		request(fmt("GET /index.html HTTP/1.1\r\nHost: %s\r\n\r\n", host), &r, false);
+		cr_assert_eq(r.status, cases[i].status, "Host: %s -> %d", host, r.status);
+		http_resp_free(&r);
+	}
 }
 
 Test(security, bad_host_stores_nothing)
