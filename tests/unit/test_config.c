@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "survives.h"
 
 #ifndef PKGDATADIR
 #define PKGDATADIR "/usr/share/mthttpd"
@@ -445,7 +446,7 @@ Test(config, error_buffer_optional_and_truncated)
 
 Test(config, free_accepts_null)
 {
-	config_free(NULL);
+	cr_assert_survives(config_free(NULL));
 }
 
 /* ---- types ------------------------------------------------------------- */
