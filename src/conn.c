@@ -33,6 +33,7 @@
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "response.h"
 #include "router.h"
@@ -111,6 +112,7 @@ struct conn {
 	struct site *site;
 	struct iobuf *io;
 	int64_t deadline; /* atomic, shared with the reaper */
+	unsigned char phase; /* atomic enum conn_phase, read by the reaper */
 	bool timed_out;   /* atomic, set by the reaper */
 	bool idle;        /* atomic, read by the reaper on shutdown */
 	bool rd_more;     /* the last read filled its buffer: more may wait */
@@ -346,6 +348,20 @@ int conn_fd(const struct conn *c)
 const char *conn_peer(const struct conn *c)
 {
 	return c->peer;
+}
+
+enum conn_phase conn_phase(const struct conn *c)
+{
+	return (enum conn_phase)__atomic_load_n(&c->phase, __ATOMIC_RELAXED);
+}
+
+static enum conn_phase phase_of(const struct conn *c)
+{
+	if (c->state == CONN_WRITE || c->state == CONN_LINGER)
+		return CONN_PHASE_WRITING;
+	if (c->state == CONN_READ_HEAD && !(c->io && c->io->in_len))
+		return CONN_PHASE_IDLE;
+	return CONN_PHASE_READING;
 }
 
 int64_t conn_deadline(const struct conn *c)
@@ -750,6 +766,7 @@ static void finish_upload(struct conn *c)
 			     LOG_UINT("MTHTTPD_BYTES", io->body_len)),
 		  "upload from %s stored as %s/%s (%zu bytes)", c->peer, c->site->cfg->uploads_dir,
 		  name, io->body_len);
+	metrics_upload(io->body_len);
 	n = snprintf(body, sizeof body,
 		     "{\"status\":\"created\",\"path\":\"/uploads/%s\",\"bytes\":%zu}\n", name,
 		     io->body_len);
@@ -927,6 +944,7 @@ static void log_access(struct conn *c)
 	};
 
 	access_log_request(c->site->cfg, &e);
+	metrics_request(metrics_method_of(io->reqline), e.status, e.bytes, e.duration_us);
 }
 
 /* Does the buffer hold CRLF CRLF (searching from just before SCAN_FROM)? */
@@ -1438,6 +1456,7 @@ out:
 	case STEP_WRITE:
 		if ((st == STEP_READ && c->rd_more) || (st == STEP_WRITE && c->wr_more))
 			return CONN_WANT_AGAIN;
+		__atomic_store_n(&c->phase, (unsigned char)phase_of(c), __ATOMIC_RELAXED);
 		__atomic_store_n(&c->deadline, next_deadline(c), __ATOMIC_RELAXED);
 		return st == STEP_READ ? CONN_WANT_READ : CONN_WANT_WRITE;
 	case STEP_AGAIN:

@@ -75,6 +75,16 @@ const char *conn_peer(const struct conn *c);
  * 0 while a worker runs it. */
 int64_t conn_deadline(const struct conn *c);
 
+/* What a connection is doing, as counted for /metrics: waiting for (the
+ * rest of) a request, sending a response, or idle between requests.  Set
+ * each time it is parked; a running connection keeps its last phase. */
+enum conn_phase {
+	CONN_PHASE_READING,
+	CONN_PHASE_WRITING,
+	CONN_PHASE_IDLE,
+};
+enum conn_phase conn_phase(const struct conn *c);
+
 /* True while parked between requests (after at least one response) with
  * nothing buffered: what a graceful stop may close at once. */
 bool conn_is_idle(const struct conn *c);

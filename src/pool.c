@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "response.h"
 
@@ -126,6 +127,7 @@ struct pool {
 	int64_t last_saturated_log; /* atomic */
 	int64_t last_queue_log;     /* atomic */
 	int64_t last_per_ip_log;    /* atomic */
+	size_t by_phase[3];         /* atomic: connections per enum conn_phase, by the reaper */
 };
 
 /* Rate-limited warnings: at most one per LOG_EVERY_MS for each kind. */
@@ -285,6 +287,7 @@ static void reject(int fd, int status)
 		.extra_len = strlen("Retry-After: 5\r\n"),
 	};
 
+	metrics_rejected(status);
 	while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
 		;
 	blen = response_error_html(sink, sizeof sink, status);
@@ -827,18 +830,25 @@ static int start_worker(struct pool *p, char *err, size_t errlen)
  * The reaper: deadlines, paused accepts, draining
  */
 
+/* Under reglock, once a second: time out what is overdue, and count the
+ * connections by phase for /metrics on the way. */
 static void reap(struct pool *p, int64_t now)
 {
+	size_t by_phase[3] = { 0 };
+
 	for (size_t fd = 0; fd < p->regcap; fd++) {
 		struct conn *c = p->reg[fd].c;
 		int64_t d;
 
 		if (!c)
 			continue;
+		by_phase[conn_phase(c) % 3]++;
 		d = conn_deadline(c);
 		if (d && (now >= d || (p->draining && conn_is_idle(c))))
 			conn_timeout(c);
 	}
+	for (size_t i = 0; i < 3; i++)
+		__atomic_store_n(&p->by_phase[i], by_phase[i], __ATOMIC_RELAXED);
 }
 
 static void *reaper_main(void *arg)
@@ -1120,4 +1130,7 @@ void pool_get_stats(struct pool *p, struct pool_stats *out)
 	out->connections = p->nconns;
 	pthread_mutex_unlock(&p->reglock);
 	out->requests = conn_requests_served();
+	out->conns_reading = __atomic_load_n(&p->by_phase[CONN_PHASE_READING], __ATOMIC_RELAXED);
+	out->conns_writing = __atomic_load_n(&p->by_phase[CONN_PHASE_WRITING], __ATOMIC_RELAXED);
+	out->conns_idle = __atomic_load_n(&p->by_phase[CONN_PHASE_IDLE], __ATOMIC_RELAXED);
 }
