@@ -24,6 +24,7 @@
 
 #include "access_log.h"
 #include "chunked.h"
+#include "cidr.h"
 #include "clock.h"
 #include "conn.h"
 #include "file_cache.h"
@@ -35,6 +36,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
+#include "proxy_proto.h"
 #include "response.h"
 #include "router.h"
 #include "site.h"
@@ -113,6 +115,7 @@ struct conn {
 	struct iobuf *io;
 	int64_t deadline; /* atomic, shared with the reaper */
 	unsigned char phase; /* atomic enum conn_phase, read by the reaper */
+	int64_t proxy_deadline; /* CONN_READ_PROXY: the header by then (ms) */
 	bool timed_out;   /* atomic, set by the reaper */
 	bool idle;        /* atomic, read by the reaper on shutdown */
 	bool rd_more;     /* the last read filled its buffer: more may wait */
@@ -239,6 +242,13 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
 	c->loopback = is_loopback(peer);
+	if (c->site->cfg->n_trusted_proxies &&
+	    cidr_match(c->site->cfg->trusted_proxies, c->site->cfg->n_trusted_proxies, peer)) {
+		/* the header first, within header_timeout of the accept */
+		c->state = CONN_READ_PROXY;
+		c->proxy_deadline = mth_clock_coarse_ms() +
+				    (int64_t)c->site->cfg->header_timeout * 1000;
+	}
 	c->sched.epmask = 0;
 	c->sched.started = false;
 	/* owned by the caller from here on (release: the fields above are
@@ -348,6 +358,20 @@ int conn_fd(const struct conn *c)
 const char *conn_peer(const struct conn *c)
 {
 	return c->peer;
+}
+
+bool conn_awaits_proxy_header(const struct conn *c)
+{
+	return c->state == CONN_READ_PROXY;
+}
+
+static conn_client_fn client_hook;
+static void *client_hook_arg;
+
+void conn_set_client_hook(conn_client_fn fn, void *arg)
+{
+	client_hook = fn;
+	client_hook_arg = arg;
 }
 
 enum conn_phase conn_phase(const struct conn *c)
@@ -1041,6 +1065,113 @@ static void begin_request(struct conn *c)
 	io->user_agent[0] = '\0';
 }
 
+/* PROXY protocol warnings: at most one a second (LOG_EVERY_MS), so a
+ * misconfigured proxy or a scanner cannot flood the log. */
+static int64_t last_proxy_log; /* atomic */
+
+static bool proxy_log_due(void)
+{
+	int64_t now = mth_clock_coarse_ms(), prev = __atomic_load_n(&last_proxy_log, __ATOMIC_RELAXED);
+
+	return now - prev >= 1000 && __atomic_compare_exchange_n(&last_proxy_log, &prev, now, false,
+								__ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/* Close C for breaking the PROXY protocol rules, without a response: the
+ * peer is either not speaking HTTP to us or not the proxy it claims. */
+static enum step proxy_reject(struct conn *c, const char *why)
+{
+	metrics_proxy_rejected();
+	if (proxy_log_due())
+		log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+			  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer)),
+			  "security: %s: %s; closing the connection", c->peer, why);
+	return STEP_CLOSE;
+}
+
+/* The header named the client: from now on it is the peer for everything
+ * (logs, per-client cap), and its destination port is the arrival port for
+ * the allowed_hosts check. */
+static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
+{
+	struct iobuf *io = c->io;
+	const struct sockaddr *src = (const struct sockaddr *)&h->src;
+
+	consume_input(io, h->length);
+	c->state = CONN_READ_HEAD;
+	/* LOCAL or UNKNOWN: the proxy itself (health checks), as it is */
+	if (!h->local) {
+		format_peer(c->peer, sizeof c->peer, src);
+		c->loopback = is_loopback(src);
+		c->port = ntohs(h->dst.ss_family == AF_INET
+					? ((const struct sockaddr_in *)&h->dst)->sin_port
+					: ((const struct sockaddr_in6 *)&h->dst)->sin6_port);
+	}
+	if (!h->local && client_hook && client_hook(client_hook_arg, c, &h->src) == -EUSERS) {
+		if (proxy_log_due())
+			log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+				  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer),
+					     LOG_INT("MTHTTPD_STATUS", 429)),
+				  "security: %s has max_connections_per_ip (%u) open "
+				  "connections -> 429",
+				  c->peer, c->site->cfg->max_connections_per_ip);
+		metrics_rejected(429);
+		begin_request(c);
+		io = c->io;
+		io->close_after = true;
+		consume_input(io, io->in_len);
+		set_response(c, 429, "text/plain; charset=utf-8", "too many connections\n", 21,
+			     21, "Retry-After: 5\r\n", 16, false);
+		c->state = CONN_WRITE;
+		return STEP_AGAIN;
+	}
+	if (io->in_len) {
+		/* the request came with the header: no new edge will say so */
+		begin_request(c);
+		if (worth_parsing(c, 0) && try_parse(c))
+			return STEP_AGAIN;
+	}
+	return STEP_AGAIN;
+}
+
+/* CONN_READ_PROXY: a trusted proxy's connection starts with a PROXY header
+ * (v1 or v2), before anything else; the whole of it within header_timeout
+ * of the accept (next_deadline). */
+static enum step do_read_proxy(struct conn *c, unsigned *budget)
+{
+	struct iobuf *io = c->io;
+	struct proxy_proto_header h;
+
+	for (;;) {
+		size_t old = io->in_len;
+		ssize_t n = conn_recv(c, io->in + old, io->in_cap - old);
+
+		if (n > 0) {
+			io->in_len += (size_t)n;
+			*budget += (unsigned)n;
+			switch (proxy_proto_parse((const uint8_t *)io->in, io->in_len, &h)) {
+			case PROXY_PROTO_DONE:
+				return proxy_apply(c, &h);
+			case PROXY_PROTO_ERROR:
+				return proxy_reject(c, "trusted proxy sent no valid PROXY header");
+			case PROXY_PROTO_MORE:
+			default:
+				if (io->in_len == io->in_cap || h.length > io->in_cap)
+					return proxy_reject(c, "trusted proxy sent no valid PROXY "
+							       "header (longer than the head buffer)");
+				continue;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_READ;
+		if (n == 0 && io->in_len)
+			return proxy_reject(c, "trusted proxy sent no valid PROXY header (cut short)");
+		return STEP_CLOSE;
+	}
+}
+
 static enum step do_read_head(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
@@ -1063,6 +1194,11 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 			}
 			io->in_len += (size_t)n;
 			*budget += (unsigned)n;
+			/* a PROXY header from a peer that is not a trusted proxy:
+			 * someone claims to speak for others */
+			if (c->requests == 0 && old < 12 &&
+			    proxy_proto_is_signature((const uint8_t *)io->in, io->in_len))
+				return proxy_reject(c, "PROXY header from an untrusted peer");
 			if (worth_parsing(c, old) && try_parse(c))
 				return STEP_AGAIN;
 			continue;
@@ -1369,6 +1505,8 @@ static int64_t next_deadline(const struct conn *c)
 	int64_t now = mth_clock_coarse_ms();
 
 	switch (c->state) {
+	case CONN_READ_PROXY:
+		return c->proxy_deadline;
 	case CONN_LINGER:
 		return now + LINGER_MS;
 	case CONN_READ_BODY:
@@ -1403,6 +1541,9 @@ static enum step on_timeout(struct conn *c)
 		(void)send(c->fd, io->out, io->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		io->bytes_sent = io->out_len;
 		log_access(c);
+	} else if (c->state == CONN_READ_PROXY) {
+		return proxy_reject(c, "trusted proxy sent no complete PROXY header within "
+				       "header_timeout");
 	} else if (c->state == CONN_WRITE && io) {
 		log_info("%s: client read nothing for %us of \"%s\"; closing", c->peer,
 			 c->site->cfg->send_timeout, io->reqline);
@@ -1413,6 +1554,8 @@ static enum step on_timeout(struct conn *c)
 static enum step run_state(struct conn *c, unsigned *budget)
 {
 	switch (c->state) {
+	case CONN_READ_PROXY:
+		return do_read_proxy(c, budget);
 	case CONN_READ_HEAD:
 		return do_read_head(c, budget);
 	case CONN_READ_BODY:

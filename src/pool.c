@@ -228,6 +228,9 @@ static int registry_add(struct pool *p, struct conn *c, const struct sockaddr_st
 		p->reg = n;
 		p->regcap = ncap;
 	}
+	/* a trusted proxy's connection counts for its client, once known */
+	if (conn_awaits_proxy_header(c))
+		cap = 0;
 	if (cap && !ip_take(p, &key, cap)) {
 		r = -EUSERS;
 		goto out;
@@ -235,6 +238,30 @@ static int registry_add(struct pool *p, struct conn *c, const struct sockaddr_st
 	p->reg[fd] = (struct reg_entry){ .c = c, .counted = cap > 0, .key = key };
 	p->nconns++;
 out:
+	pthread_mutex_unlock(&p->reglock);
+	return r;
+}
+
+/* conn_set_client_hook(): C's PROXY header named CLIENT; count it now. */
+static int count_client(void *arg, struct conn *c, const struct sockaddr_storage *client)
+{
+	struct pool *p = arg;
+	size_t fd = (size_t)conn_fd(c);
+	unsigned cap = __atomic_load_n(&p->per_ip_cap, __ATOMIC_RELAXED);
+	struct ip_key key = ip_key_of(client);
+	int r = 0;
+
+	if (!cap)
+		return 0;
+	pthread_mutex_lock(&p->reglock);
+	if (fd < p->regcap && p->reg[fd].c == c && !p->reg[fd].counted) {
+		if (ip_take(p, &key, cap)) {
+			p->reg[fd].counted = true;
+			p->reg[fd].key = key;
+		} else {
+			r = -EUSERS;
+		}
+	}
 	pthread_mutex_unlock(&p->reglock);
 	return r;
 }
@@ -900,6 +927,8 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	if (!p)
 		return -ENOMEM;
 	p->epfd = p->wakefd = p->stopfd = p->probefd = -1;
+	/* before any worker exists: they only read it */
+	conn_set_client_hook(count_client, p);
 	pthread_mutex_init(&p->reglock, NULL);
 	pthread_mutex_init(&p->slotlock, NULL);
 	pthread_cond_init(&p->slotcond, NULL);
