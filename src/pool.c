@@ -927,6 +927,7 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	if (!p)
 		return -ENOMEM;
 	p->epfd = p->wakefd = p->stopfd = p->probefd = -1;
+	conn_set_block_hooks(pool_block_begin, pool_block_end);
 	/* before any worker exists: they only read it */
 	conn_set_client_hook(count_client, p);
 	pthread_mutex_init(&p->reglock, NULL);
