@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +47,19 @@ static int admin_req(const char *method, const char *path, struct http_resp *r)
 	ret = http_read(fd, r, strcmp(method, "HEAD") == 0);
 	close(fd);
 	return ret;
+}
+
+/* 0 if something accepts a connection on loopback PORT, else -1. */
+static int connect_refused(unsigned port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), r;
+
+	r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	close(fd);
+	return r;
 }
 
 /* The value of the sample NAME (exact, with labels) in a scrape; -1 if absent. */
@@ -250,4 +265,43 @@ Test(admin, sigterm_drains_for_drain_delay, .init = start_drain, .fini = NULL)
 	srv.pid = 0;
 	close(srv.notify_fd);
 	harness_rm_rf(srv.dir);
+}
+
+/* admin_listen is reloadable: the listener moves; a new address that
+ * cannot be bound rejects the reload (counted as failed) and keeps it. */
+Test(admin, reload_moves_the_listener)
+{
+	struct server_opts o = { 0 };
+	unsigned old_port = admin_port, new_port = free_port();
+	struct http_resp r;
+	char *body;
+	int busy, one = 1;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	o.extra = fmt("admin_listen = \"127.0.0.1:%u\";\n", new_port);
+	server_write_config(&srv, &o, srv.port);
+	kill(srv.pid, SIGHUP);
+	cr_assert_geq(server_wait_notify(&srv, "READY=1", 5000), 0);
+	admin_port = new_port;
+	cr_assert_eq(admin_req("GET", "/health", &r), 0);
+	cr_expect_eq(r.status, 200);
+	http_resp_free(&r);
+	cr_expect_lt(connect_refused(old_port), 0, "the old admin port still answers");
+
+	/* a port held by someone else: the reload is rejected */
+	busy = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(busy, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	sa.sin_port = htons((uint16_t)old_port);
+	cr_assert_eq(bind(busy, (struct sockaddr *)&sa, sizeof sa), 0);
+	cr_assert_eq(listen(busy, 1), 0);
+	o.extra = fmt("admin_listen = \"127.0.0.1:%u\";\n", old_port);
+	server_write_config(&srv, &o, srv.port);
+	kill(srv.pid, SIGHUP);
+	cr_assert_geq(server_wait_notify(&srv, "READY=1", 5000), 0);
+	body = scrape();
+	cr_expect_eq(sample(body, "mthttpd_reloads_total{result=\"ok\"}"), 1, "%s", body);
+	cr_expect_eq(sample(body, "mthttpd_reloads_total{result=\"failed\"}"), 1);
+	free(body);
+	close(busy);
 }
