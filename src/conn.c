@@ -562,15 +562,25 @@ static void log_access(struct conn *c)
 	metrics_request(metrics_method_of(io->reqline), e.status, e.bytes, e.duration_us);
 }
 
-/* Does the buffer hold CRLF CRLF (searching from just before SCAN_FROM)? */
-static bool head_complete(const struct iobuf *io, size_t scan_from)
+/* Can the parser decide yet?  At CRLF CRLF (a whole head), and at a bare
+ * LF: RFC 9112 section 2.2 lets a server either take a lone LF as a line
+ * end or reject the message.  We reject it (400 from http_parse.c, which
+ * also rejects bare CR), at once rather than wait for a CRLF CRLF that a
+ * client ending its lines in LF never sends: accepting would make us read
+ * a head differently from a proxy in front that keeps "a\nb" inside one
+ * field, the start of a request-smuggling split.  Looks at every LF from
+ * just before SCAN_FROM on. */
+static bool head_decidable(const struct iobuf *io, size_t scan_from)
 {
-	const char *p = io->in + (scan_from >= 3 ? scan_from - 3 : 0), *end = io->in + io->in_len;
+	const char *b = io->in, *p;
+	size_t i = scan_from >= 3 ? scan_from - 3 : 0, at;
 
-	while (end - p >= 4 && (p = memchr(p + 1, '\n', (size_t)(end - p - 1))) != NULL) {
-		/* p is the LF of some "\r\n": is it followed by "\r\n"? */
-		if (end - p >= 3 && p[1] == '\r' && p[2] == '\n' && p[-1] == '\r')
-			return true;
+	for (; i < io->in_len && (p = memchr(b + i, '\n', io->in_len - i)) != NULL; i = at + 1) {
+		at = (size_t)(p - b);
+		if (at == 0 || b[at - 1] != '\r')
+			return true; /* bare LF */
+		if (at >= 3 && b[at - 2] == '\n' && b[at - 3] == '\r')
+			return true; /* CRLF CRLF */
 	}
 	return false;
 }
@@ -584,7 +594,7 @@ static bool worth_parsing(const struct conn *c, size_t old_len)
 	const struct iobuf *io = c->io;
 	size_t rl = c->site->limits.max_request_line + 2;
 
-	if (head_complete(io, old_len) || io->in_len >= io->in_cap)
+	if (head_decidable(io, old_len) || io->in_len >= io->in_cap)
 		return true;
 	return io->in_len > rl && old_len <= rl + 4 && !memmem(io->in, rl, "\r\n", 2);
 }
@@ -689,6 +699,7 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 {
 	struct iobuf *io = c->io;
 	const struct sockaddr *src = (const struct sockaddr *)&h->src;
+	int r;
 
 	conn_consume_input(io, h->length);
 	c->state = CONN_READ_HEAD;
@@ -700,21 +711,29 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 					? ((const struct sockaddr_in *)&h->dst)->sin_port
 					: ((const struct sockaddr_in6 *)&h->dst)->sin6_port);
 	}
-	if (!h->local && client_hook && client_hook(client_hook_arg, c, &h->src) == -EUSERS) {
+	r = !h->local && client_hook ? client_hook(client_hook_arg, c, &h->src) : 0;
+	if (r == -EUSERS || r == -EBUSY) {
+		/* as the pool answers at accept: 429 at the cap, 503 when
+		 * the per-client table cannot take a new client */
+		int status = r == -EUSERS ? 429 : 503;
+		char body[512];
+		size_t blen;
+
 		if (proxy_log_due())
 			log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
 				  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer),
-					     LOG_INT("MTHTTPD_STATUS", 429)),
+					     LOG_INT("MTHTTPD_STATUS", status)),
 				  "security: %s has max_connections_per_ip (%u) open "
-				  "connections -> 429",
-				  c->peer, c->site->cfg->max_connections_per_ip);
-		metrics_rejected(429);
+				  "connections, or no room in the client table -> %d",
+				  c->peer, c->site->cfg->max_connections_per_ip, status);
+		metrics_rejected(status);
 		begin_request(c);
 		io = c->io;
 		io->close_after = true;
 		conn_consume_input(io, io->in_len);
-		conn_set_response(c, 429, "text/plain; charset=utf-8", "too many connections\n", 21,
-				  21, "Retry-After: 5\r\n", 16, false);
+		blen = response_error_html(body, sizeof body, status);
+		conn_set_response(c, status, "text/html; charset=utf-8", body, blen, blen,
+				  "Retry-After: 5\r\n", 16, false);
 		c->state = CONN_WRITE;
 		return STEP_AGAIN;
 	}
