@@ -1,12 +1,16 @@
 #!/bin/sh
-# Two mthttpd nodes behind a real HAProxy (send-proxy-v2, health checks on
+# Three mthttpd nodes behind a real HAProxy (send-proxy-v2, health checks on
 # the admin listener's /health), one uploads directory shared by both, all
 # on loopback.  While a client loops GETs and uploads through HAProxy, each
 # node in turn is stopped (SIGTERM: /health turns 503, drain_delay 2 s) and
 # started again.  Then: no request failed; every upload that got 201 reads
 # back through HAProxy; the nodes' access logs show the client's address
 # (127.0.0.2), not HAProxy's (127.0.0.1); /metrics passes promtool, and the
-# request counters of both nodes grow by exactly what the client sent.
+# request counters of the nodes grow by exactly what the client sent.
+# Three daemons on loopback rather than containers or network namespaces:
+# what is tested is the protocol between HAProxy and the nodes and the
+# stop sequence, which loopback carries the same; the client's own source
+# address (127.0.0.2) tells it apart from HAProxy's (127.0.0.1).
 # Bounded: about 20 s; every process is stopped by PID.
 # Exit status: 0 pass, 1 fail, 77 skipped (no haproxy, curl or python3).
 set -u
@@ -27,13 +31,14 @@ fails=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-# five currently free loopback ports (bind :0, close: a small race)
+# seven currently free loopback ports (bind :0, close: a small race)
 set -- $(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(5)]
+ss = [socket.socket() for _ in range(7)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))')
-front=$1 p1=$2 p2=$3 a1=$4 a2=$5
+front=$1 p1=$2 p2=$3 p3=$4 a1=$5 a2=$6 a3=$7
+nodes="1 2 3"
 mkdir -p "$tmp/uploads"
 
 node_conf() { # N PORT ADMIN
@@ -90,12 +95,14 @@ sys.stdout.write(d.decode())' "$tmp/haproxy.sock" 2>/dev/null | grep "^nodes,$1,
     return 1
 }
 
-node_conf 1 "$p1" "$a1"
-node_conf 2 "$p2" "$a2"
-start_node 1
-start_node 2
-wait_200 "http://127.0.0.1:$a1/health" || bad "node 1 not healthy"
-wait_200 "http://127.0.0.1:$a2/health" || bad "node 2 not healthy"
+for n in $nodes; do
+    eval "node_conf $n \"\$p$n\" \"\$a$n\""
+    start_node "$n"
+done
+for n in $nodes; do
+    eval "a=\$a$n"
+    wait_200 "http://127.0.0.1:$a/health" || bad "node $n not healthy"
+done
 
 cat > "$tmp/haproxy.cfg" <<EOF
 global
@@ -119,11 +126,13 @@ backend nodes
     default-server send-proxy-v2 source 127.0.0.1 inter 200ms fall 1 rise 2
     server n1 127.0.0.1:$p1 check port $a1
     server n2 127.0.0.1:$p2 check port $a2
+    server n3 127.0.0.1:$p3 check port $a3
 EOF
 haproxy -f "$tmp/haproxy.cfg" -db >"$tmp/haproxy.log" 2>&1 &
 pids="$pids $!"
-wait_haproxy_up n1 || bad "HAProxy never saw n1 up"
-wait_haproxy_up n2 || bad "HAProxy never saw n2 up"
+for n in $nodes; do
+    wait_haproxy_up "n$n" || bad "HAProxy never saw n$n up"
+done
 [ "$fails" -eq 0 ] || { cat "$tmp/haproxy.log" "$tmp"/node*.log; exit 1; }
 
 url="http://127.0.0.1:$front"
@@ -145,7 +154,7 @@ cpid=$!
 pids="$pids $cpid"
 
 t0=$(date +%s)
-for n in 1 2; do
+for n in $nodes; do
     eval "p=\$pid$n"
     sleep 1
     kill -TERM "$p"
@@ -160,7 +169,7 @@ done
 sleep 1
 touch "$tmp/stop"
 wait "$cpid"
-echo "rolling restart of 2 nodes took $(($(date +%s) - t0)) s"
+echo "rolling restart of 3 nodes took $(($(date +%s) - t0)) s"
 
 total=$(wc -l <"$tmp/client.out")
 failed=$(grep -c -v -E '^(GET 200|POST 201 /uploads/)' "$tmp/client.out")
@@ -191,18 +200,21 @@ count() { # ADMIN: sum of mthttpd_requests_total
     curl -s "http://127.0.0.1:$1/metrics" |
         awk '/^mthttpd_requests_total\{/ { s += $2 } END { print s + 0 }'
 }
-before=$(($(count "$a1") + $(count "$a2")))
+total_count() {
+    echo $(($(count "$a1") + $(count "$a2") + $(count "$a3")))
+}
+before=$(total_count)
 i=0
 while [ $i -lt 40 ]; do
     curl -s --interface 127.0.0.2 -o /dev/null "$url/" || true
     i=$((i + 1))
 done
 sleep 0.3
-after=$(($(count "$a1") + $(count "$a2")))
+after=$(total_count)
 [ $((after - before)) -eq 40 ] && ok "request counters grew by 40" ||
     bad "request counters grew by $((after - before)), want 40"
 if command -v promtool >/dev/null 2>&1; then
-    for a in "$a1" "$a2"; do
+    for a in "$a1" "$a2" "$a3"; do
         curl -s "http://127.0.0.1:$a/metrics" >"$tmp/m.txt"
         promtool check metrics <"$tmp/m.txt" >"$tmp/promtool.out" 2>&1 &&
             ok "promtool accepts /metrics of :$a" || { bad "promtool: $(cat "$tmp/promtool.out")"; }
@@ -213,7 +225,7 @@ fi
 
 if [ "$fails" -ne 0 ]; then
     echo "--- haproxy"; tail -20 "$tmp/haproxy.log"
-    for n in 1 2; do echo "--- node $n"; tail -20 "$tmp/node$n.log"; done
+    for n in $nodes; do echo "--- node $n"; tail -20 "$tmp/node$n.log"; done
     exit 1
 fi
 exit 0
