@@ -203,13 +203,19 @@ void host_allow_free(struct host_allow *ha)
 enum host_verdict host_check(const struct host_allow *ha, const char *value, size_t len,
 			     unsigned conn_port)
 {
+	return host_check_port(ha, value, len, conn_port, HOST_HTTP_PORT);
+}
+
+enum host_verdict host_check_port(const struct host_allow *ha, const char *value, size_t len,
+				  unsigned conn_port, unsigned default_port)
+{
 	struct host_name h;
 	size_t n;
 
 	if (parse(value, len, &h, &n) < 0)
 		return HOST_INVALID;
 	if (h.port < 0)
-		h.port = HOST_HTTP_PORT;
+		h.port = (int)default_port;
 	/* The port is part of the origin (RFC 9110 section 4.3.1): a Host
 	 * naming another port than the one the request arrived on asks for
 	 * another server, which we are not (section 7.4).  Note that this

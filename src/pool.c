@@ -531,7 +531,8 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 					  "security: %s has max_connections_per_ip (%u) open "
 					  "connections -> 429",
 					  conn_peer(c), __atomic_load_n(&p->per_ip_cap, __ATOMIC_RELAXED));
-			reject(fd, 429);
+			if (!l->tls) /* cleartext would only garble a TLS client */
+				reject(fd, 429);
 			conn_free(c);
 			continue;
 		}
@@ -554,7 +555,8 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 			continue;
 		}
 		rejected = __atomic_add_fetch(&p->rejected, 1, __ATOMIC_RELAXED);
-		reject(fd, 503);
+		if (!l->tls)
+			reject(fd, 503);
 		if (log_due(&p->last_queue_log))
 			log_warning("queue full (%u waiting, all %u workers busy): 503 to %s "
 				    "(%" PRIu64 " rejected so far)",

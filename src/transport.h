@@ -38,6 +38,8 @@ struct transport {
 	void *tls;	 /* the TLS session (tls.c), or NULL */
 	bool want_read;	 /* the last send would block until readable (TLS) */
 	bool want_write; /* the last recv would block until writable (TLS) */
+	bool sniffed;    /* TLS: the first bytes were a ClientHello */
+	bool ktls_send;  /* TLS: the kernel encrypts, send_file is zero-copy */
 };
 
 /* A plain TCP socket (FD: non-blocking; the transport closes it). */
