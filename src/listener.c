@@ -75,6 +75,14 @@ static int from_systemd(struct listener *l, size_t *n, char *err, size_t errlen)
 			snprintf(err, errlen, "passed fd %d: %s", fd, strerror(errno));
 			goto out;
 		}
+		/* as NoDelay=true in the socket units, in case a unit lacks
+		 * it: a TLS handshake's last flight (session tickets) and a
+		 * response's last segment are not held back by Nagle waiting
+		 * for a delayed ACK (inherited by accepted sockets) */
+		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0) {
+			int one = 1;
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
 		l[i].fd = fd;
 		l[i].activated = true;
 		l[i].tls = names && names[i] && strcmp(names[i], "https") == 0;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -531,7 +532,7 @@ static ssize_t tls_send_file(struct transport *t, int fd, off_t off, size_t len,
 static void tls_shutdown_write(struct transport *t)
 {
 	/* close_notify (best effort, never waits), then FIN */
-	if (SSL_is_init_finished(t->tls))
+	if (t->tls && SSL_is_init_finished(t->tls))
 		(void)SSL_shutdown(t->tls);
 	ERR_clear_error();
 	shutdown(t->fd, SHUT_WR);
@@ -556,16 +557,59 @@ static const struct transport_ops tls_ops = {
 
 int tls_transport_init(struct transport *t, int fd, struct tls_ctx *ctx)
 {
-	SSL *ssl = SSL_new(ctx->certs[0].ctx);
+	*t = (struct transport){ .ops = &tls_ops, .fd = fd, .tls_ctx = ctx };
+	return 0;
+}
 
-	if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+/* Before OpenSSL sees the connection: is it TLS at all, and is the
+ * ClientHello's first record complete?  Until it is, the connection holds
+ * no SSL object and no 16 KiB record buffer, so a client that stalls in
+ * its hello (TLS slowloris) costs what a slow cleartext client costs. */
+static enum tls_hs before_ssl(struct transport *t, const char **why)
+{
+	unsigned char b[5];
+	ssize_t n = recv(t->fd, b, sizeof b, MSG_PEEK);
+	const struct tls_ctx *ctx = t->tls_ctx;
+	size_t need;
+	int avail = 0;
+	SSL *ssl;
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return TLS_HS_WANT_READ;
+	if (n <= 0) {
+		*why = n == 0 ? "closed before a ClientHello" : "receive error";
+		return TLS_HS_FAIL;
+	}
+	switch (tls_sniff(b, (size_t)n)) {
+	case TLS_SNIFF_NEED_MORE:
+		return TLS_HS_WANT_READ;
+	case TLS_SNIFF_HTTP:
+		transport_plain_init(t, t->fd);
+		return TLS_HS_PLAIN;
+	case TLS_SNIFF_OTHER:
+		*why = "not a TLS ClientHello";
+		return TLS_HS_FAIL;
+	case TLS_SNIFF_TLS:
+	default:
+		break;
+	}
+	if (n < 5)
+		return TLS_HS_WANT_READ;
+	/* RFC 8446 section 5.1: the record's length, at most 2^14 (OpenSSL
+	 * judges anything odd itself) */
+	need = 5 + ((size_t)b[3] << 8 | b[4]);
+	if (need <= 5 + 16384 && (ioctl(t->fd, FIONREAD, &avail) < 0 || (size_t)avail < need))
+		return TLS_HS_WANT_READ;
+	ssl = SSL_new(ctx->certs[0].ctx);
+	if (!ssl || SSL_set_fd(ssl, t->fd) != 1) {
 		SSL_free(ssl);
 		ERR_clear_error();
-		return -ENOMEM;
+		*why = "out of memory";
+		return TLS_HS_FAIL;
 	}
 	SSL_set_accept_state(ssl);
-	*t = (struct transport){ .ops = &tls_ops, .fd = fd, .tls = ssl };
-	return 0;
+	t->tls = ssl;
+	return TLS_HS_WANT_READ; /* not a wait: the caller goes on at once */
 }
 
 enum tls_hs tls_handshake(struct transport *t, const char **why)
@@ -574,31 +618,11 @@ enum tls_hs tls_handshake(struct transport *t, const char **why)
 	int r;
 
 	*why = NULL;
-	if (!t->sniffed) {
-		unsigned char b[TLS_SNIFF_BYTES];
-		ssize_t n = recv(t->fd, b, sizeof b, MSG_PEEK);
-
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return TLS_HS_WANT_READ;
-		if (n <= 0) {
-			*why = n == 0 ? "closed before a ClientHello" : "receive error";
-			return TLS_HS_FAIL;
-		}
-		switch (tls_sniff(b, (size_t)n)) {
-		case TLS_SNIFF_NEED_MORE:
-			return TLS_HS_WANT_READ;
-		case TLS_SNIFF_HTTP:
-			SSL_free(ssl);
-			transport_plain_init(t, t->fd);
-			return TLS_HS_PLAIN;
-		case TLS_SNIFF_OTHER:
-			*why = "not a TLS ClientHello";
-			return TLS_HS_FAIL;
-		case TLS_SNIFF_TLS:
-		default:
-			t->sniffed = true;
-			break;
-		}
+	if (!ssl) {
+		enum tls_hs r0 = before_ssl(t, why);
+		if (!t->tls)
+			return r0;
+		ssl = t->tls;
 	}
 	ERR_clear_error();
 	r = SSL_do_handshake(ssl);

@@ -26,11 +26,13 @@ struct server_opts {
 	bool self_bind;             /* no socket activation: the daemon binds port */
 	unsigned watchdog_usec;     /* set WATCHDOG_USEC/WATCHDOG_PID */
 	bool one_cpu;               /* run the daemon on one CPU (affinity) */
+	bool https_socket;          /* also pass a socket named "https" (TLS) */
 };
 
 struct server {
 	pid_t pid;
 	unsigned port;
+	unsigned tls_port;  /* https_socket: its port */
 	int notify_fd;
 	char dir[200];       /* temp dir, removed by server_stop() */
 	char conf[256];
