@@ -303,7 +303,7 @@ static void validity_warnings(X509 *x, const char *path, char *warn, size_t warn
 }
 
 static SSL_CTX *make_ctx(const struct config_tls *cfg, const struct config_tls_cert *c,
-			 X509 *x, EVP_PKEY *key, char *err, size_t errlen, const char *cfgpath)
+			 EVP_PKEY *key, char *err, size_t errlen, const char *cfgpath)
 {
 	char why[256];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -335,7 +335,6 @@ static SSL_CTX *make_ctx(const struct config_tls *cfg, const struct config_tls_c
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	(void)x;
 	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errlen, "%s: tls: key '%s' does not match certificate '%s'", cfgpath,
 			 c->key, c->certificate);
@@ -385,7 +384,7 @@ int tls_ctx_new(const struct config_tls *cfg, const char *config_path, struct tl
 			goto fail;
 		}
 		validity_warnings(x, c->certificate, warn, warnlen);
-		t->certs[i].ctx = make_ctx(cfg, c, x, key, err, errlen, config_path);
+		t->certs[i].ctx = make_ctx(cfg, c, key, err, errlen, config_path);
 		EVP_PKEY_free(key);
 		if (!t->certs[i].ctx) {
 			r = -EINVAL;

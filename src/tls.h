@@ -53,7 +53,9 @@ void tls_tick(void);
 uint64_t tls_handshakes(void);
 
 /* Make T a TLS transport over FD (accepted, non-blocking) with CTX's
- * default certificate.  -ENOMEM on failure (FD stays open, T untouched). */
+ * certificates (CTX must outlive the handshake: the connection's site owns
+ * it).  The OpenSSL session is only made once the ClientHello's first
+ * record is complete (see tls_handshake).  Returns 0. */
 int tls_transport_init(struct transport *t, int fd, struct tls_ctx *ctx);
 
 enum tls_hs {
@@ -66,6 +68,8 @@ enum tls_hs {
 			    * WHY says which (for a debug line) */
 };
 
+/* Peeks at the first bytes (tls_sniff) and, once the ClientHello's first
+ * record is all there, runs SSL_do_handshake as far as the socket allows. */
 enum tls_hs tls_handshake(struct transport *t, const char **why);
 
 /* "TLSv1.3/TLS_AES_128_GCM_SHA256" of an established T into OUT
