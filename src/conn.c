@@ -582,15 +582,25 @@ static void log_access(struct conn *c)
 	access_log_request(c->site->cfg, &e);
 }
 
-/* Does the buffer hold CRLF CRLF (searching from just before SCAN_FROM)? */
-static bool head_complete(const struct iobuf *io, size_t scan_from)
+/* Can the parser decide yet?  At CRLF CRLF (a whole head), and at a bare
+ * LF: RFC 9112 section 2.2 lets a server either take a lone LF as a line
+ * end or reject the message.  We reject it (400 from http_parse.c, which
+ * also rejects bare CR), at once rather than wait for a CRLF CRLF that a
+ * client ending its lines in LF never sends: accepting would make us read
+ * a head differently from a proxy in front that keeps "a\nb" inside one
+ * field, the start of a request-smuggling split.  Looks at every LF from
+ * just before SCAN_FROM on. */
+static bool head_decidable(const struct iobuf *io, size_t scan_from)
 {
-	const char *p = io->in + (scan_from >= 3 ? scan_from - 3 : 0), *end = io->in + io->in_len;
+	const char *b = io->in, *p;
+	size_t i = scan_from >= 3 ? scan_from - 3 : 0, at;
 
-	while (end - p >= 4 && (p = memchr(p + 1, '\n', (size_t)(end - p - 1))) != NULL) {
-		/* p is the LF of some "\r\n": is it followed by "\r\n"? */
-		if (end - p >= 3 && p[1] == '\r' && p[2] == '\n' && p[-1] == '\r')
-			return true;
+	for (; i < io->in_len && (p = memchr(b + i, '\n', io->in_len - i)) != NULL; i = at + 1) {
+		at = (size_t)(p - b);
+		if (at == 0 || b[at - 1] != '\r')
+			return true; /* bare LF */
+		if (at >= 3 && b[at - 2] == '\n' && b[at - 3] == '\r')
+			return true; /* CRLF CRLF */
 	}
 	return false;
 }
@@ -604,7 +614,7 @@ static bool worth_parsing(const struct conn *c, size_t old_len)
 	const struct iobuf *io = c->io;
 	size_t rl = c->site->limits.max_request_line + 2;
 
-	if (head_complete(io, old_len) || io->in_len >= io->in_cap)
+	if (head_decidable(io, old_len) || io->in_len >= io->in_cap)
 		return true;
 	return io->in_len > rl && old_len <= rl + 4 && !memmem(io->in, rl, "\r\n", 2);
 }

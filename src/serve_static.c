@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "conn_priv.h"
 #include "file_cache.h"
 #include "http_date.h"
 #include "http_etag.h"
 #include "http_range.h"
+#include "random.h"
 #include "response.h"
 
 /* Append N bytes to a field block being built in a fixed buffer. */
@@ -54,19 +54,6 @@ static size_t validator_fields(char *out, const struct file_cache_file *f,
 	else
 		p = PUT_LIT(p, "\r\nAccept-Ranges: none\r\n");
 	return (size_t)(p - out);
-}
-
-static uint64_t random_u64(void)
-{
-	static __thread uint64_t state;
-
-	if (!state)
-		state = (uint64_t)mth_clock_us() ^ ((uint64_t)(uintptr_t)&state << 16) ^
-			0x9e3779b97f4a7c15ull;
-	state ^= state << 13;
-	state ^= state >> 7;
-	state ^= state << 17;
-	return state;
 }
 
 /* A whole 200 (or its HEAD) from the file cache's copy of the bytes: the

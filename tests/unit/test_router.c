@@ -90,7 +90,10 @@ Test(router, host_rules)
 
 	expect_error("GET / HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n", 403);
 	expect_error("GET / HTTP/1.1\r\nHost: localhost:8081\r\n\r\n", 403);
-	expect_error("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 403);
+	expect_error("GET / HTTP/1.1\r\nHost: localhost:80\r\n\r\n", 403);
+	/* a bare allowed name matches a Host without a port */
+	route("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
 	expect_error("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
 	expect_error("GET / HTTP/1.1\r\nHost: \r\n\r\n", 400);
 	route("GET / HTTP/1.1\r\nHost: Example.ORG:8080\r\n\r\n", &r);
@@ -291,16 +294,15 @@ Test(router, host_must_agree_with_sni)
 	cr_assert_eq(r.status, 400, "an invalid Host stays 400");
 }
 
-Test(router, no_sni_and_cleartext_keep_the_old_rules)
+Test(router, without_sni_the_host_decides_alone)
 {
 	const struct route_conn tls = { .port = 443, .tls = true };
-	const struct route_conn clear = { .port = 443 };
 	struct route r;
 
 	route_on("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &tls, &r);
 	cr_assert_eq(r.kind, ROUTE_STATIC);
-	route_on("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &clear, &r);
-	cr_assert_eq(r.status, 403, "cleartext without a port means 80");
+	route_on("GET / HTTP/1.1\r\nHost: example.org:8080\r\n\r\n", &tls, &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
 }
 
 Test(router, redirect_http_only_for_cleartext_with_a_good_host)
