@@ -17,7 +17,7 @@ cd "$top"
 
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
 libjson-c-dev libsystemd-dev libssl-dev libcriterion-dev media-types curl wget \
-openssl"
+openssl prometheus haproxy"
 
 install_deps() {
     missing=

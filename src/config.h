@@ -6,9 +6,13 @@
 #ifndef MTH_CONFIG_H
 #define MTH_CONFIG_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+#include "cidr.h"
 
 /* Defaults (also documented in etc/mthttpd.conf.in and README.md). */
 #define CONFIG_DEFAULT_PORT 8080
@@ -49,6 +53,8 @@
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
 #define CONFIG_TLS_CERTIFICATES_MAX 64
 #define CONFIG_TLS_HSTS_MAX_AGE_MAX 2147483647 /* seconds */
+#define CONFIG_DRAIN_DELAY_MAX 600
+#define CONFIG_TRUSTED_PROXIES_MAX 256
 
 /* Where the per-request lines go (the access_log key). */
 enum config_access_log {
@@ -121,6 +127,15 @@ struct mth_config {
 	enum config_sendfile sendfile;
 	unsigned busy_poll; /* microseconds a worker polls before it sleeps, 0 = off */
 	struct config_tls tls;
+	/* peers that must start each connection with a PROXY header */
+	struct cidr *trusted_proxies;
+	size_t n_trusted_proxies;
+	/* admin listener (/health, /metrics): admin_listen as written and its
+	 * parsed address; NULL / admin_addrlen 0 = off */
+	char *admin_listen;
+	struct sockaddr_storage admin_addr;
+	socklen_t admin_addrlen;
+	unsigned drain_delay; /* seconds between "503 draining" and closing listeners */
 };
 
 /* Parse and validate the file at PATH.  On success returns 0 and sets *OUT

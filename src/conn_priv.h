@@ -102,6 +102,10 @@ struct conn {
 	char peer[56];	  /* "ip:port" / "[ip6]:port" */
 	int64_t hs_deadline; /* monotonic ms: the TLS handshake by then */
 	char tls_desc[TLS_DESC_MAX]; /* "TLSv1.3/TLS_AES_128_GCM_SHA256" */
+	/* atomic enum conn_phase, read by the reaper */
+	unsigned char phase;
+	/* CONN_READ_PROXY: the whole header by then (monotonic ms) */
+	int64_t proxy_deadline;
 };
 
 /* What one step of the state machine asks for: run again, or wait. */

@@ -28,6 +28,7 @@ struct server_opts {
 	bool one_cpu;               /* run the daemon on one CPU (affinity) */
 	bool ipv6;                  /* listen on [::] (dual stack), not 127.0.0.1 */
 	bool https_socket;          /* also pass a socket named "https" (TLS) */
+	const char *const *env;     /* more "NAME=value" for the daemon, NULL-ended */
 };
 
 struct server {
