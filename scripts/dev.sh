@@ -16,7 +16,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
-libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget prometheus haproxy"
+libjson-c-dev libsystemd-dev libssl-dev libcriterion-dev media-types curl wget \
+openssl prometheus haproxy"
 
 install_deps() {
     missing=
