@@ -666,18 +666,13 @@ static void begin_request(struct conn *c)
 	io->user_agent[0] = '\0';
 }
 
-/* PROXY protocol warnings: at most one a second (LOG_EVERY_MS), so a
- * misconfigured proxy or a scanner cannot flood the log. */
+/* PROXY protocol warnings: at most one a second, so a misconfigured proxy
+ * or a scanner cannot flood the log. */
 static int64_t last_proxy_log; /* atomic */
 
 static bool proxy_log_due(void)
 {
-	int64_t now = mth_clock_coarse_ms(),
-		prev = __atomic_load_n(&last_proxy_log, __ATOMIC_RELAXED);
-
-	return now - prev >= 1000 &&
-	       __atomic_compare_exchange_n(&last_proxy_log, &prev, now, false, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
+	return log_ratelimit(&last_proxy_log, 1000);
 }
 
 /* Close C for breaking the PROXY protocol rules, without a response: the
