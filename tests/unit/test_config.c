@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include "config.h"
+#include "survives.h"
 
 #ifndef PKGDATADIR
 #define PKGDATADIR "/usr/share/mthttpd"
@@ -451,7 +452,7 @@ Test(config, error_buffer_optional_and_truncated)
 
 Test(config, free_accepts_null)
 {
-	config_free(NULL);
+	cr_assert_survives(config_free(NULL));
 }
 
 /* ---- types ------------------------------------------------------------- */
