@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
-libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget prometheus haproxy"
+libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget prometheus haproxy python3"
 
 install_deps() {
     missing=

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define LOG_LINE_MAX 2048 /* bytes of one message, longer ones are cut */
@@ -34,6 +35,15 @@ static __thread pid_t thread_id;
 void log_set_level(int level)
 {
 	__atomic_store_n(&log_level_threshold, level, __ATOMIC_RELAXED);
+}
+
+bool log_ratelimit(int64_t *last, int64_t every_ms)
+{
+	int64_t now = mth_clock_coarse_ms(), prev = __atomic_load_n(last, __ATOMIC_RELAXED);
+
+	return now - prev >= every_ms &&
+	       __atomic_compare_exchange_n(last, &prev, now, false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
 }
 
 int log_get_level(void)

@@ -35,6 +35,10 @@
 /* Lines above LEVEL (a syslog priority) are dropped.  May be called at any
  * time (reload); the threshold is an atomic. */
 void log_set_level(int level);
+/* Rate limiting for warnings a peer can provoke: true at most once per
+ * EVERY_MS for the same *LAST (a monotonic ms stamp, updated atomically, so
+ * any thread may call it). */
+bool log_ratelimit(int64_t *last, int64_t every_ms);
 int log_get_level(void);
 
 static inline bool log_enabled(int prio);
