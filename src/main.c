@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "path.h"
 #include "pool.h"
 #include "reload_state.h"
 #include "site.h"
@@ -119,7 +120,7 @@ static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
 	log_set_level(s->cfg->log_level);
 	if (pool_resize(pool, s->cfg->pool_size, s->cfg->queue_size, err, errlen) < 0)
 		log_err("%s", err);
-	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip);
+	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip, s->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, s->cfg->busy_poll);
 	site_publish(s);
 	if (rebind)
@@ -199,6 +200,7 @@ static int serve(const char *config_path, struct site *site)
 	struct watchdog wd = { 0 };
 	size_t nls = 0;
 	struct pool *pool = NULL;
+	enum path_open_mode open_mode;
 	unsigned reloads = 0;
 	uint64_t next_status = 0, usec, reload_gen = 0;
 	char err[512], note[600] = "";
@@ -240,6 +242,9 @@ static int serve(const char *config_path, struct site *site)
 	if (r > 0)
 		log_notice("removed %d stale temporary upload files", r);
 	log_info("serving %s, uploads into %s", site->cfg->document_root, site->cfg->uploads_dir);
+	open_mode = path_open_probe(site->root_fd);
+	log_msg(open_mode == PATH_OPEN_WALK ? LOG_WARNING : LOG_INFO, "opening files with %s",
+		path_open_mode_describe(open_mode));
 	site_publish(site);
 
 	r = pool_start(&pool, ls, nls, site->cfg->pool_size, site->cfg->queue_size, err,
@@ -249,7 +254,8 @@ static int serve(const char *config_path, struct site *site)
 		listeners_close(ls, nls);
 		goto out;
 	}
-	pool_set_per_ip_cap(pool, site->cfg->max_connections_per_ip);
+	pool_set_per_ip_cap(pool, site->cfg->max_connections_per_ip,
+			    site->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, site->cfg->busy_poll);
 	if (sd_watchdog_enabled(0, &usec) > 0) {
 		wd.interval_us = usec / 2;
