@@ -404,8 +404,10 @@ expect "socket stopped"                       inactive systemctl is-active $UNIT
 expect "port 8080 closed"                     000 code "$BASE/"
 check  "configuration kept after remove"      test -f "$CONF"
 check  "uploads kept after remove"            test -d "$UPLOADS"
+check  "access logs kept after remove"        test -f /var/log/mthttpd/access.log
 check  "apt-get purge"                        env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq mthttpd
 check  "/var/lib/mthttpd removed by purge"    test ! -e /var/lib/mthttpd
+check  "/var/log/mthttpd removed by purge"    test ! -e /var/log/mthttpd
 check  "/etc/mthttpd.conf removed by purge"   test ! -e "$CONF"
 check  "unit files gone"                      bash -c "! systemctl cat $UNIT.service >/dev/null 2>&1"
 expect "no failed units"                      "" systemctl --failed --no-legend --plain
