@@ -516,8 +516,11 @@ static void *writer_main(void *arg)
 
 		while (!al.qhead && !al.stop)
 			pthread_cond_wait(&al.qcond, &al.qlock);
-		if (!al.qhead)
+		if (!al.qhead) {
+			/* from now on a submitter writes its chunk itself */
+			al.running = false;
 			break;
+		}
 		batch = al.qhead;
 		al.qhead = NULL;
 		al.qtail = &al.qhead;
@@ -560,7 +563,7 @@ static void writer_stop(void)
 	struct chunk *c;
 
 	pthread_mutex_lock(&al.qlock);
-	if (!al.running) {
+	if (!al.running || al.stop) {
 		pthread_mutex_unlock(&al.qlock);
 		return;
 	}
@@ -569,7 +572,6 @@ static void writer_stop(void)
 	pthread_mutex_unlock(&al.qlock);
 	pthread_join(al.thread, NULL);
 	pthread_mutex_lock(&al.qlock);
-	al.running = false;
 	while ((c = al.free)) {
 		al.free = c->next;
 		al.nchunks--;
