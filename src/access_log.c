@@ -914,6 +914,8 @@ static void to_main_log(const struct access_log_entry *e, const char *file, int 
 		LOG_INT("MTHTTPD_STATUS", e->status),
 		LOG_UINT("MTHTTPD_BYTES", e->bytes),
 		LOG_INT("MTHTTPD_DURATION_USEC", e->duration_us),
+		/* last: over cleartext its NULL name ends the list */
+		LOG_STR(e->tls ? "MTHTTPD_TLS" : NULL, e->tls),
 		{ .name = NULL },
 	};
 	bool journal;

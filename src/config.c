@@ -193,6 +193,11 @@ void config_free(struct mth_config *cfg)
 	free(cfg->admin_listen);
 	free_strv(cfg->allowed_hosts, cfg->n_allowed_hosts);
 	free_strv(cfg->download_extensions, cfg->n_download_extensions);
+	for (size_t i = 0; i < cfg->tls.n_certs; i++) {
+		free(cfg->tls.certs[i].certificate);
+		free(cfg->tls.certs[i].key);
+	}
+	free(cfg->tls.certs);
 	free(cfg);
 }
 
@@ -653,6 +658,120 @@ static int key_access_log(struct load_ctx *ctx, const config_setting_t *s, struc
 	return ret;
 }
 
+/* ---- the tls group ------------------------------------------------------ */
+
+static int tls_certificates(struct load_ctx *ctx, const config_setting_t *s,
+			    struct config_tls *tls)
+{
+	int type = config_setting_type(s);
+	size_t n;
+	int ret;
+
+	if (type != CONFIG_TYPE_LIST)
+		return invalid(ctx, s, "certificates must be a list of groups, e.g. "
+				       "( { certificate = \"a.pem\"; key = \"a.key\"; } )");
+	n = (size_t)config_setting_length(s);
+	if (n == 0)
+		return invalid(ctx, s, "certificates needs at least one entry");
+	if (n > CONFIG_TLS_CERTIFICATES_MAX)
+		return invalid(ctx, s, "certificates: at most %d entries are allowed (got %zu)",
+			       CONFIG_TLS_CERTIFICATES_MAX, n);
+	tls->certs = calloc(n, sizeof *tls->certs);
+	if (!tls->certs)
+		return -ENOMEM;
+	tls->n_certs = n;
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *c, *k;
+		int m;
+
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return invalid(ctx, e, "certificates: every entry must be a group "
+					       "{ certificate = \"...\"; key = \"...\"; }");
+		m = config_setting_length(e);
+		for (int j = 0; j < m; j++) {
+			const char *name = config_setting_name(config_setting_get_elem(e, (unsigned)j));
+			if (!name || (strcmp(name, "certificate") != 0 && strcmp(name, "key") != 0))
+				return invalid(ctx, config_setting_get_elem(e, (unsigned)j),
+					       "certificates: unknown key '%s' (expected certificate "
+					       "and key)",
+					       name ? name : "");
+		}
+		c = config_setting_get_member(e, "certificate");
+		k = config_setting_get_member(e, "key");
+		if (!c || !k)
+			return invalid(ctx, e, "certificates: entry %zu needs both certificate and "
+					       "key",
+				       i + 1);
+		ret = key_path(ctx, c, &tls->certs[i].certificate);
+		if (ret < 0)
+			return ret;
+		ret = key_path(ctx, k, &tls->certs[i].key);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int key_tls(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	char qbuf[QUOTE_BUF_SIZE];
+	struct config_tls *tls = &cfg->tls;
+	const config_setting_t *certs = NULL;
+	long long v;
+	int n, ret;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return invalid(ctx, s, "must be a group: tls = { port = 8443; certificates = "
+				       "( ... ); };");
+	tls->enabled = true;
+	n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(e);
+		const char *str;
+
+		if (!name) {
+			return invalid(ctx, e, "unnamed setting");
+		} else if (strcmp(name, "port") == 0) {
+			ret = get_int(ctx, e, 0, 65535, &v);
+			if (ret < 0)
+				return ret;
+			tls->port = (unsigned)v;
+		} else if (strcmp(name, "hsts_max_age") == 0) {
+			ret = get_int(ctx, e, 0, CONFIG_TLS_HSTS_MAX_AGE_MAX, &v);
+			if (ret < 0)
+				return ret;
+			tls->hsts_max_age = (unsigned)v;
+		} else if (strcmp(name, "redirect_http") == 0) {
+			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
+				return invalid(ctx, e, "redirect_http must be true or false");
+			tls->redirect_http = config_setting_get_bool(e) != 0;
+		} else if (strcmp(name, "min_version") == 0) {
+			ret = get_string(ctx, e, &str);
+			if (ret < 0)
+				return ret;
+			if (strcmp(str, "TLSv1.2") == 0)
+				tls->min_version = CONFIG_TLS_1_2;
+			else if (strcmp(str, "TLSv1.3") == 0)
+				tls->min_version = CONFIG_TLS_1_3;
+			else
+				return invalid(ctx, e,
+					       "min_version must be \"TLSv1.2\" or \"TLSv1.3\" "
+					       "(got %s)",
+					       quote(qbuf, sizeof qbuf, str));
+		} else if (strcmp(name, "certificates") == 0) {
+			certs = e;
+		} else {
+			return invalid(ctx, e, "unknown key '%s' in the tls group", name);
+		}
+	}
+	if (!certs)
+		return invalid(ctx, s, "the tls group needs certificates = ( { certificate = "
+				       "\"...\"; key = \"...\"; } )");
+	return tls_certificates(ctx, certs, tls);
+}
+
 /* A list of addresses and CIDR prefixes, compiled once into an array. */
 static int key_trusted_proxies(struct load_ctx *ctx, const config_setting_t *s,
 			       struct mth_config *cfg)
@@ -810,6 +929,7 @@ static const struct {
     {"log_level", key_log_level},
     {"sendfile", key_sendfile},
     {"access_log", key_access_log},
+    {"tls", key_tls},
     {"trusted_proxies", key_trusted_proxies},
     {"admin_listen", key_admin_listen},
 };
@@ -1072,6 +1192,12 @@ int config_load(const char *path, struct mth_config **out, char *err, size_t err
 		ret = keys[k].parse(&ctx, s, cfg);
 		if (ret < 0)
 			goto fail;
+	}
+
+	if (cfg->tls.enabled && cfg->tls.port && cfg->tls.port == cfg->port) {
+		ret = report(&ctx, -EINVAL, 0, "tls", "port must differ from the HTTP port (%u)",
+			     cfg->port);
+		goto fail;
 	}
 
 	config_destroy(&lc);

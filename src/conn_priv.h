@@ -23,6 +23,7 @@
 #include "http_range.h"
 #include "router.h"
 #include "site.h"
+#include "tls.h"
 #include "transport.h"
 
 /* The request head buffer holds the largest head the site's limits accept:
@@ -96,7 +97,11 @@ struct conn {
 	bool rd_more;	  /* the last read filled its buffer: more may wait */
 	bool wr_more;	  /* yielded while the socket was still writable */
 	bool loopback;	  /* the client is on this host: copy file bodies */
+	bool tls;         /* the TLS handshake is done: HSTS, SNI, log fields */
+	bool plain_on_tls; /* plain HTTP arrived on the TLS port: 400, close */
 	char peer[56];	  /* "ip:port" / "[ip6]:port" */
+	int64_t hs_deadline; /* monotonic ms: the TLS handshake by then */
+	char tls_desc[TLS_DESC_MAX]; /* "TLSv1.3/TLS_AES_128_GCM_SHA256" */
 	/* atomic enum conn_phase, read by the reaper */
 	unsigned char phase;
 	/* CONN_READ_PROXY: the whole header by then (monotonic ms) */

@@ -56,4 +56,45 @@ printf 'port = 0;\nlisten_address = "127.0.0.1";\ndocument_root = "%s/missing";\
 expect "missing document_root is a clear start-up error" 1 "document_root" -- \
     env -u LISTEN_FDS "$bin" -c "$tmp/nodir.conf"
 
+# -t loads every TLS certificate and key (a throw-away CA made here)
+if command -v openssl >/dev/null 2>&1 &&
+    sh "$src/tests/integration/tls-certs.sh" "$tmp/certs" >/dev/null 2>&1; then
+    c=$tmp/certs
+    tlsconf() { # NAME CERT KEY
+        printf 'tls = { port = 8443; certificates = ( { certificate = "%s"; key = "%s"; } ); };\n' \
+            "$2" "$3" > "$tmp/$1.conf"
+    }
+    tlsconf tls-good "$c/a.pem" "$c/a.key"
+    expect "-t: a good certificate and key" 0 "configuration OK" -- "$bin" -t -c "$tmp/tls-good.conf"
+    tlsconf tls-missing "$c/none.pem" "$c/a.key"
+    expect "-t: a missing certificate names the file" 1 "none.pem': cannot read: No such file" -- \
+        "$bin" -t -c "$tmp/tls-missing.conf"
+    tlsconf tls-nokey "$c/a.pem" "$c/none.key"
+    expect "-t: a missing key names the file" 1 "none.key': cannot read" -- \
+        "$bin" -t -c "$tmp/tls-nokey.conf"
+    tlsconf tls-mismatch "$c/a.pem" "$c/b.key"
+    expect "-t: a key that does not match" 1 "b.key' does not match certificate '$c/a.pem'" -- \
+        "$bin" -t -c "$tmp/tls-mismatch.conf"
+    tlsconf tls-notpem "$c/a.ext" "$c/a.key"
+    expect "-t: not a certificate" 1 "a.ext': not a PEM certificate" -- \
+        "$bin" -t -c "$tmp/tls-notpem.conf"
+    tlsconf tls-expired "$c/expired.pem" "$c/expired.key"
+    expect "-t: an expired certificate is a warning" 0 "warning: .*expired.pem' expired on Jan  2" -- \
+        "$bin" -t -c "$tmp/tls-expired.conf"
+    expect "-t: ... and the configuration is still OK" 0 "configuration OK" -- \
+        "$bin" -t -c "$tmp/tls-expired.conf"
+    chmod 000 "$c/a.key"
+    if [ "$(id -u)" -ne 0 ]; then
+        expect "-t: an unreadable key" 1 "a.key': cannot read: Permission denied" -- \
+            "$bin" -t -c "$tmp/tls-good.conf"
+    fi
+    chmod 600 "$c/a.key"
+    printf 'tls = { port = 8443; http2 = true; certificates = ( { certificate = "%s"; key = "%s"; } ); };\n' \
+        "$c/a.pem" "$c/a.key" > "$tmp/tls-h2.conf"
+    expect "-t: unknown keys in the tls group" 1 "tls-h2.conf:1: tls: unknown key 'http2'" -- \
+        "$bin" -t -c "$tmp/tls-h2.conf"
+else
+    echo "skip: no openssl, the TLS checks of -t were not run"
+fi
+
 [ "$fails" -eq 0 ]

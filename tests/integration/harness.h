@@ -30,12 +30,14 @@ struct server_opts {
 				       mount namespace (root or a user namespace) */
 	bool runtime_dir;           /* RUNTIME_DIRECTORY=DIR, as RuntimeDirectory= */
 	bool ipv6;                  /* listen on [::] (dual stack), not 127.0.0.1 */
+	bool https_socket;          /* also pass a socket named "https" (TLS) */
 	const char *const *env;     /* more "NAME=value" for the daemon, NULL-ended */
 };
 
 struct server {
 	pid_t pid;
 	unsigned port;
+	unsigned tls_port;  /* https_socket: its port */
 	int notify_fd;
 	char dir[200];       /* temp dir, removed by server_stop() */
 	char conf[256];
