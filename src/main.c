@@ -137,6 +137,7 @@ static void admin_gauges(void *arg, struct metrics_gauges *g)
 	g->conns_reading = st.conns_reading;
 	g->conns_writing = st.conns_writing;
 	g->conns_idle = st.conns_idle;
+	g->access_log_dropped = access_log_dropped();
 }
 
 /* Start the admin listener CFG asks for into *OUT (NULL when off). */
