@@ -16,7 +16,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
-libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget"
+libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget \
+libcrypt-dev apache2-utils whois"
 
 install_deps() {
     missing=
