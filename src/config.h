@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct htpasswd;
+
 /* Defaults (also documented in etc/mthttpd.conf.in and README.md). */
 #define CONFIG_DEFAULT_PORT 8080
 #define CONFIG_DEFAULT_LISTEN_ADDRESS "::"
@@ -46,6 +48,9 @@
 #define CONFIG_MAX_REQUESTS_MAX 1000000
 #define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
+#define CONFIG_RATE_LIMIT_MAX 1000000   /* rate_limit_requests, _burst, _uploads */
+#define CONFIG_UPLOADS_MAX_BYTES_MAX (1LL << 60)
+#define CONFIG_UPLOADS_MAX_FILES_MAX (1LL << 40)
 
 /* Where the per-request lines go (the access_log key). */
 enum config_access_log {
@@ -92,6 +97,16 @@ struct mth_config {
 	unsigned max_ranges;       /* ranges in one Range request, 0 = no ranges */
 	enum config_sendfile sendfile;
 	unsigned busy_poll; /* microseconds a worker polls before it sleeps, 0 = off */
+	/* POST /upload needs HTTP Basic credentials from this file when set
+	 * (absolute; NULL: uploads open to all); loaded with the config, so a
+	 * weak hash or a bad line fails config_load() like any bad key */
+	char *upload_users_file;
+	struct htpasswd *upload_users;
+	unsigned rate_limit_requests; /* per second per client, 0 = off */
+	unsigned rate_limit_burst;    /* bucket size, 0 = rate_limit_requests */
+	unsigned rate_limit_uploads;  /* per minute per client, 0 = off */
+	uint64_t uploads_max_bytes;   /* bytes stored in uploads_dir, 0 = no cap */
+	uint64_t uploads_max_files;   /* files stored in uploads_dir, 0 = no cap */
 };
 
 /* Parse and validate the file at PATH.  On success returns 0 and sets *OUT
