@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "htpasswd.h"
+#include "client_key.h"
 #include "util.h"
 
 #ifndef PKGDATADIR
@@ -236,6 +237,7 @@ static int set_defaults(struct mth_config *cfg)
 	cfg->access_log = CONFIG_DEFAULT_ACCESS_LOG;
 	cfg->sendfile = CONFIG_DEFAULT_SENDFILE;
 	cfg->busy_poll = CONFIG_DEFAULT_BUSY_POLL;
+	cfg->client_ipv6_prefix = CLIENT_KEY_IPV6_PREFIX_DEFAULT;
 	cfg->listen_address = strdup(CONFIG_DEFAULT_LISTEN_ADDRESS);
 	cfg->document_root = strdup(CONFIG_DEFAULT_DOCUMENT_ROOT);
 	cfg->uploads_dir = strdup(CONFIG_DEFAULT_UPLOADS_DIR);
@@ -719,6 +721,8 @@ static const struct {
     {"max_ranges", 0, CONFIG_MAX_RANGES_MAX, offsetof(struct mth_config, max_ranges)},
     {"max_connections_per_ip", 0, CONFIG_MAX_CONNECTIONS_PER_IP_MAX,
      offsetof(struct mth_config, max_connections_per_ip)},
+    {"client_ipv6_prefix", CLIENT_KEY_IPV6_PREFIX_MIN, CLIENT_KEY_IPV6_PREFIX_MAX,
+     offsetof(struct mth_config, client_ipv6_prefix)},
     {"max_request_line", CONFIG_MAX_REQUEST_LINE_MIN, CONFIG_MAX_REQUEST_LINE_MAX,
      offsetof(struct mth_config, max_request_line)},
     {"max_header_size", CONFIG_MAX_HEADER_SIZE_MIN, CONFIG_MAX_HEADER_SIZE_MAX,
@@ -835,13 +839,17 @@ static bool is_name_char(char c)
 	return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '*';
 }
 
-/* libconfig 1.5 converts decimal literals with atoi() and hex ones with
- * strtoul() into an int, so "port = 4294975392;" would arrive as 8192.
- * Walk the tokens of TEXT (already accepted by the parser) and refuse any
- * integer literal that does not fit its type.  @include is refused here too:
- * the server reads exactly one file, and included files would escape this
- * check. */
-static int check_literals(struct load_ctx *ctx, const char *p)
+/* Walk the tokens of TEXT (comments and strings skipped, as libconfig
+ * reads them).
+ *
+ * Before parsing (INCLUDES_ONLY): refuse @include.  libconfig executes it
+ * while it parses (it opens and reads the named file, which may be any
+ * file, a FIFO or a device), and the server reads exactly one file.
+ *
+ * After parsing: libconfig 1.5 converts decimal literals with atoi() and
+ * hex ones with strtoul() into an int, so "port = 4294975392;" would
+ * arrive as 8192: refuse any integer literal that does not fit its type. */
+static int check_literals(struct load_ctx *ctx, const char *p, bool includes_only)
 {
 	char key[64] = "";
 	int line = 1;
@@ -869,6 +877,8 @@ static int check_literals(struct load_ctx *ctx, const char *p)
 				p++;
 		} else if (*p == '@') {
 			return report(ctx, -EINVAL, line, NULL, "@include is not supported");
+		} else if (includes_only) {
+			p++;
 		} else if (isalpha((unsigned char)*p) || *p == '*') {
 			while (is_name_char(*p))
 				p++;
@@ -976,6 +986,9 @@ int config_load(const char *path, struct mth_config **out, char *err, size_t err
 	if (ret < 0)
 		goto fail;
 
+	ret = check_literals(&ctx, text, true);
+	if (ret < 0)
+		goto fail;
 	if (config_read_string(&lc, text) != CONFIG_TRUE) {
 		if (config_error_file(&lc))
 			ctx.path = config_error_file(&lc);
@@ -983,7 +996,7 @@ int config_load(const char *path, struct mth_config **out, char *err, size_t err
 			     config_error_text(&lc) ? config_error_text(&lc) : "parse error");
 		goto fail;
 	}
-	ret = check_literals(&ctx, text);
+	ret = check_literals(&ctx, text, false);
 	if (ret < 0)
 		goto fail;
 

@@ -80,6 +80,7 @@ struct mth_config {
 	unsigned body_timeout;      /* seconds between two reads of a body */
 	unsigned send_timeout;      /* seconds between two writes of a response */
 	unsigned max_connections_per_ip; /* 0 = no cap */
+	unsigned client_ipv6_prefix; /* bits of an IPv6 address that make a client */
 	unsigned max_request_line;  /* bytes; longer: 414 */
 	unsigned max_header_size;   /* bytes of header fields; more: 431 */
 	unsigned max_header_count;  /* header fields; more: 431 */

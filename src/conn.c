@@ -34,6 +34,7 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "random.h"
 #include "response.h"
 #include "router.h"
 #include "site.h"
@@ -540,19 +541,6 @@ static size_t validator_fields(char *out, const struct file_cache_file *f,
 	return (size_t)(p - out);
 }
 
-static uint64_t random_u64(void)
-{
-	static __thread uint64_t state;
-
-	if (!state)
-		state = (uint64_t)mth_clock_us() ^ ((uint64_t)(uintptr_t)&state << 16) ^
-			0x9e3779b97f4a7c15ull;
-	state ^= state << 13;
-	state ^= state >> 7;
-	state ^= state << 17;
-	return state;
-}
-
 /* A whole 200 (or its HEAD) from the file cache's copy of the bytes: the
  * body goes into out[] after the head when it fits, so head and body leave
  * in one send(); else do_write() sends out[] and the cached bytes with one
@@ -929,15 +917,25 @@ static void log_access(struct conn *c)
 	access_log_request(c->site->cfg, &e);
 }
 
-/* Does the buffer hold CRLF CRLF (searching from just before SCAN_FROM)? */
-static bool head_complete(const struct iobuf *io, size_t scan_from)
+/* Can the parser decide yet?  At CRLF CRLF (a whole head), and at a bare
+ * LF: RFC 9112 section 2.2 lets a server either take a lone LF as a line
+ * end or reject the message.  We reject it (400 from http_parse.c, which
+ * also rejects bare CR), at once rather than wait for a CRLF CRLF that a
+ * client ending its lines in LF never sends: accepting would make us read
+ * a head differently from a proxy in front that keeps "a\nb" inside one
+ * field, the start of a request-smuggling split.  Looks at every LF from
+ * just before SCAN_FROM on. */
+static bool head_decidable(const struct iobuf *io, size_t scan_from)
 {
-	const char *p = io->in + (scan_from >= 3 ? scan_from - 3 : 0), *end = io->in + io->in_len;
+	const char *b = io->in, *p;
+	size_t i = scan_from >= 3 ? scan_from - 3 : 0, at;
 
-	while (end - p >= 4 && (p = memchr(p + 1, '\n', (size_t)(end - p - 1))) != NULL) {
-		/* p is the LF of some "\r\n": is it followed by "\r\n"? */
-		if (end - p >= 3 && p[1] == '\r' && p[2] == '\n' && p[-1] == '\r')
-			return true;
+	for (; i < io->in_len && (p = memchr(b + i, '\n', io->in_len - i)) != NULL; i = at + 1) {
+		at = (size_t)(p - b);
+		if (at == 0 || b[at - 1] != '\r')
+			return true; /* bare LF */
+		if (at >= 3 && b[at - 2] == '\n' && b[at - 3] == '\r')
+			return true; /* CRLF CRLF */
 	}
 	return false;
 }
@@ -951,7 +949,7 @@ static bool worth_parsing(const struct conn *c, size_t old_len)
 	const struct iobuf *io = c->io;
 	size_t rl = c->site->limits.max_request_line + 2;
 
-	if (head_complete(io, old_len) || io->in_len >= io->in_cap)
+	if (head_decidable(io, old_len) || io->in_len >= io->in_cap)
 		return true;
 	return io->in_len > rl && old_len <= rl + 4 && !memmem(io->in, rl, "\r\n", 2);
 }

@@ -81,8 +81,9 @@ enum http_range_result http_range_select(const struct http_request *req,
  * HTTP_CONTENT_RANGE_SIZE is always enough. */
 size_t http_range_content_range(char *out, size_t outsz, const struct http_range *r, uint64_t size);
 
-/* A multipart boundary from 64 random bits (the caller's; e.g. getrandom()
- * once per thread and a counter): "mthttpd-" and 16 hex digits, written
+/* A multipart boundary from 64 random bits (the caller's: random_u64(),
+ * unpredictable, so that no uploader can plant the boundary in a file it
+ * later asks ranges of): "mthttpd-" and 16 hex digits, written
  * NUL-terminated into OUT (HTTP_RANGE_BOUNDARY_SIZE bytes).  A boundary
  * must not occur in the content (RFC 2046 section 5.1.1); 64 random bits
  * make that a matter of chance 2^-64 per position, which is what nginx and

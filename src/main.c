@@ -114,7 +114,7 @@ static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
 	log_set_level(s->cfg->log_level);
 	if (pool_resize(pool, s->cfg->pool_size, s->cfg->queue_size, err, errlen) < 0)
 		log_err("%s", err);
-	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip);
+	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip, s->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, s->cfg->busy_poll);
 	site_publish(s);
 	if (rebind)
@@ -229,7 +229,8 @@ static int serve(const char *config_path, struct site *site)
 		listeners_close(ls, nls);
 		goto out;
 	}
-	pool_set_per_ip_cap(pool, site->cfg->max_connections_per_ip);
+	pool_set_per_ip_cap(pool, site->cfg->max_connections_per_ip,
+			    site->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, site->cfg->busy_poll);
 	if (sd_watchdog_enabled(0, &usec) > 0) {
 		wd.interval_us = usec / 2;

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "client_key.h"
+#include "client_table.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
@@ -37,23 +39,10 @@
 #define SPIN_POLL_NS 2000 /* first interval between two polls of a spin */
 #define SPIN_POLL_MAX_NS 32000 /* the interval doubles up to this */
 
-#define IPC_BUCKETS 4096
-
-/* A client address: IPv4 as v4-mapped IPv6, so both stacks count alike. */
-struct ip_key {
-	unsigned char a[16];
-};
-
-struct ip_count {
-	struct ip_key key;
-	unsigned n;
-	struct ip_count *next;
-};
-
 struct reg_entry {
 	struct conn *c;
-	bool counted; /* holds one of its address's per-IP slots */
-	struct ip_key key;
+	bool counted; /* holds one of its client's max_connections_per_ip slots */
+	struct client_key key;
 };
 
 struct worker {
@@ -111,9 +100,11 @@ struct pool {
 	pthread_cond_t regcond; /* signalled when the last connection closes */
 	struct reg_entry *reg;
 	size_t regcap, nconns;
-	/* per client address counts, for max_connections_per_ip (under reglock) */
-	struct ip_count *ipc[IPC_BUCKETS];
-	unsigned per_ip_cap; /* atomic: 0 = off */
+	/* open connections per client, for max_connections_per_ip (under
+	 * reglock); IPv6 clients by their first ipv6_prefix bits */
+	struct client_table *clients;
+	unsigned per_ip_cap;  /* atomic: 0 = off */
+	unsigned ipv6_prefix; /* atomic: client_ipv6_prefix */
 	int64_t spin_ns;     /* atomic: busy_poll, see wait_events() */
 
 	bool accept_paused; /* under reglock: out of fds, retried by the reaper */
@@ -142,74 +133,22 @@ static bool log_due(int64_t *last)
  * Registry of open connections
  */
 
-static struct ip_key ip_key_of(const struct sockaddr_storage *ss)
-{
-	struct ip_key k = { { 0 } };
-
-	if (ss->ss_family == AF_INET6) {
-		memcpy(k.a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	} else if (ss->ss_family == AF_INET) {
-		k.a[10] = k.a[11] = 0xff;
-		memcpy(k.a + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	}
-	return k;
-}
-
-static unsigned ip_hash(const struct ip_key *k)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < sizeof k->a; i++)
-		h = (h ^ k->a[i]) * 16777619u;
-	return h % IPC_BUCKETS;
-}
-
-/* Under reglock.  Take one of KEY's slots; false when all CAP are taken
- * (or on allocation failure, which then refuses rather than uncaps). */
-static bool ip_take(struct pool *p, const struct ip_key *key, unsigned cap)
-{
-	struct ip_count **head = &p->ipc[ip_hash(key)], *e;
-
-	for (e = *head; e; e = e->next)
-		if (memcmp(&e->key, key, sizeof *key) == 0)
-			break;
-	if (!e) {
-		e = calloc(1, sizeof *e);
-		if (!e)
-			return false;
-		e->key = *key;
-		e->next = *head;
-		*head = e;
-	}
-	if (e->n >= cap)
-		return false;
-	e->n++;
-	return true;
-}
-
-static void ip_release(struct pool *p, const struct ip_key *key)
-{
-	struct ip_count **pp = &p->ipc[ip_hash(key)], *e;
-
-	for (; (e = *pp); pp = &e->next) {
-		if (memcmp(&e->key, key, sizeof *key))
-			continue;
-		if (--e->n == 0) {
-			*pp = e->next;
-			free(e);
-		}
-		return;
-	}
-}
-
-/* Register C (from address SS).  Returns 0, -ENOMEM, or -EUSERS when its
- * address already has max_connections_per_ip connections. */
-static int registry_add(struct pool *p, struct conn *c, const struct sockaddr_storage *ss)
+/* Register C (from address SS, LEN bytes).  Returns 0, -ENOMEM, -EUSERS
+ * when its client already has max_connections_per_ip connections, or
+ * -EBUSY when the per-client table refuses a new client (a full chain).
+ * The client's key goes to *KEY. */
+static int registry_add(struct pool *p, struct conn *c, const struct sockaddr_storage *ss,
+			socklen_t len, struct client_key *key)
 {
 	size_t fd = (size_t)conn_fd(c);
 	unsigned cap = __atomic_load_n(&p->per_ip_cap, __ATOMIC_RELAXED);
-	struct ip_key key = ip_key_of(ss);
+	unsigned prefix = __atomic_load_n(&p->ipv6_prefix, __ATOMIC_RELAXED);
+	bool counted = false;
 	int r = 0;
+
+	/* not an IP client (a Unix socket from systemd): nothing to count */
+	if (cap && client_key_from_sockaddr(key, (const struct sockaddr *)ss, len, prefix) == 0)
+		counted = true;
 
 	pthread_mutex_lock(&p->reglock);
 	if (fd >= p->regcap) {
@@ -226,11 +165,14 @@ static int registry_add(struct pool *p, struct conn *c, const struct sockaddr_st
 		p->reg = n;
 		p->regcap = ncap;
 	}
-	if (cap && !ip_take(p, &key, cap)) {
-		r = -EUSERS;
-		goto out;
+	if (counted) {
+		r = client_table_take(p->clients, key, cap);
+		if (r < 0)
+			goto out;
 	}
-	p->reg[fd] = (struct reg_entry){ .c = c, .counted = cap > 0, .key = key };
+	p->reg[fd] = (struct reg_entry){ .c = c, .counted = counted };
+	if (counted)
+		p->reg[fd].key = *key;
 	p->nconns++;
 out:
 	pthread_mutex_unlock(&p->reglock);
@@ -245,7 +187,7 @@ static void conn_close(struct pool *p, struct conn *c)
 
 	pthread_mutex_lock(&p->reglock);
 	if (p->reg[fd].counted)
-		ip_release(p, &p->reg[fd].key);
+		client_table_release(p->clients, &p->reg[fd].key);
 	p->reg[fd].c = NULL;
 	p->reg[fd].counted = false;
 	if (--p->nconns == 0)
@@ -254,10 +196,12 @@ static void conn_close(struct pool *p, struct conn *c)
 	conn_free(c);
 }
 
-void pool_set_per_ip_cap(struct pool *p, unsigned cap)
+void pool_set_per_ip_cap(struct pool *p, unsigned cap, unsigned ipv6_prefix)
 {
-	/* connections counted under an old cap keep their slot until they
-	 * close; ones accepted uncounted stay uncounted */
+	/* connections counted under an old cap or prefix keep their slot
+	 * (under the key they were counted by) until they close; ones
+	 * accepted uncounted stay uncounted */
+	__atomic_store_n(&p->ipv6_prefix, ipv6_prefix, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->per_ip_cap, cap, __ATOMIC_RELAXED);
 }
 
@@ -488,6 +432,30 @@ static void hand_off(struct pool *p, struct conn *c)
 	conn_close(p, c);
 }
 
+/* A connection refused at accept by the per-client table: R is -EUSERS
+ * (its client has max_connections_per_ip open: 429) or -EBUSY (the
+ * table's chain for a new client is full: 503). */
+static void log_per_client_reject(struct pool *p, struct conn *c, const struct client_key *key,
+				  int r)
+{
+	char client[CLIENT_KEY_TEXT_SIZE];
+
+	client_key_format(key, client);
+	if (r == -EUSERS)
+		log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+			  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", conn_peer(c)),
+				     LOG_INT("MTHTTPD_STATUS", 429)),
+			  "security: %s (client %s) has max_connections_per_ip (%u) open "
+			  "connections -> 429",
+			  conn_peer(c), client, __atomic_load_n(&p->per_ip_cap, __ATOMIC_RELAXED));
+	else
+		log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+			  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", conn_peer(c)),
+				     LOG_INT("MTHTTPD_STATUS", 503)),
+			  "security: per-client table has %d clients in the chain of %s -> 503",
+			  CLIENT_TABLE_MAX_CHAIN, client);
+}
+
 /* Accept what is pending on L (up to ACCEPT_BATCH).  Returns the first new
  * connection, which the calling worker W serves itself; the rest are queued
  * (queue_size), beyond that answered 503.  Of the queued ones, as many as
@@ -501,6 +469,7 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
+		struct client_key key;
 		struct conn *c;
 		uint64_t rejected;
 		int r;
@@ -522,16 +491,11 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 			break;
 		}
 		c = conn_new(fd, (struct sockaddr *)&ss, len, l);
-		r = c ? registry_add(p, c, &ss) : -ENOMEM;
-		if (r == -EUSERS) {
+		r = c ? registry_add(p, c, &ss, len, &key) : -ENOMEM;
+		if (r == -EUSERS || r == -EBUSY) {
 			if (log_due(&p->last_per_ip_log))
-				log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
-					  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", conn_peer(c)),
-						     LOG_INT("MTHTTPD_STATUS", 429)),
-					  "security: %s has max_connections_per_ip (%u) open "
-					  "connections -> 429",
-					  conn_peer(c), __atomic_load_n(&p->per_ip_cap, __ATOMIC_RELAXED));
-			reject(fd, 429);
+				log_per_client_reject(p, c, &key, r);
+			reject(fd, r == -EUSERS ? 429 : 503);
 			conn_free(c);
 			continue;
 		}
@@ -879,6 +843,8 @@ static int epoll_add(int epfd, int fd, uint32_t events, void *tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+static void pool_destroy(struct pool *p, bool close_listeners);
+
 int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned pool_size,
 	       unsigned queue_size, char *err, size_t errlen)
 {
@@ -904,8 +870,10 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	memcpy(p->ls, l, n * sizeof *l);
 	p->nls = n;
 	p->qcap = queue_size;
+	p->ipv6_prefix = CLIENT_KEY_IPV6_PREFIX_DEFAULT;
 	p->workers = calloc(WORKERS_MAX, sizeof *p->workers);
-	if (!p->workers) {
+	p->clients = client_table_new();
+	if (!p->workers || !p->clients) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -953,7 +921,9 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 fail_epoll:
 	snprintf(err, errlen, "epoll_ctl: %s", strerror(-r));
 fail:
-	pool_free(p);
+	/* the listeners stay the caller's: not closed here (the caller
+	 * closes them, and a second close could hit a reused number) */
+	pool_destroy(p, false);
 	return r;
 }
 
@@ -1057,10 +1027,10 @@ size_t pool_wait_idle(struct pool *p, int64_t timeout_ms)
 	return left;
 }
 
-void pool_free(struct pool *p)
+/* Stop everything and free P; close the listeners only with
+ * CLOSE_LISTENERS (they are the caller's until pool_start() succeeds). */
+static void pool_destroy(struct pool *p, bool close_listeners)
 {
-	if (!p)
-		return;
 	if (p->stopfd >= 0 && eventfd_write(p->stopfd, 1) < 0)
 		log_err("cannot stop the workers: %s", strerror(errno));
 	pthread_mutex_lock(&p->slotlock);
@@ -1081,13 +1051,8 @@ void pool_free(struct pool *p)
 		if (p->reg[fd].c)
 			conn_free(p->reg[fd].c);
 	conn_cache_release();
-	for (size_t b = 0; b < IPC_BUCKETS; b++)
-		while (p->ipc[b]) {
-			struct ip_count *e = p->ipc[b];
-			p->ipc[b] = e->next;
-			free(e);
-		}
-	for (size_t i = 0; i < p->nls; i++)
+	client_table_free(p->clients);
+	for (size_t i = 0; close_listeners && i < p->nls; i++)
 		if (p->ls[i].fd >= 0)
 			close(p->ls[i].fd);
 	free(p->reg);
@@ -1107,6 +1072,12 @@ void pool_free(struct pool *p)
 	pthread_cond_destroy(&p->regcond);
 	pthread_cond_destroy(&p->reapcond);
 	free(p);
+}
+
+void pool_free(struct pool *p)
+{
+	if (p)
+		pool_destroy(p, true);
 }
 
 void pool_get_stats(struct pool *p, struct pool_stats *out)

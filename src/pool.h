@@ -33,9 +33,10 @@ struct pool_stats {
 	uint64_t rejected;  /* 503s because the queue was full */
 };
 
-/* Start POOL_SIZE workers serving the N listeners in L.  The pool owns the
- * listening fds from now on (pool_free closes them).  Returns 0 or a
- * negative errno with a message in ERR. */
+/* Start POOL_SIZE workers serving the N listeners in L.  On success the
+ * pool owns the listening fds (pool_free closes them); on failure they are
+ * still the caller's, open, to close once.  Returns 0 or a negative errno
+ * with a message in ERR. */
 int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned pool_size,
 	       unsigned queue_size, char *err, size_t errlen);
 
@@ -46,8 +47,10 @@ int pool_resize(struct pool *p, unsigned pool_size, unsigned queue_size, char *e
 		size_t errlen);
 
 /* max_connections_per_ip (0: no cap): connections beyond it from one
- * client address get 429 with Retry-After and are closed at accept. */
-void pool_set_per_ip_cap(struct pool *p, unsigned cap);
+ * client get 429 with Retry-After and are closed at accept.  A client is
+ * an IPv4 address (IPv4-mapped IPv6 included) or the first IPV6_PREFIX
+ * bits of an IPv6 address (client_ipv6_prefix; see client_key.h). */
+void pool_set_per_ip_cap(struct pool *p, unsigned cap, unsigned ipv6_prefix);
 
 /* busy_poll: microseconds a worker that has just served requests keeps
  * polling for more before it sleeps (0: sleeps at once). */

@@ -10,9 +10,8 @@
  * entry, fsync the directory.  The directory fsync is shared by the
  * uploads waiting for one at the same time (dir_sync_wait()).
  *
- * Per thread: a pool of random bytes.  Process-wide: the directory sync
- * slots, under sync_lock.  Per upload: a struct upload_stream (one 64 KiB
- * buffer). */
+ * Names draw from random.c.  Process-wide: the directory sync slots, under
+ * sync_lock.  Per upload: a struct upload_stream (one 64 KiB buffer). */
 #include "upload.h"
 
 #include <dirent.h>
@@ -24,11 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "json_validate.h"
+#include "random.h"
 #include "util.h"
 
 /* "upload_YYYYmmddTHHMMSSZ_" + 16 hex + ".json" */
@@ -156,65 +155,6 @@ out:
  * Names
  */
 
-/* Fallback when getrandom(2) cannot deliver (ENOSYS, or EAGAIN before the
- * kernel's pool is initialised early in boot): xorshift64* per thread,
- * seeded from two clocks, the thread id and a thread-local address.  Such
- * names are unique enough -- a clash only costs a retry, as linking never
- * replaces a file -- but guessable, so an upload stored this way is less
- * private than one named from getrandom(). */
-static uint64_t fallback_random(void)
-{
-	static __thread uint64_t state;
-	uint64_t x;
-
-	if (!state) {
-		struct timespec rt = { 0 }, mono = { 0 };
-
-		clock_gettime(CLOCK_REALTIME, &rt);
-		clock_gettime(CLOCK_MONOTONIC, &mono);
-		x = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
-		x ^= ((uint64_t)mono.tv_nsec << 32) ^ (uint64_t)mono.tv_sec;
-		x ^= (uint64_t)gettid() << 48 ^ (uint64_t)(uintptr_t)&state;
-		/* splitmix64 finaliser: spread the low-entropy seed bits */
-		x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-		x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-		x ^= x >> 31;
-		state = x ? x : 0x9e3779b97f4a7c15u;
-	}
-	state ^= state >> 12;
-	state ^= state << 25;
-	state ^= state >> 27;
-	return state * 0x2545f4914f6cdd1du;
-}
-
-/* getrandom(2) is a system call every time, and a name needs only 8
- * bytes: draw RANDOM_POOL bytes at once and hand them out per thread. */
-#define RANDOM_POOL 256
-
-static uint64_t random64(void)
-{
-	static __thread unsigned char pool[RANDOM_POOL];
-	static __thread size_t pos, end;
-	uint64_t v = 0;
-	ssize_t n;
-	int saved;
-
-	if (end - pos < sizeof(v)) {
-		saved = errno;
-		do {
-			n = getrandom(pool, sizeof(pool), GRND_NONBLOCK);
-		} while (n < 0 && errno == EINTR);
-		errno = saved;
-		pos = end = 0;
-		if (n < (ssize_t)sizeof(v))
-			return fallback_random();
-		end = (size_t)n;
-	}
-	for (size_t i = 0; i < sizeof(v); i++)
-		v = v << 8 | pool[pos++];
-	return v;
-}
-
 /* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the name has room for
  * four year digits and nothing else could pass upload_name_valid(). */
 #define NAME_TIME_MIN ((time_t)-62167219200)
@@ -266,7 +206,7 @@ int upload_make_name(char *out, size_t outsz, time_t now)
 	memcpy(p, "upload_", 7);
 	p = put_utc(p + 7, now);
 	*p++ = '_';
-	p = mth_hex16(p, random64());
+	p = mth_hex16(p, random_u64());
 	memcpy(p, ".json", sizeof(".json"));
 	return 0;
 }
@@ -346,7 +286,7 @@ static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE], int sync_flag)
 		return -errno;
 	for (int i = 0; i < NAME_TRIES; i++) {
 		memcpy(tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
-		p = mth_hex16(tmp + sizeof(TMP_PREFIX) - 1, random64());
+		p = mth_hex16(tmp + sizeof(TMP_PREFIX) - 1, random_u64());
 		memcpy(p, TMP_SUFFIX, sizeof(TMP_SUFFIX));
 		fd = openat(dir_fd, tmp, O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0640);
 		if (fd >= 0)

@@ -63,6 +63,10 @@ static void check_result(enum http_parse_status r, const struct http_request *re
 	CHECK(req->version_minor == 0 || req->has_host);
 	/* The head ends with CRLF CRLF (or is the empty field section). */
 	CHECK(base[req->head_len - 1] == '\n' && base[req->head_len - 2] == '\r');
+	/* A bare LF is rejected, never taken as a line end (RFC 9112
+	 * section 2.2 allows either; see conn.c head_decidable()). */
+	for (size_t i = 0; i < req->head_len; i++)
+		CHECK(base[i] != '\n' || (i > 0 && base[i - 1] == '\r'));
 }
 
 static void run(const struct http_limits *lim, const char *buf, size_t len, size_t cut)

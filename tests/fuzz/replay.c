@@ -9,7 +9,8 @@
  *
  * Without arguments it replays $MTHTTPD_SRCDIR/tests/fuzz/corpus/<target>
  * (<target> from the program's name after "replay_"; FUZZ_CORPUS overrides
- * the directory) and speaks TAP, one "ok" per input, for `make check`. */
+ * the directory) and speaks TAP, one "ok" per input, for `make check`.
+ * Replaying nothing (an empty or missing corpus) is a failure. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,6 +147,12 @@ int main(int argc, char **argv)
 			printf("Bail out! cannot read %s\n", dir);
 			return 1;
 		}
+		/* "1..0" would be a TAP skip: a lost or empty corpus must fail
+		 * the run instead of passing with nothing replayed */
+		if (count == 0) {
+			printf("Bail out! no inputs in %s\n", dir);
+			return 1;
+		}
 		printf("1..%u\n", count);
 		return 0;
 	}
@@ -153,5 +160,9 @@ int main(int argc, char **argv)
 		if (run_path(argv[i]) < 0)
 			ret = 1;
 	printf("replayed %u input(s)\n", count);
+	if (count == 0) {
+		fprintf(stderr, "no inputs\n");
+		ret = 1;
+	}
 	return ret;
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -118,12 +120,12 @@ void server_write_config(struct server *s, const struct server_opts *o, unsigned
 	f = fopen(tmp, "w");
 	cr_assert_not_null(f);
 	fprintf(f,
-		"port = %u;\nlisten_address = \"127.0.0.1\";\n"
+		"port = %u;\nlisten_address = \"%s\";\n"
 		"document_root = \"%s\";\nuploads_dir = \"uploads\";\n"
 		"pool_size = %u;\nqueue_size = %u;\nkeepalive_timeout = %u;\n"
 		"max_requests = %u;\nmax_body_size = %llu;\n"
 		"log_level = \"debug\";\n%s\n%s\n",
-		port, s->docroot, o->pool_size ? o->pool_size : 4,
+		port, o->ipv6 ? "::" : "127.0.0.1", s->docroot, o->pool_size ? o->pool_size : 4,
 		o->queue_size ? o->queue_size : 256,
 		o->keepalive_timeout ? o->keepalive_timeout : 5,
 		o->max_requests ? o->max_requests : 100,
@@ -154,8 +156,10 @@ void server_start(struct server *s, const struct server_opts *o)
 	static const struct server_opts defaults = { 0 };
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	socklen_t len = sizeof sin;
+	struct sockaddr *sa = o && o->ipv6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
+	socklen_t len = o && o->ipv6 ? sizeof sin6 : sizeof sin;
 	int lfd, logfd;
 
 	if (!o)
@@ -184,18 +188,22 @@ void server_start(struct server *s, const struct server_opts *o)
 		snprintf(s->docroot, sizeof s->docroot, "%s/resources", srcdir());
 	}
 
-	/* the "socket unit": 127.0.0.1:0, the kernel picks a free port (with
-	 * self_bind the daemon binds that port itself once we let it go) */
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	/* the "socket unit": 127.0.0.1:0 (or [::]:0, dual stack), the kernel
+	 * picks a free port (with self_bind the daemon binds that port itself
+	 * once we let it go) */
+	lfd = socket(sa->sa_family, SOCK_STREAM, 0);
 	cr_assert_geq(lfd, 0);
 	{
-		int one = 1; /* as mthttpd.socket's DeferAcceptSec=1s */
+		int one = 1, zero = 0; /* as mthttpd.socket's DeferAcceptSec=1s */
 		cr_assert_eq(setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one), 0);
+		if (o->ipv6)
+			cr_assert_eq(setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero),
+				     0);
 	}
-	cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	cr_assert_eq(bind(lfd, sa, len), 0, "bind: %s", strerror(errno));
 	cr_assert_eq(listen(lfd, 1024), 0);
-	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	s->port = ntohs(sin.sin_port);
+	cr_assert_eq(getsockname(lfd, sa, &len), 0);
+	s->port = o->ipv6 ? ntohs(sin6.sin6_port) : ntohs(sin.sin_port);
 	if (o->self_bind) {
 		close(lfd);
 		lfd = -1;
@@ -335,6 +343,61 @@ int http_connect(unsigned port)
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "connect: %s",
 		     strerror(errno));
 	return fd;
+}
+
+int http_connect6_from(const char *src, unsigned port)
+{
+	struct sockaddr_in6 from = { .sin6_family = AF_INET6 };
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6,
+				   .sin6_port = htons((uint16_t)port),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct timeval tv = { 5, 0 };
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(inet_pton(AF_INET6, src, &from.sin6_addr), 1, "%s", src);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&from, sizeof from), 0, "bind %s: %s", src,
+		     strerror(errno));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof to), 0, "connect from %s: %s",
+		     src, strerror(errno));
+	return fd;
+}
+
+void harness_private_netns(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd;
+
+	if (unshare(CLONE_NEWNET) != 0)
+		cr_skip_test("cannot make a network namespace (needs CAP_SYS_ADMIN): %s",
+			     strerror(errno));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0, "SIOCGIFFLAGS lo: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	cr_assert_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0, "lo up: %s", strerror(errno));
+	close(fd);
+}
+
+/* As `ip -6 addr add ADDR/128 dev lo`, by ioctl: no iproute2 needed.  A
+ * loopback address does no duplicate address detection, so it is usable
+ * at once. */
+void harness_add_lo_addr6(const char *addr)
+{
+	struct in6_ifreq {
+		struct in6_addr ifr6_addr;
+		uint32_t ifr6_prefixlen;
+		int ifr6_ifindex;
+	} r = { .ifr6_prefixlen = 128, .ifr6_ifindex = (int)if_nametoindex("lo") };
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_gt(r.ifr6_ifindex, 0);
+	cr_assert_eq(inet_pton(AF_INET6, addr, &r.ifr6_addr), 1, "%s", addr);
+	cr_assert_eq(ioctl(fd, SIOCSIFADDR, &r), 0, "add %s to lo: %s", addr, strerror(errno));
+	close(fd);
 }
 
 void send_all(int fd, const void *buf, size_t len)

@@ -26,6 +26,7 @@ struct server_opts {
 	bool self_bind;             /* no socket activation: the daemon binds port */
 	unsigned watchdog_usec;     /* set WATCHDOG_USEC/WATCHDOG_PID */
 	bool one_cpu;               /* run the daemon on one CPU (affinity) */
+	bool ipv6;                  /* listen on [::] (dual stack), not 127.0.0.1 */
 };
 
 struct server {
@@ -57,6 +58,16 @@ bool server_log_contains(const struct server *s, const char *needle);
 
 /* A TCP connection to the server with 5 s send/receive timeouts. */
 int http_connect(unsigned port);
+/* The same to [::1]:PORT from the local address SRC (an IPv6 address
+ * added with harness_add_lo_addr6()). */
+int http_connect6_from(const char *src, unsigned port);
+
+/* Move the calling test process into a network namespace of its own with
+ * its loopback up (the daemon it starts inherits it); skips the test when
+ * that is not allowed (needs CAP_SYS_ADMIN).  Never touches the host's. */
+void harness_private_netns(void);
+/* Add ADDR/128 to lo (in the test's own namespace, see above). */
+void harness_add_lo_addr6(const char *addr);
 void send_all(int fd, const void *buf, size_t len);
 void send_str(int fd, const char *s);
 

@@ -1534,6 +1534,102 @@ Test(http11, multiple_ranges_are_multipart_byteranges)
 	free(want);
 }
 
+/* Lines ending in a bare LF: RFC 9112 section 2.2 lets a server take a
+ * lone LF as a line end or reject the message; this one rejects it (a
+ * proxy in front could read such a head differently), and must say so at
+ * once, not after header_timeout (20 s) of waiting for a CRLF CRLF that
+ * never comes.  Also when the bare LF arrives in a later segment. */
+Test(http11, bare_lf_is_answered_400_at_once)
+{
+	/* before and after "Host: localhost:PORT"; '|' splits two segments */
+	static const char *const heads[][2] = {
+		{ "GET /index.html HTTP/1.1\n", "\n\n" },
+		{ "GET /index.html HTTP/1.1\r\n", "\r\n\n" },
+		{ "GET /index.html HTTP/1.1\r\n", "\nAccept: */*\r\n\r\n" },
+		{ "\nGET /index.html HTTP/1.1\r\n", "\r\n\r\n" },
+		{ "GET /index.html HTTP/1.1\r\n", "\r\n|\n" },
+		{ "GET /index.html HTTP/1.1\r\n", "\r\n|X: 1\n" },
+	};
+
+	for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+		struct http_resp r;
+		const char *raw = fmt("%sHost: localhost:%u%s", heads[i][0], srv.port, heads[i][1]);
+		const char *cut = strchr(raw, '|');
+		int64_t t0 = mono_ms();
+		int fd = http_connect(srv.port);
+
+		if (cut) {
+			/* the first part alone is an incomplete head */
+			send_all(fd, raw, (size_t)(cut - raw));
+			usleep(100000);
+			send_str(fd, cut + 1);
+		} else {
+			send_str(fd, raw);
+		}
+		cr_assert_eq(http_read(fd, &r, false), 0, "head %zu: no answer", i);
+		cr_assert_eq(r.status, 400, "head %zu", i);
+		cr_assert_lt(mono_ms() - t0, 2000, "head %zu: answered after %lld ms", i,
+			     (long long)(mono_ms() - t0));
+		cr_assert(wait_closed(fd, 2000), "head %zu: a 400 closes", i);
+		http_resp_free(&r);
+		close(fd);
+	}
+}
+
+/* The boundary of a multipart/byteranges response must not be guessable:
+ * a client that stored a file (uploads are served back with Range support)
+ * and knew the next boundary could plant it in the file and split the
+ * parts its way.  One worker serves several multipart responses in a row;
+ * none may follow from the one before by a simple generator (the
+ * xorshift64 this server once used: the next value is a function of the
+ * one a client just saw), and none may repeat. */
+static uint64_t boundary_bits(const struct http_resp *r)
+{
+	char ctype[200];
+
+	cr_assert(http_header(r, "Content-Type", ctype, sizeof ctype));
+	cr_assert(strncmp(ctype, "multipart/byteranges; boundary=mthttpd-", 39) == 0, "%s",
+		  ctype);
+	cr_assert_eq(strlen(ctype + 39), 16, "%s", ctype);
+	return strtoull(ctype + 39, NULL, 16);
+}
+
+static uint64_t xorshift64(uint64_t x)
+{
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
+Test(boundary, is_not_predictable_from_the_previous_one, .fini = stop, .timeout = 60)
+{
+	struct server_opts o = { .pool_size = 1 };
+	uint64_t b[8];
+	int fd;
+
+	server_start(&srv, &o);
+	fd = http_connect(srv.port);
+	for (size_t i = 0; i < 8; i++) {
+		struct http_resp r;
+
+		send_str(fd, fmt("GET /photo.png HTTP/1.1\r\nHost: localhost:%u\r\n"
+				 "Range: bytes=0-9,50-59\r\n\r\n",
+				 srv.port));
+		cr_assert_eq(http_read(fd, &r, false), 0);
+		cr_assert_eq(r.status, 206);
+		b[i] = boundary_bits(&r);
+		http_resp_free(&r);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_neq(b[i], b[j], "boundary %zu repeats %zu", i, j);
+		if (i)
+			cr_assert_neq(b[i], xorshift64(b[i - 1]),
+				      "boundary %zu = xorshift64(boundary %zu): predictable", i,
+				      i - 1);
+	}
+	close(fd);
+}
+
 /* A resumed download with a real client: curl -C - */
 Test(http11, curl_resumes_a_download)
 {
@@ -1863,6 +1959,87 @@ Test(slow, per_ip_cap_answers_429, .init = per_ip_cap)
 	}
 	close(fd[1]);
 	close(fd[2]);
+}
+
+/* max_connections_per_ip counts an IPv6 client by its /64
+ * (client_ipv6_prefix): a client that owns a /64 gains nothing by moving
+ * from one of its addresses to the next.  The addresses are added to lo in
+ * a network namespace this test makes for itself (the daemon inherits it). */
+static void ipv6_clients(const char *extra)
+{
+	struct server_opts o = { .ipv6 = true, .extra = extra };
+
+	harness_private_netns();
+	harness_add_lo_addr6("2001:db8::1");
+	harness_add_lo_addr6("2001:db8::2");
+	harness_add_lo_addr6("2001:db8::3");
+	harness_add_lo_addr6("2001:db8:0:1::1");
+	server_start(&srv, &o);
+}
+
+/* A request on FD: the status of the answer (-1: none). */
+static int status_on(int fd)
+{
+	struct http_resp r;
+	int st;
+
+	send_str(fd, fmt("GET / HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+	if (http_read(fd, &r, false) != 0)
+		return -1;
+	st = r.status;
+	http_resp_free(&r);
+	return st;
+}
+
+Test(per_client, ipv6_counts_by_its_64, .fini = stop, .timeout = 60)
+{
+	int a, b, c, d, e;
+
+	ipv6_clients("max_connections_per_ip = 2;");
+	a = http_connect6_from("2001:db8::1", srv.port);
+	cr_assert_eq(status_on(a), 200);
+	b = http_connect6_from("2001:db8::2", srv.port);
+	cr_assert_eq(status_on(b), 200);
+	c = http_connect6_from("2001:db8::3", srv.port);
+	cr_assert_eq(status_on(c), 429, "a third address of the same /64 is the same client");
+	d = http_connect6_from("2001:db8:0:1::1", srv.port);
+	cr_assert_eq(status_on(d), 200, "another /64 is another client");
+	cr_assert(log_soon("(client 2001:db8::/64) has max_connections_per_ip (2)"));
+	/* IPv4 on the dual-stack socket (::ffff:127.0.0.1) is a client of
+	 * its own, counted as IPv4 */
+	e = http_connect(srv.port);
+	cr_assert_eq(status_on(e), 200);
+	close(e);
+	close(c);
+	close(a);
+	/* the slot comes back: the /64 gets one connection again */
+	for (int i = 0;; i++) {
+		int f = http_connect6_from("2001:db8::3", srv.port), st = status_on(f);
+
+		close(f);
+		if (st == 200)
+			break;
+		cr_assert_lt(i, 50, "the /64's slot was never given back (status %d)", st);
+		usleep(20000);
+	}
+	close(b);
+	close(d);
+}
+
+Test(per_client, ipv6_prefix_128_counts_each_address, .fini = stop, .timeout = 60)
+{
+	int a, b, c;
+
+	ipv6_clients("max_connections_per_ip = 1;\nclient_ipv6_prefix = 128;");
+	a = http_connect6_from("2001:db8::1", srv.port);
+	cr_assert_eq(status_on(a), 200);
+	b = http_connect6_from("2001:db8::2", srv.port);
+	cr_assert_eq(status_on(b), 200, "with /128 each address is a client");
+	c = http_connect6_from("2001:db8::1", srv.port);
+	cr_assert_eq(status_on(c), 429);
+	close(a);
+	close(b);
+	close(c);
 }
 
 static void tight_limits(void)

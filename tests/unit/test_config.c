@@ -362,6 +362,28 @@ Test(config, syntax_error_names_file_and_line)
 	load_fail("port = 8080;\n\n\nlog_level = \"info\"\npool_size 3\n", ":5: syntax error");
 }
 
+/* @include is refused before libconfig parses the file: libconfig would
+ * open and read the named file while parsing (any file, a FIFO, a device).
+ * The included file here has a syntax error, so a check after parsing
+ * reports that file's error instead of the refusal; a FIFO without a
+ * writer would block config_load() for good.  Strings and comments may
+ * still contain '@'. */
+Test(config, include_is_refused_before_parsing, .timeout = 10)
+{
+	char inc[160], fifo[160], text[400];
+
+	snprintf(inc, sizeof inc, "%s/included.conf", g_dir);
+	write_str(inc, "pool_size = ;\n");
+	snprintf(text, sizeof text, "port = 1;\n@include \"%s\"\n", inc);
+	load_fail(text, ":2: @include is not supported");
+	snprintf(fifo, sizeof fifo, "%s/fifo.conf", g_dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	snprintf(text, sizeof text, "@include \"%s\"\n", fifo);
+	load_fail(text, ":1: @include is not supported");
+	snprintf(text, sizeof text, "# @include \"%s\"\n/* @include */\nlisten_address = \"::\"; // @\n", fifo);
+	load_ok(text);
+}
+
 Test(config, duplicate_key)
 {
 	load_fail("port = 1;\nport = 2;\n", ":2: duplicate setting name");
@@ -506,6 +528,8 @@ static unsigned long long field(const char *key)
 		return g_cfg->max_connections_per_ip;
 	if (strcmp(key, "busy_poll") == 0)
 		return g_cfg->busy_poll;
+	if (strcmp(key, "client_ipv6_prefix") == 0)
+		return g_cfg->client_ipv6_prefix;
 	cr_assert_fail("no field %s", key);
 	return 0;
 }
@@ -947,6 +971,14 @@ Test(config, range_phase_timeouts_and_per_ip_cap)
 	cr_assert_eq(g_cfg->body_timeout, CONFIG_DEFAULT_BODY_TIMEOUT);
 	cr_assert_eq(g_cfg->send_timeout, CONFIG_DEFAULT_SEND_TIMEOUT);
 	cr_assert_eq(g_cfg->max_connections_per_ip, 0, "off by default");
+}
+
+Test(config, range_client_ipv6_prefix)
+{
+	check_range("client_ipv6_prefix", 32, 128);
+	load_ok("");
+	cr_assert_eq(g_cfg->client_ipv6_prefix, 64, "a /64 per client by default");
+	load_fail("client_ipv6_prefix = \"64\";\n", ":1: client_ipv6_prefix: must be an integer");
 }
 
 Test(config, range_busy_poll)
