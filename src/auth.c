@@ -3,9 +3,13 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "random.h"
+#include "siphash.h"
 
 static bool is_tchar_alpha(char c)
 {
@@ -181,4 +185,102 @@ void auth_verify_dummy(const char *pass)
 	static const char dummy[] = "$2y$05$PlPkcOl1eVC0hvfIg/ywxOnEqAHYrX7/N6/WdJTvIRbd4ddh7vCPO";
 
 	(void)auth_verify(dummy, pass);
+}
+
+/*
+ * The cache of verified credentials
+ */
+
+struct cache_slot {
+	uint64_t d1, d2;
+	int64_t added_ms;
+	bool used;
+};
+
+struct auth_cache {
+	pthread_mutex_t lock;
+	unsigned char k1[SIPHASH_KEY_SIZE], k2[SIPHASH_KEY_SIZE];
+	size_t n;
+	struct cache_slot slot[];
+};
+
+struct auth_cache *auth_cache_new(size_t slots)
+{
+	struct auth_cache *c;
+
+	if (slots == 0)
+		slots = 1;
+	if (slots > SIZE_MAX / sizeof(struct cache_slot) - 1)
+		return NULL;
+	c = calloc(1, sizeof(*c) + slots * sizeof(struct cache_slot));
+	if (!c)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	random_bytes(c->k1, sizeof(c->k1));
+	random_bytes(c->k2, sizeof(c->k2));
+	c->n = slots;
+	return c;
+}
+
+void auth_cache_free(struct auth_cache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->lock);
+	explicit_bzero(c->k1, sizeof(c->k1));
+	explicit_bzero(c->k2, sizeof(c->k2));
+	free(c);
+}
+
+/* user NUL password NUL hash: unambiguous, as neither the user nor the
+ * password may hold a NUL (auth_parse_basic() refuses CTLs). */
+static void digest(const struct auth_cache *cache, const struct auth_credentials *c,
+		   const char *hash, uint64_t *d1, uint64_t *d2)
+{
+	char buf[sizeof(c->user) + sizeof(c->pass) + HTPASSWD_HASH_MAX + 1];
+	size_t hlen = strnlen(hash, HTPASSWD_HASH_MAX), n = 0;
+
+	memcpy(buf, c->user, c->user_len);
+	n += c->user_len;
+	buf[n++] = '\0';
+	memcpy(buf + n, c->pass, c->pass_len);
+	n += c->pass_len;
+	buf[n++] = '\0';
+	memcpy(buf + n, hash, hlen);
+	n += hlen;
+	*d1 = siphash24(cache->k1, buf, n);
+	*d2 = siphash24(cache->k2, buf, n);
+	explicit_bzero(buf, n);
+}
+
+bool auth_cache_check(struct auth_cache *cache, const struct auth_credentials *c,
+		      const char *hash, int64_t now_ms)
+{
+	struct cache_slot *s;
+	uint64_t d1, d2;
+	bool hit;
+
+	digest(cache, c, hash, &d1, &d2);
+	s = &cache->slot[d1 % cache->n];
+	pthread_mutex_lock(&cache->lock);
+	hit = s->used && s->d1 == d1 && s->d2 == d2 && now_ms >= s->added_ms &&
+	      now_ms - s->added_ms < AUTH_CACHE_TTL_MS;
+	pthread_mutex_unlock(&cache->lock);
+	return hit;
+}
+
+void auth_cache_add(struct auth_cache *cache, const struct auth_credentials *c, const char *hash,
+		    int64_t now_ms)
+{
+	struct cache_slot *s;
+	uint64_t d1, d2;
+
+	digest(cache, c, hash, &d1, &d2);
+	s = &cache->slot[d1 % cache->n];
+	pthread_mutex_lock(&cache->lock);
+	s->d1 = d1;
+	s->d2 = d2;
+	s->added_ms = now_ms;
+	s->used = true;
+	pthread_mutex_unlock(&cache->lock);
 }

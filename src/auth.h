@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "htpasswd.h"
 
@@ -46,5 +47,31 @@ bool auth_verify(const char *hash, const char *pass);
 /* Spend the time a verification would for a user that does not exist, so
  * the answer's timing does not tell which users do. */
 void auth_verify_dummy(const char *pass);
+
+/*
+ * A bounded cache of recently verified credentials, as lighttpd's auth
+ * cache: a verification costs milliseconds, a lookup here microseconds.
+ * Entries are keyed by two SipHash-2-4 values (under random keys drawn once
+ * per cache) of user, password and stored hash, so nothing of the password
+ * is kept, a changed hash misses, and no one can aim for a collision.
+ * Direct-mapped: a new entry replaces whatever held its slot.  Only
+ * successes go in.  Thread-safe (one mutex, held for a compare or a copy).
+ */
+#define AUTH_CACHE_TTL_MS (300 * 1000)
+
+struct auth_cache;
+
+/* A cache of SLOTS entries; NULL when out of memory. */
+struct auth_cache *auth_cache_new(size_t slots);
+void auth_cache_free(struct auth_cache *c);
+
+/* True if C, verified against HASH, is in the cache and younger than
+ * AUTH_CACHE_TTL_MS at NOW_MS (monotonic milliseconds). */
+bool auth_cache_check(struct auth_cache *cache, const struct auth_credentials *c,
+		      const char *hash, int64_t now_ms);
+
+/* C was verified against HASH at NOW_MS. */
+void auth_cache_add(struct auth_cache *cache, const struct auth_credentials *c, const char *hash,
+		    int64_t now_ms);
 
 #endif

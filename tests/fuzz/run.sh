@@ -37,7 +37,7 @@ sources_of() {
 	chunked) echo "src/chunked.c" ;;
 	path) echo "src/path.c" ;;
 	json_validate) echo "src/json_validate.c" ;;
-	auth) echo "src/auth.c -lcrypt" ;;
+	auth) echo "src/auth.c src/random.c src/siphash.c -lcrypt" ;;
 	htpasswd) echo "src/htpasswd.c" ;;
 	host) echo "src/host.c" ;;
 	http_range) echo "src/http_range.c src/http_etag.c src/http_date.c src/http_parse.c" ;;

@@ -127,3 +127,53 @@ Test(auth_verify, every_accepted_format)
 	cr_expect(!auth_verify("", ""));
 	auth_verify_dummy("anything");
 }
+
+static void creds(struct auth_credentials *c, const char *user, const char *pass)
+{
+	memset(c, 0, sizeof(*c));
+	c->user_len = strlen(user);
+	memcpy(c->user, user, c->user_len);
+	c->pass_len = strlen(pass);
+	memcpy(c->pass, pass, c->pass_len);
+}
+
+Test(auth_cache, hits_only_what_was_added)
+{
+	struct auth_cache *cache = auth_cache_new(64);
+	struct auth_credentials a, b;
+
+	cr_assert_not_null(cache);
+	creds(&a, "alice", "pw-alice");
+	cr_expect(!auth_cache_check(cache, &a, H_BCRYPT, 0));
+	auth_cache_add(cache, &a, H_BCRYPT, 1000);
+	cr_expect(auth_cache_check(cache, &a, H_BCRYPT, 1000));
+	cr_expect(auth_cache_check(cache, &a, H_BCRYPT, 1000 + AUTH_CACHE_TTL_MS - 1));
+	cr_expect(!auth_cache_check(cache, &a, H_BCRYPT, 1000 + AUTH_CACHE_TTL_MS), "expired");
+	/* another password, another user, another stored hash: misses */
+	creds(&b, "alice", "pw-alicE");
+	cr_expect(!auth_cache_check(cache, &b, H_BCRYPT, 1000));
+	creds(&b, "alicf", "pw-alice");
+	cr_expect(!auth_cache_check(cache, &b, H_BCRYPT, 1000));
+	/* the same bytes cut elsewhere: "alice" + "pw" vs "alicepw" + "" */
+	creds(&b, "alice:pw-alice", "");
+	cr_expect(!auth_cache_check(cache, &b, H_BCRYPT, 1000));
+	cr_expect(!auth_cache_check(cache, &a, H_SHA256, 1000), "the user's hash changed");
+	auth_cache_free(cache);
+	auth_cache_free(NULL);
+}
+
+/* A direct-mapped cache of one slot: the newest entry wins. */
+Test(auth_cache, bounded)
+{
+	struct auth_cache *cache = auth_cache_new(1);
+	struct auth_credentials a, b;
+
+	cr_assert_not_null(cache);
+	creds(&a, "alice", "1");
+	creds(&b, "bob", "2");
+	auth_cache_add(cache, &a, H_BCRYPT, 0);
+	auth_cache_add(cache, &b, H_SHA256, 0);
+	cr_expect(!auth_cache_check(cache, &a, H_BCRYPT, 0));
+	cr_expect(auth_cache_check(cache, &b, H_SHA256, 0));
+	auth_cache_free(cache);
+}
