@@ -1,14 +1,13 @@
-/* conn.c - one client connection: read, parse, route, handle, write.
+/* conn.c - one client connection: the state machine (enum conn_state).
  *
- * Memory: a struct conn is small and lives as long as the socket.  While a
- * request is in progress it owns a struct iobuf (request head buffer,
- * response head buffer, per-request state); an idle keep-alive connection
- * gives the iobuf back, so ten thousand idle clients cost little.  The POST
- * body, when there is one, is a separate allocation of Content-Length bytes
- * (bounded by max_body_size) owned by the iobuf. */
+ * Reads a request head, parses and routes it, hands it to its handler
+ * (serve_static.c for files, serve_upload.c for POST /upload), writes the
+ * response and starts over or closes; timeouts, keep-alive and pipelining.
+ * Bytes move through the connection's transport (transport.h: plain or
+ * TLS), never through a socket call here.  See conn_priv.h for the memory
+ * a connection owns. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -16,109 +15,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "access_log.h"
-#include "chunked.h"
 #include "clock.h"
-#include "conn.h"
+#include "conn_priv.h"
 #include "file_cache.h"
-#include "http_date.h"
-#include "http_etag.h"
-#include "http_range.h"
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
-#include "pool.h"
-#include "random.h"
 #include "response.h"
 #include "router.h"
 #include "site.h"
-#include "upload.h"
 
-/* The request head buffer holds the largest head the parser accepts: the
- * request line, its CRLF and the field block (see http_default_limits). */
-/* The request head buffer holds the largest head the site's limits accept:
- * the request line, its CRLF and the field block (max_request_line,
- * max_header_size); it is sized when the iobuf is allocated. */
-#define IN_SLACK 64
-#define OUT_CAP 4096
 #define LINGER_MS 2000
-/* Work done per conn_run() before the worker yields to other connections:
- * a fast client of a big file or a long pipeline must not starve the rest. */
-#define RUN_BYTES_BUDGET (1u << 20)
-#define RUN_REQUESTS_BUDGET 16
-#define SENDFILE_MAX 0x7ffff000 /* what one sendfile(2) call moves at most */
-#define COPY_CHUNK 65536        /* pread+send step for loopback clients */
-#define COPY_MIN (1u << 20)     /* ... of files at least this large */
-#define LOG_FIELD_CAP 256       /* bytes of Referer / User-Agent kept for the log */
-
-struct iobuf {
-	size_t in_len;
-	size_t out_len, out_off;
-	int file_fd;
-	uint64_t file_off, file_end;
-	char *body;
-	size_t body_len, body_need; /* body_need: Content-Length, or capacity when chunked */
-	bool expect_continue;
-	bool chunked;               /* the body is Transfer-Encoding: chunked */
-	struct chunked ck;
-
-	/* multipart/byteranges: the parts still to send after the current one */
-	bool multipart;
-	unsigned part, nparts;
-	char boundary[HTTP_RANGE_BOUNDARY_SIZE];
-	const char *part_type;
-	uint64_t file_size;
-	struct http_range ranges[HTTP_RANGES_MAX];
-
-	/* a body sent from the file cache's copy after out[]: the iobuf
-	 * holds a reference to MEM_FILE until the response is done */
-	const struct file_cache_file *mem_file;
-	size_t mem_off;
-
-	/* the request in progress, for the access log: copies, because the
-	 * parsed request dies before the response is complete */
-	int status;
-	bool close_after;
-	int64_t head_deadline; /* monotonic ms: the whole head by then */
-	uint64_t bytes_sent;
-	size_t head_bytes; /* of the response in out[], for the body size */
-	int64_t start_us;
-	time_t start_time;
-	char reqline[256];
-	char referer[LOG_FIELD_CAP];    /* only with an access_log file */
-	char user_agent[LOG_FIELD_CAP]; /* only with an access_log file */
-
-	char out[OUT_CAP];
-	size_t in_cap;
-	char in[]; /* in_cap bytes */
-};
-
-struct conn {
-	/* first, and never reset between lives: see conn_new/conn_free */
-	struct conn_sched sched;
-	struct conn *next_free;
-
-	int fd;
-	enum conn_state state;
-	unsigned port;
-	unsigned requests; /* responses completed on this connection */
-	unsigned site_gen;
-	struct site *site;
-	struct iobuf *io;
-	int64_t deadline; /* atomic, shared with the reaper */
-	bool timed_out;   /* atomic, set by the reaper */
-	bool idle;        /* atomic, read by the reaper on shutdown */
-	bool rd_more;     /* the last read filled its buffer: more may wait */
-	bool wr_more;     /* yielded while the socket was still writable */
-	bool loopback;    /* the client is on this host: copy file bodies */
-	char peer[56];    /* "ip:port" / "[ip6]:port" */
-};
+#define COPY_MIN (1u << 20) /* files this large to a loopback client: pread + send */
 
 /* Connection objects are type-stable: conn_free() puts them on this list and
  * conn_new() takes them back; the memory is only returned by
@@ -135,6 +49,26 @@ static __thread struct iobuf *io_spare;
 
 static bool draining;
 static uint64_t requests_served;
+
+static void (*block_begin)(void), (*block_end)(void);
+
+void conn_set_block_hooks(void (*begin)(void), void (*end)(void))
+{
+	block_begin = begin;
+	block_end = end;
+}
+
+void conn_block_begin(void)
+{
+	if (block_begin)
+		block_begin();
+}
+
+void conn_block_end(void)
+{
+	if (block_end)
+		block_end();
+}
 
 void conn_set_draining(bool on)
 {
@@ -179,10 +113,12 @@ static void format_ipv4(char *out, const unsigned char a[4], unsigned port)
 static bool is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
-		return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] == 127;
+		return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] ==
+		       127;
 	if (sa->sa_family == AF_INET6) {
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 	}
 	return false;
 }
@@ -228,7 +164,7 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 		memset((char *)c + offsetof(struct conn, next_free), 0,
 		       sizeof *c - offsetof(struct conn, next_free));
 	}
-	c->fd = fd;
+	transport_plain_init(&c->tp, fd);
 	c->state = CONN_READ_HEAD;
 	c->port = l->port;
 	c->site_gen = site_generation();
@@ -325,9 +261,7 @@ void conn_free(struct conn *c)
 		return;
 	log_debug("connection from %s closed after %u requests", c->peer, c->requests);
 	io_release(c);
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	transport_close(&c->tp);
 	site_unref(c->site);
 	c->site = NULL;
 	/* from here on a late claimer backs off (release: pairs with its
@@ -341,7 +275,7 @@ void conn_free(struct conn *c)
 
 int conn_fd(const struct conn *c)
 {
-	return c->fd;
+	return c->tp.fd;
 }
 
 const char *conn_peer(const struct conn *c)
@@ -362,9 +296,7 @@ bool conn_is_idle(const struct conn *c)
 void conn_timeout(struct conn *c)
 {
 	__atomic_store_n(&c->timed_out, true, __ATOMIC_RELAXED);
-	/* wakes the parked connection (EPOLLIN|EPOLLRDHUP) without closing the
-	 * fd under its owner's feet; the write side stays open for a 408 */
-	shutdown(c->fd, SHUT_RD);
+	transport_wake(&c->tp);
 }
 
 /* ------------------------------------------------------------------------
@@ -425,9 +357,9 @@ static bool want_keep_alive(const struct conn *c, const struct http_request *req
 
 /* Put head + optional in-memory body into io->out.  EXTRA are further field
  * lines.  Falls back to a bare 500 if it does not fit (it always should). */
-static void set_response(struct conn *c, int status, const char *ctype, const char *body,
-			 size_t body_len, uint64_t content_length, const char *extra,
-			 size_t extra_len, bool head_only)
+void conn_set_response(struct conn *c, int status, const char *ctype, const char *body,
+		       size_t body_len, uint64_t content_length, const char *extra,
+		       size_t extra_len, bool head_only)
 {
 	struct iobuf *io = c->io;
 	const struct mth_config *cfg = c->site->cfg;
@@ -461,8 +393,8 @@ static void set_response(struct conn *c, int status, const char *ctype, const ch
 	io->out_off = 0;
 }
 
-static void respond_error(struct conn *c, int status, bool json, const char *message,
-			  const char *allow, bool head_only)
+void conn_respond_error(struct conn *c, int status, bool json, const char *message,
+			const char *allow, bool head_only)
 {
 	char body[512], extra[128];
 	size_t blen, elen = 0;
@@ -473,8 +405,8 @@ static void respond_error(struct conn *c, int status, bool json, const char *mes
 		blen = response_error_html(body, sizeof body, status);
 	if (allow)
 		elen = (size_t)snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
-	set_response(c, status, json ? "application/json" : "text/html; charset=utf-8", body,
-		     blen, blen, elen ? extra : NULL, elen, head_only);
+	conn_set_response(c, status, json ? "application/json" : "text/html; charset=utf-8", body,
+			  blen, blen, elen ? extra : NULL, elen, head_only);
 }
 
 /* A status for a request we could not even parse: always closes. */
@@ -484,7 +416,7 @@ static void respond_parse_error(struct conn *c, int status)
 
 	copy_reqline(io, io->in, io->in_len);
 	io->close_after = true;
-	respond_error(c, status, false, NULL, NULL, false);
+	conn_respond_error(c, status, false, NULL, NULL, false);
 }
 
 /* ------------------------------------------------------------------------
@@ -494,7 +426,7 @@ static void respond_parse_error(struct conn *c, int status)
 /* A request refused for safety (traversal, Host): a warning in the main log
  * whatever access_log says, so that it is never rate-limited away with the
  * request lines nor switched off with them. */
-static void log_security(const struct conn *c, int status, const char *why)
+void conn_log_security(const struct conn *c, int status, const char *why)
 {
 	log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
 		  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer),
@@ -503,255 +435,7 @@ static void log_security(const struct conn *c, int status, const char *why)
 		  "security: %s \"%s\": %s -> %d", c->peer, c->io->reqline, why, status);
 }
 
-/* Append N bytes to a field block being built in a fixed buffer. */
-static char *put_bytes(char *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-
-#define PUT_LIT(p, lit) put_bytes((p), (lit), sizeof(lit) - 1)
-
-/* Validator and range fields for a file response: ETag, Last-Modified,
- * Accept-Ranges (RFC 9110 sections 8.8, 14.3), from the strings the file
- * cache formatted once.  OUT has room for FIELDS_CAP bytes: these, a
- * Content-Range and a Content-Disposition for a 255-byte name that is all
- * non-ASCII (filename*= triples it) together. */
-#define FIELDS_CAP 2048
-static size_t validator_fields(char *out, const struct file_cache_file *f,
-			       const struct http_validators *v, bool ranges)
-{
-	char date[HTTP_DATE_LEN + 1];
-	const char *lm = f->last_modified;
-	char *p = out;
-
-	/* an mtime in the future is sent as the response's date instead */
-	if (v->last_modified != f->mtime) {
-		http_date_format(v->last_modified, date);
-		lm = date;
-	}
-	p = PUT_LIT(p, "ETag: ");
-	p = put_bytes(p, v->etag, v->etag_len);
-	p = PUT_LIT(p, "\r\nLast-Modified: ");
-	p = put_bytes(p, lm, HTTP_DATE_LEN);
-	if (ranges)
-		p = PUT_LIT(p, "\r\nAccept-Ranges: bytes\r\n");
-	else
-		p = PUT_LIT(p, "\r\nAccept-Ranges: none\r\n");
-	return (size_t)(p - out);
-}
-
-/* A whole 200 (or its HEAD) from the file cache's copy of the bytes: the
- * body goes into out[] after the head when it fits, so head and body leave
- * in one send(); else do_write() sends out[] and the cached bytes with one
- * sendmsg(), and the iobuf keeps the entry referenced until then. */
-static void respond_from_memory(struct conn *c, const struct file_cache_file **fp,
-				const char *ctype, const char *extra, size_t elen, bool head)
-{
-	struct iobuf *io = c->io;
-	const struct file_cache_file *f = *fp;
-
-	set_response(c, 200, ctype, NULL, 0, f->size, extra, elen, true);
-	if (head || io->status != 200 || f->size == 0)
-		return;
-	if (f->size <= OUT_CAP - io->out_len) {
-		memcpy(io->out + io->out_len, f->data, f->size);
-		io->out_len += f->size;
-		return;
-	}
-	io->mem_file = f;
-	io->mem_off = 0;
-	*fp = NULL; /* the iobuf's reference now */
-}
-
-static void serve_file(struct conn *c, const struct http_request *req, const struct route *r,
-		       bool upload)
-{
-	struct iobuf *io = c->io;
-	const struct mth_config *cfg = c->site->cfg;
-	struct file_cache *fc = upload ? c->site->uploads : c->site->files;
-	const struct file_cache_file *f = NULL;
-	struct http_validators v;
-	struct http_ranges rs;
-	char extra[FIELDS_CAP], location[ROUTE_PATH_MAX + 2], ctype[160];
-	const char *type;
-	size_t elen = 0, n;
-	unsigned flags = 0;
-	int fd = -1, status;
-	enum http_range_result rr;
-
-again:
-	status = file_cache_lookup(fc, r->rel, r->is_dir, flags, &f, &fd, location,
-				   sizeof location);
-	if (status == 301) {
-		char loc[ROUTE_PATH_MAX + 32], body[512];
-		int ln = snprintf(loc, sizeof loc, "Location: %s\r\n", location);
-		size_t blen = response_error_html(body, sizeof body, 301);
-		set_response(c, 301, "text/html; charset=utf-8", body, blen, blen, loc,
-			     (size_t)ln, r->head);
-		return;
-	}
-	if (status != 200) {
-		if (status == 403)
-			log_security(c, 403, "path resolves outside the root or is not readable");
-		respond_error(c, status, upload, status == 404 ? "not found" : "cannot serve",
-			      NULL, r->head);
-		return;
-	}
-	type = upload ? "application/json" : f->content_type;
-	v = f->v;
-	http_validators_redate(&v, f->mtime, time(NULL));
-
-	/* RFC 9110 section 13.2.2: preconditions first, then Range */
-	status = http_conditional_evaluate(req, &v);
-	if (status == 304) {
-		/* RFC 9110 section 15.4.5: the fields a 200 would carry; the
-		 * Content-Length is the 200's (section 8.6) */
-		elen = validator_fields(extra, f, &v, cfg->max_ranges > 0);
-		set_response(c, 304, NULL, NULL, 0, f->size, extra, elen, true);
-		goto out;
-	}
-	if (status == 412) {
-		respond_error(c, 412, upload, "precondition failed", NULL, r->head);
-		goto out;
-	}
-	rr = HTTP_RANGE_IGNORE;
-	if (cfg->max_ranges)
-		rr = http_range_select(req, &v, f->size, cfg->max_ranges, &rs);
-	if (rr == HTTP_RANGE_UNSATISFIABLE) {
-		char body[512];
-		size_t blen = response_error_html(body, sizeof body, 416);
-		elen = (size_t)snprintf(extra, sizeof extra, "Content-Range: ");
-		elen += http_range_content_range(extra + elen, sizeof extra - elen, NULL, f->size);
-		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "\r\n");
-		set_response(c, 416, "text/html; charset=utf-8", body, blen, blen, extra, elen,
-			     r->head);
-		goto out;
-	}
-
-	elen = validator_fields(extra, f, &v, cfg->max_ranges > 0);
-	if (upload)
-		elen = (size_t)(PUT_LIT(extra + elen, "X-Content-Type-Options: nosniff\r\n") - extra);
-	else if (f->attachment)
-		elen += response_content_disposition(extra + elen, sizeof extra - elen, f->name);
-
-	if (rr == HTTP_RANGE_IGNORE && f->data) {
-		respond_from_memory(c, &f, type, extra, elen, r->head);
-		goto out;
-	}
-	/* Ranges and large files: sendfile() from an fd of exactly the file
-	 * the validators describe.  If it changed since the cache looked,
-	 * decide again on what is there now (that lookup hands us its fd). */
-	if (!r->head && fd < 0) {
-		fd = file_cache_open(fc, f);
-		if (fd < 0 && !flags) {
-			file_cache_put(f);
-			f = NULL;
-			flags = FILE_CACHE_REVALIDATE;
-			goto again;
-		}
-		if (fd < 0) {
-			respond_error(c, 500, upload, "cannot serve", NULL, r->head);
-			goto out;
-		}
-	}
-
-	io->file_size = f->size;
-	io->file_off = 0;
-	io->file_end = f->size;
-	if (rr == HTTP_RANGE_PARTIAL && rs.n == 1) {
-		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "Content-Range: ");
-		elen += http_range_content_range(extra + elen, sizeof extra - elen, &rs.r[0], f->size);
-		elen += (size_t)snprintf(extra + elen, sizeof extra - elen, "\r\n");
-		io->file_off = rs.r[0].first;
-		io->file_end = rs.r[0].last + 1;
-		set_response(c, 206, type, NULL, 0, io->file_end - io->file_off, extra, elen, true);
-	} else if (rr == HTTP_RANGE_PARTIAL) {
-		/* RFC 9110 section 14.6: one part per range, each with its own
-		 * Content-Type and Content-Range; the exact length is known.
-		 * The part heads point at the type: the site (and its MIME
-		 * table) outlives the response. */
-		http_range_boundary(io->boundary, random_u64());
-		io->part_type = type;
-		io->multipart = true;
-		io->part = 0;
-		io->nparts = (unsigned)rs.n;
-		memcpy(io->ranges, rs.r, rs.n * sizeof rs.r[0]);
-		snprintf(ctype, sizeof ctype, "multipart/byteranges; boundary=%s", io->boundary);
-		set_response(c, 206, ctype, NULL, 0,
-			     http_range_multipart_length(&rs, io->boundary, type, f->size), extra,
-			     elen, true);
-		io->file_off = io->file_end = 0; /* the parts are set up by do_write */
-	} else {
-		set_response(c, 200, type, NULL, 0, f->size, extra, elen, true);
-	}
-	n = io->file_end - io->file_off;
-	if (!r->head && (n > 0 || io->multipart)) {
-		io->file_fd = fd;
-		fd = -1;
-	} else {
-		io->multipart = false;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	file_cache_put(f);
-}
-
-static void finish_upload(struct conn *c)
-{
-	struct iobuf *io = c->io;
-	char err[160], name[UPLOAD_NAME_MAX], body[256], extra[128];
-	int r, n, m;
-
-	r = upload_validate_json(io->body, io->body_len, err, sizeof err);
-	if (r == -ENOMEM) {
-		log_err("upload from %s (%zu bytes): out of memory validating it -> 500", c->peer,
-			io->body_len);
-		respond_error(c, 500, true, "out of memory", NULL, false);
-		goto out;
-	}
-	if (r < 0) {
-		char msg[200];
-		snprintf(msg, sizeof msg, "invalid JSON: %s", err);
-		respond_error(c, 400, true, msg, NULL, false);
-		goto out;
-	}
-	/* fsyncs: another worker takes over meanwhile (not worth a hand-off
-	 * where fsync has nothing to wait for) */
-	if (!c->site->uploads_in_memory)
-		pool_block_begin();
-	r = upload_store(c->site->uploads_fd, io->body, io->body_len, name);
-	if (!c->site->uploads_in_memory)
-		pool_block_end();
-	if (r < 0) {
-		bool full = r == -ENOSPC || r == -EDQUOT;
-		log_err("upload from %s (%zu bytes) not stored: %s -> %d", c->peer, io->body_len,
-			strerror(-r), full ? 507 : 500);
-		respond_error(c, full ? 507 : 500, true,
-			      full ? "insufficient storage" : "cannot store the upload", NULL,
-			      false);
-		goto out;
-	}
-	log_event(LOG_INFO, LOG_ID_UPLOAD_STORED,
-		  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer), LOG_STR("MTHTTPD_UPLOAD", name),
-			     LOG_UINT("MTHTTPD_BYTES", io->body_len)),
-		  "upload from %s stored as %s/%s (%zu bytes)", c->peer, c->site->cfg->uploads_dir,
-		  name, io->body_len);
-	n = snprintf(body, sizeof body,
-		     "{\"status\":\"created\",\"path\":\"/uploads/%s\",\"bytes\":%zu}\n", name,
-		     io->body_len);
-	m = snprintf(extra, sizeof extra, "Location: /uploads/%s\r\n", name);
-	set_response(c, 201, "application/json", body, (size_t)n, (size_t)n, extra, (size_t)m,
-		     false);
-out:
-	free(io->body);
-	io->body = NULL;
-}
-
-/* Consume the head (and whatever body bytes are buffered for it) from the
- * input buffer, keeping pipelined bytes that follow. */
-static void consume_input(struct iobuf *io, size_t n)
+void conn_consume_input(struct iobuf *io, size_t n)
 {
 	if (n >= io->in_len) {
 		io->in_len = 0;
@@ -759,84 +443,6 @@ static void consume_input(struct iobuf *io, size_t n)
 	}
 	memmove(io->in, io->in + n, io->in_len - n);
 	io->in_len -= n;
-}
-
-#define CHUNKED_BODY_START (64 * 1024)
-
-static void start_upload_body(struct conn *c, const struct http_request *req)
-{
-	struct iobuf *io = c->io;
-	uint64_t max = c->site->cfg->max_body_size;
-	size_t need, have = io->in_len - req->head_len;
-
-	io->chunked = req->te_chunked;
-	if (io->chunked) {
-		/* the decoded size is unknown: start small, grow up to
-		 * max_body_size (the decoder answers 413 beyond it) */
-		struct chunked_limits lim = chunked_default_limits;
-		lim.max_body = max;
-		chunked_init(&io->ck, &lim);
-		need = max < CHUNKED_BODY_START ? (size_t)max : CHUNKED_BODY_START;
-	} else {
-		need = (size_t)req->content_length;
-	}
-	io->body = malloc(need ? need : 1);
-	if (!io->body) {
-		io->close_after = true;
-		respond_error(c, 500, true, "out of memory", NULL, false);
-		consume_input(io, io->in_len);
-		c->state = CONN_WRITE;
-		return;
-	}
-	io->body_len = 0;
-	io->body_need = need;
-	consume_input(io, req->head_len);
-	if (!io->chunked) {
-		if (have > need)
-			have = need;
-		memcpy(io->body, io->in, have);
-		io->body_len = have;
-		consume_input(io, have);
-	}
-	/* RFC 9110 section 10.1.1: everything said so far is acceptable, so
-	 * ask for the body (unless it is all here already) */
-	io->expect_continue = req->expect_continue && req->version_minor >= 1 &&
-			      (io->chunked || io->body_len < io->body_need);
-	c->state = CONN_READ_BODY;
-}
-
-/* Decode what the head buffer holds into the body.  Returns 1 when the body
- * is complete, 0 when more input is needed, or the error status. */
-static int decode_chunked(struct conn *c)
-{
-	struct iobuf *io = c->io;
-	uint64_t max = c->site->cfg->max_body_size;
-
-	for (;;) {
-		size_t used = 0, made = 0;
-		enum chunked_status st = chunked_decode(&io->ck, io->in, io->in_len,
-							 io->body + io->body_len,
-							 io->body_need - io->body_len, &used, &made);
-		io->body_len += made;
-		consume_input(io, used);
-		if (st == CHUNKED_DONE)
-			return 1; /* what is left in io->in is the next request */
-		if (st == CHUNKED_ERROR)
-			return chunked_error_status(&io->ck);
-		if (io->in_len == 0 || io->body_len < io->body_need)
-			return 0;
-		/* the body buffer is full but input is left: grow it */
-		if (io->body_need >= max)
-			return 413; /* cannot happen: the decoder stops at max */
-		{
-			size_t cap = io->body_need * 2 > max ? (size_t)max : io->body_need * 2;
-			char *b = realloc(io->body, cap ? cap : 1);
-			if (!b)
-				return 500;
-			io->body = b;
-			io->body_need = cap;
-		}
-	}
 }
 
 /* A whole head is buffered: decide, and either build the response or start
@@ -857,38 +463,38 @@ static void handle_request(struct conn *c, const struct http_request *req)
 	switch (r.kind) {
 	case ROUTE_ERROR:
 		if (r.security)
-			log_security(c, r.status, r.message);
-		respond_error(c, r.status, r.json, r.message, r.allow, r.head);
+			conn_log_security(c, r.status, r.message);
+		conn_respond_error(c, r.status, r.json, r.message, r.allow, r.head);
 		break;
 	case ROUTE_STATIC:
-		serve_file(c, req, &r, false);
+		serve_static(c, req, &r, false);
 		break;
 	case ROUTE_UPLOAD_GET:
-		serve_file(c, req, &r, true);
+		serve_static(c, req, &r, true);
 		break;
 	case ROUTE_UPLOAD_POST:
-		start_upload_body(c, req);
+		serve_upload_start(c, req);
 		return;
 	}
 	/* Whatever the handler left unread is not consumed as a new request:
 	 * close_after is set for every route that leaves a body behind. */
-	consume_input(io, io->close_after ? io->in_len : req->head_len);
+	conn_consume_input(io, io->close_after ? io->in_len : req->head_len);
 	c->state = CONN_WRITE;
 }
 
 /* ------------------------------------------------------------------------
  * The state machine.  Each step either moves to another state and asks to
- * run again (STEP_AGAIN) or says what to wait for.
+ * run again (STEP_AGAIN) or says what to wait for (enum step).
  */
 
-enum step { STEP_AGAIN, STEP_READ, STEP_WRITE, STEP_CLOSE };
-
-/* recv(2) that remembers whether the socket may hold more: epoll reports a
+/* A read that remembers whether the socket may hold more: epoll reports a
  * connection again only when new bytes arrive (edge-triggered), so a read
- * that filled its buffer must be followed by another one before waiting. */
-static ssize_t conn_recv(struct conn *c, void *buf, size_t len)
+ * that filled its buffer must be followed by another one before waiting.
+ * (The TLS transport reads until its buffer is full or the socket would
+ * block, so the same rule holds for it.) */
+ssize_t conn_read(struct conn *c, void *buf, size_t len)
 {
-	ssize_t n = recv(c->fd, buf, len, 0);
+	ssize_t n = transport_recv(&c->tp, buf, len);
 
 	c->rd_more = n > 0 && (size_t)n == len;
 	return n;
@@ -977,7 +583,7 @@ static bool try_parse(struct conn *c)
 	}
 	log_info("%s: malformed request -> %d", c->peer, status);
 	respond_parse_error(c, status);
-	consume_input(io, io->in_len);
+	conn_consume_input(io, io->in_len);
 	c->state = CONN_WRITE;
 	return true;
 }
@@ -1034,7 +640,7 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 	}
 	for (;;) {
 		size_t old = io->in_len;
-		ssize_t n = conn_recv(c, io->in + old, io->in_cap - old);
+		ssize_t n = conn_read(c, io->in + old, io->in_cap - old);
 
 		if (n > 0) {
 			if (old == 0) {
@@ -1057,85 +663,12 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 	}
 }
 
-static void body_failed(struct conn *c, int status)
-{
-	struct iobuf *io = c->io;
-
-	log_info("%s: upload body rejected -> %d", c->peer, status);
-	free(io->body);
-	io->body = NULL;
-	io->close_after = true;
-	consume_input(io, io->in_len);
-	respond_error(c, status, true,
-		      status == 413 ? "body larger than max_body_size"
-		      : status == 500 ? "out of memory"
-				      : "malformed chunked body",
-		      NULL, false);
-	c->state = CONN_WRITE;
-}
-
-static enum step do_read_body(struct conn *c, unsigned *budget)
-{
-	struct iobuf *io = c->io;
-
-	if (io->expect_continue) {
-		/* Best effort: if the socket buffer is full the client sends
-		 * the body after its own wait anyway. */
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		(void)send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		io->expect_continue = false;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (io->chunked) {
-			/* raw chunked bytes go through the head buffer */
-			int r = decode_chunked(c);
-			if (r == 1)
-				break;
-			if (r > 1) {
-				body_failed(c, r);
-				return STEP_AGAIN;
-			}
-		} else if (io->body_len >= io->body_need) {
-			break;
-		}
-		if (*budget >= RUN_BYTES_BUDGET) {
-			c->rd_more = true; /* yield: the socket is still readable */
-			return STEP_READ;
-		}
-		if (io->chunked)
-			n = conn_recv(c, io->in + io->in_len, io->in_cap - io->in_len);
-		else
-			n = conn_recv(c, io->body + io->body_len, io->body_need - io->body_len);
-		if (n > 0) {
-			if (io->chunked)
-				io->in_len += (size_t)n;
-			else
-				io->body_len += (size_t)n;
-			*budget += (unsigned)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return STEP_READ;
-		log_info("%s: connection lost during an upload body (%zu bytes received)", c->peer,
-			 io->body_len);
-		return STEP_CLOSE;
-	}
-	io->body_need = io->body_len;
-	finish_upload(c);
-	c->state = CONN_WRITE;
-	return STEP_AGAIN;
-}
-
 static void start_linger(struct conn *c)
 {
 	/* RFC 9112 section 9.6: close the write side first and drain what the
 	 * client still sends, so that our answer is not destroyed by a TCP
 	 * reset when unread data arrives after close(). */
-	shutdown(c->fd, SHUT_WR);
+	transport_shutdown_write(&c->tp);
 	io_release(c);
 	c->state = CONN_LINGER;
 }
@@ -1159,30 +692,8 @@ static enum step finish_response(struct conn *c)
 	set_idle(c, true);
 	if (io->in_len)
 		return STEP_AGAIN; /* a pipelined request waits in the buffer */
-	io_release(c);             /* idle keep-alive: give the buffers back */
+	io_release(c);		   /* idle keep-alive: give the buffers back */
 	return STEP_READ;
-}
-
-/* multipart/byteranges: after the response head and after each part's
- * bytes, put the next part's head (or the closing boundary) into out[] and
- * aim the file window at the next range.  Returns false when all is sent. */
-static bool next_part(struct iobuf *io)
-{
-	if (!io->multipart || io->part > io->nparts)
-		return false;
-	if (io->part < io->nparts) {
-		const struct http_range *rg = &io->ranges[io->part];
-		io->out_len = http_range_part_head(io->out, OUT_CAP, io->boundary, io->part_type, rg,
-						   io->file_size);
-		io->file_off = rg->first;
-		io->file_end = rg->last + 1;
-	} else {
-		io->out_len = http_range_multipart_tail(io->out, OUT_CAP, io->boundary);
-		io->file_off = io->file_end;
-	}
-	io->out_off = 0;
-	io->part++;
-	return true;
 }
 
 /* The rest of out[] and of the cached body, together: one sendmsg() a
@@ -1195,17 +706,16 @@ static enum step write_mem(struct conn *c, unsigned *budget)
 
 	while (io->mem_off < f->size) {
 		struct iovec iov[2];
-		struct msghdr msg = { .msg_iov = iov };
-		size_t head = io->out_len - io->out_off;
+		size_t niov = 0, head = io->out_len - io->out_off;
 		ssize_t n;
 
 		if (head) {
-			iov[msg.msg_iovlen].iov_base = io->out + io->out_off;
-			iov[msg.msg_iovlen++].iov_len = head;
+			iov[niov].iov_base = io->out + io->out_off;
+			iov[niov++].iov_len = head;
 		}
-		iov[msg.msg_iovlen].iov_base = (void *)(uintptr_t)(f->data + io->mem_off);
-		iov[msg.msg_iovlen++].iov_len = f->size - io->mem_off;
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		iov[niov].iov_base = (void *)(uintptr_t)(f->data + io->mem_off);
+		iov[niov++].iov_len = f->size - io->mem_off;
+		n = transport_sendv(&c->tp, iov, (int)niov);
 		if (n > 0) {
 			size_t h = (size_t)n < head ? (size_t)n : head;
 			io->out_off += h;
@@ -1223,24 +733,6 @@ static enum step write_mem(struct conn *c, unsigned *budget)
 	file_cache_put(f);
 	io->mem_file = NULL;
 	return STEP_AGAIN;
-}
-
-/* The body of a large file (COPY_MIN) to a client on this host: pread +
- * send of up to COPY_CHUNK bytes; returns what send() returned.  Over
- * loopback the receiver copies the bytes anyway, and a single stream through
- * sendfile's page-referencing buffers got half the throughput (measured with
- * wrk, 50 MB file: ~0.55 vs ~1.1 GB/s); for smaller files, where the CPU
- * and not the stream is the limit, sendfile stayed ahead (200 KB: 7.2k vs
- * 6.8k req/s), as it does wherever a NIC reads the pages itself.  Bytes read
- * but not accepted by the socket are read again next time. */
-static ssize_t copy_file(int sock, int fd, off_t off, uint64_t left)
-{
-	static __thread char chunk[COPY_CHUNK];
-	ssize_t m = pread(fd, chunk, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK, off);
-
-	if (m <= 0)
-		return m;
-	return send(sock, chunk, (size_t)m, MSG_NOSIGNAL);
 }
 
 /* pread + send rather than sendfile for this response? (the sendfile key) */
@@ -1267,16 +759,14 @@ static enum step do_write(struct conn *c, unsigned *budget)
 			return st;
 	}
 	do {
-		/* MSG_MORE: with file bytes following, the head and the first body
-		 * bytes share a segment despite TCP_NODELAY */
-		int more = io->file_fd >= 0 && (io->file_off < io->file_end ||
-						(io->multipart && io->part <= io->nparts))
-				   ? MSG_MORE
-				   : 0;
+		/* with file bytes following, the head and the first body bytes
+		 * share a segment (MSG_MORE) despite TCP_NODELAY */
+		bool more = io->file_fd >= 0 && (io->file_off < io->file_end ||
+						 (io->multipart && io->part <= io->nparts));
 
 		while (io->out_off < io->out_len) {
-			ssize_t n = send(c->fd, io->out + io->out_off, io->out_len - io->out_off,
-					 MSG_NOSIGNAL | more);
+			ssize_t n = transport_send(&c->tp, io->out + io->out_off,
+						   io->out_len - io->out_off, more);
 			if (n > 0) {
 				io->out_off += (size_t)n;
 				io->bytes_sent += (uint64_t)n;
@@ -1297,10 +787,8 @@ static enum step do_write(struct conn *c, unsigned *budget)
 				c->wr_more = true; /* yield; still writable */
 				return STEP_WRITE;
 			}
-			n = copy_body(c, io)
-				    ? copy_file(c->fd, io->file_fd, off, left)
-					: sendfile(c->fd, io->file_fd, &off,
-						   left > SENDFILE_MAX ? SENDFILE_MAX : left);
+			n = transport_send_file(&c->tp, io->file_fd, off, (size_t)left,
+						copy_body(c, io));
 			if (n > 0) {
 				io->file_off += (uint64_t)n;
 				io->bytes_sent += (uint64_t)n;
@@ -1316,7 +804,7 @@ static enum step do_write(struct conn *c, unsigned *budget)
 					    io->reqline);
 			return STEP_CLOSE;
 		}
-	} while (next_part(io));
+	} while (serve_static_next_part(io));
 	if (io->file_fd >= 0) {
 		close(io->file_fd);
 		io->file_fd = -1;
@@ -1330,7 +818,7 @@ static enum step do_linger(struct conn *c)
 	char sink[4096];
 
 	for (;;) {
-		ssize_t n = conn_recv(c, sink, sizeof sink);
+		ssize_t n = conn_read(c, sink, sizeof sink);
 		if (n > 0)
 			continue;
 		if (n < 0 && errno == EINTR)
@@ -1379,8 +867,8 @@ static enum step on_timeout(struct conn *c)
 		io->close_after = true;
 		free(io->body);
 		io->body = NULL;
-		respond_error(c, 408, false, NULL, NULL, false);
-		(void)send(c->fd, io->out, io->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		conn_respond_error(c, 408, false, NULL, NULL, false);
+		(void)transport_send(&c->tp, io->out, io->out_len, false);
 		io->bytes_sent = io->out_len;
 		log_access(c);
 	} else if (c->state == CONN_WRITE && io) {
@@ -1396,7 +884,7 @@ static enum step run_state(struct conn *c, unsigned *budget)
 	case CONN_READ_HEAD:
 		return do_read_head(c, budget);
 	case CONN_READ_BODY:
-		return do_read_body(c, budget);
+		return serve_upload_read_body(c, budget);
 	case CONN_WRITE:
 		return do_write(c, budget);
 	case CONN_LINGER:

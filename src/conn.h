@@ -85,6 +85,11 @@ bool conn_is_idle(const struct conn *c);
  * (after a 408 when a request was half received). */
 void conn_timeout(struct conn *c);
 
+/* What an upload calls around its fsyncs, so that the event loop goes on
+ * without the blocked worker: the pool's pool_block_begin/_end, set by the
+ * pool before its workers start (this way conn.c needs no pool.h). */
+void conn_set_block_hooks(void (*begin)(void), void (*end)(void));
+
 /* While draining for shutdown, no response keeps its connection open. */
 void conn_set_draining(bool on);
 

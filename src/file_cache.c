@@ -52,9 +52,8 @@ struct fc_shard {
 } __attribute__((aligned(64)));
 
 struct file_cache {
-	const struct site *site;
+	const struct static_file_types *types;
 	int dirfd;
-	bool downloads;
 	size_t shard_max_entries, shard_max_bytes, file_max;
 	int64_t (*now_ms)(void);
 	struct fc_shard shards[FILE_CACHE_SHARDS];
@@ -116,7 +115,7 @@ void file_cache_put(const struct file_cache_file *f)
 		entry_unref(entry_of(f));
 }
 
-struct file_cache *file_cache_new(const struct site *s, int dirfd, bool downloads,
+struct file_cache *file_cache_new(const struct static_file_types *types, int dirfd,
 				  const struct file_cache_limits *lim)
 {
 	static const struct file_cache_limits defaults = {
@@ -133,9 +132,8 @@ struct file_cache *file_cache_new(const struct site *s, int dirfd, bool download
 	if (!fc)
 		return NULL;
 	memset(fc, 0, sizeof *fc);
-	fc->site = s;
+	fc->types = types;
 	fc->dirfd = dirfd;
-	fc->downloads = downloads;
 	/* each shard gets its share; at least one entry, so a cache is never
 	 * useless (the totals may then exceed tiny limits by a few entries) */
 	fc->shard_max_entries = lim->max_entries / FILE_CACHE_SHARDS;
@@ -381,7 +379,7 @@ static int refresh(struct file_cache *fc, struct fc_shard *sh, const char *rel, 
 	int64_t fill_ns = realtime_ns();
 	int status;
 
-	status = static_file_open(fc->site, fc->dirfd, rel, is_dir, fc->downloads, &sf,
+	status = static_file_open(fc->types, fc->dirfd, rel, is_dir, &sf,
 				  location_out, location_cap);
 	if (status != 200) {
 		/* gone, moved or refused: forget it (if nobody replaced it) */

@@ -44,7 +44,7 @@
 #include "http_date.h"
 #include "http_etag.h"
 
-struct site;
+struct static_file_types;
 
 #define FILE_CACHE_TTL_MS 1000			/* trust a stat this long */
 #define FILE_CACHE_FILE_MAX (64 * 1024)		/* bytes kept in memory per file */
@@ -76,10 +76,10 @@ struct file_cache_limits {
 
 struct file_cache;
 
-/* A cache of the files beneath DIRFD, opened the way static_file_open(S,
- * DIRFD, ..., DOWNLOADS, ...) opens them.  LIM NULL: the FILE_CACHE_*
- * defaults.  S and DIRFD must outlive the cache.  NULL on ENOMEM. */
-struct file_cache *file_cache_new(const struct site *s, int dirfd, bool downloads,
+/* A cache of the files beneath DIRFD, opened the way static_file_open(TYPES,
+ * DIRFD, ...) opens them.  LIM NULL: the FILE_CACHE_* defaults.  TYPES and
+ * DIRFD must outlive the cache.  NULL on ENOMEM. */
+struct file_cache *file_cache_new(const struct static_file_types *types, int dirfd,
 				  const struct file_cache_limits *lim);
 
 /* Drops the table's references; entries still held are freed by their

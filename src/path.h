@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define PATH_MAX_DEPTH 32 /* segments */
+#define PATH_REL_MAX 4096 /* bytes of a normalized relative path, with its NUL */
 
 /* TARGET/LEN is the origin-form path, possibly with "?query" (dropped).
  * Percent-decodes exactly once, then:

@@ -856,6 +856,7 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 	if (!p)
 		return -ENOMEM;
 	p->epfd = p->wakefd = p->stopfd = p->probefd = -1;
+	conn_set_block_hooks(pool_block_begin, pool_block_end);
 	pthread_mutex_init(&p->reglock, NULL);
 	pthread_mutex_init(&p->slotlock, NULL);
 	pthread_cond_init(&p->slotcond, NULL);

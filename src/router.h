@@ -9,9 +9,10 @@
 #include <stdbool.h>
 
 #include "http_parse.h"
+#include "path.h"
 #include "site.h"
 
-#define ROUTE_PATH_MAX 4096
+#define ROUTE_PATH_MAX PATH_REL_MAX
 
 enum route_kind {
 	ROUTE_ERROR,       /* answer STATUS */

@@ -61,9 +61,15 @@ int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	/* uploads are JSON, never served as downloads (serve_file) */
-	s->files = file_cache_new(s, s->root_fd, true, NULL);
-	s->uploads = file_cache_new(s, s->uploads_fd, false, NULL);
+	s->files_types = (struct static_file_types){
+		.mime = s->mime,
+		.download_extensions = cfg->download_extensions,
+		.n_download_extensions = cfg->n_download_extensions,
+	};
+	/* uploads are JSON, never served as downloads */
+	s->uploads_types = (struct static_file_types){ .mime = s->mime };
+	s->files = file_cache_new(&s->files_types, s->root_fd, NULL);
+	s->uploads = file_cache_new(&s->uploads_types, s->uploads_fd, NULL);
 	if (!s->files || !s->uploads) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -96,16 +102,6 @@ void site_unref(struct site *s)
 	host_allow_free(s->hosts);
 	config_free((struct mth_config *)s->cfg);
 	free(s);
-}
-
-bool site_is_download(const struct site *s, const char *ext)
-{
-	if (!*ext)
-		return false;
-	for (size_t i = 0; i < s->cfg->n_download_extensions; i++)
-		if (strcmp(s->cfg->download_extensions[i], ext) == 0)
-			return true;
-	return false;
 }
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;

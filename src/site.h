@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "http_parse.h"
+#include "static_file.h"
 
 struct mime_table;
 struct host_allow;
@@ -31,6 +32,8 @@ struct site {
 	struct http_limits limits;
 	struct file_cache *files;     /* what root_fd serves (file_cache.h) */
 	struct file_cache *uploads;   /* what uploads_fd serves */
+	struct static_file_types files_types;   /* MIME + download_extensions */
+	struct static_file_types uploads_types; /* MIME only: uploads are JSON */
 	unsigned refs;                /* atomic */
 };
 
@@ -49,8 +52,5 @@ void site_unref(struct site *s); /* accepts NULL; frees at zero */
 void site_publish(struct site *s);
 struct site *site_acquire(void);
 unsigned site_generation(void);
-
-/* Is EXT (lower-case, no dot) listed in download_extensions? */
-bool site_is_download(const struct site *s, const char *ext);
 
 #endif

@@ -10,7 +10,6 @@
 #include "log.h"
 #include "mime.h"
 #include "path.h"
-#include "router.h"
 #include "static_file.h"
 
 static int errno_status(int err)
@@ -31,11 +30,20 @@ static int errno_status(int err)
 	}
 }
 
-int static_file_open(const struct site *s, int dirfd, const char *rel, int is_dir,
-		     bool downloads, struct static_file *out, char *location_out,
-		     size_t location_cap)
+bool static_file_is_download(const struct static_file_types *t, const char *ext)
 {
-	char index_rel[ROUTE_PATH_MAX + sizeof STATIC_INDEX + 1];
+	if (!*ext)
+		return false;
+	for (size_t i = 0; i < t->n_download_extensions; i++)
+		if (strcmp(t->download_extensions[i], ext) == 0)
+			return true;
+	return false;
+}
+
+int static_file_open(const struct static_file_types *t, int dirfd, const char *rel, int is_dir,
+		     struct static_file *out, char *location_out, size_t location_cap)
+{
+	char index_rel[PATH_REL_MAX + sizeof STATIC_INDEX + 1];
 	const char *open_rel = rel;
 	struct stat st;
 	char ext[32];
@@ -79,8 +87,8 @@ int static_file_open(const struct site *s, int dirfd, const char *rel, int is_di
 	out->mtime_nsec = st.st_mtim.tv_nsec;
 	snprintf(out->name, sizeof out->name, "%s", path_basename(open_rel));
 	path_extension(open_rel, ext, sizeof ext);
-	out->attachment = downloads && site_is_download(s, ext);
-	out->content_type = out->attachment ? MIME_DEFAULT_TYPE : mime_lookup(s->mime, ext);
+	out->attachment = static_file_is_download(t, ext);
+	out->content_type = out->attachment ? MIME_DEFAULT_TYPE : mime_lookup(t->mime, ext);
 	return 200;
 fail:
 	if (fd >= 0)

@@ -24,16 +24,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "file_cache.h"
 #include "mime.h"
-#include "site.h"
+#include "static_file.h"
 
 static char base[PATH_MAX / 4];
 static char root[PATH_MAX / 2];
 static int root_fd = -1;
-static struct mth_config cfg;
-static struct site site;
+static struct mime_table *mime;
+static struct static_file_types types, types_nodl;
 static char *downloads[] = { (char *)"txt" };
 static int64_t fake_now = 1000000;
 static struct file_cache *fc;
@@ -115,13 +114,12 @@ static void setup(void)
 	age("page.html", 100);
 	age("sub/index.html", 100);
 
-	cfg.download_extensions = downloads;
-	cfg.n_download_extensions = 1;
-	site.cfg = &cfg;
-	site.root_fd = root_fd;
-	site.mime = mime_table_from_text(NULL, 0);
-	cr_assert_not_null(site.mime);
-	fc = file_cache_new(&site, root_fd, true, NULL);
+	types.download_extensions = downloads;
+	types.n_download_extensions = 1;
+	mime = mime_table_from_text(NULL, 0);
+	cr_assert_not_null(mime);
+	types.mime = types_nodl.mime = mime;
+	fc = file_cache_new(&types, root_fd, NULL);
 	cr_assert_not_null(fc);
 	file_cache_set_clock(fc, fake_clock);
 }
@@ -130,7 +128,8 @@ static void teardown(void)
 {
 	file_cache_free(fc);
 	fc = NULL;
-	mime_table_free(site.mime);
+	mime_table_free(mime);
+	mime = NULL;
 	if (root_fd >= 0)
 		close(root_fd);
 	root_fd = -1;
@@ -519,7 +518,7 @@ Test(file_cache, bounds_evict_least_recently_used)
 	struct file_cache_limits lim = { .max_entries = 32,
 					 .max_bytes = 64 * 1024,
 					 .file_max = 4096 };
-	struct file_cache *small = file_cache_new(&site, root_fd, false, &lim);
+	struct file_cache *small = file_cache_new(&types_nodl, root_fd, &lim);
 	const struct file_cache_file *held, *f;
 	char name[32], buf[2048], loc[64];
 	size_t n, bytes;
