@@ -46,7 +46,8 @@ struct htpasswd;
 #define CONFIG_DEFAULT_MAX_HEADER_COUNT 100 /* = HTTP_MAX_HEADERS, the most */
 #define CONFIG_DEFAULT_MAX_PATH_DEPTH 32    /* = PATH_MAX_DEPTH, the most */
 #define CONFIG_MAX_REQUESTS_MAX 1000000
-#define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
+/* uploads stream to disk through a fixed buffer (upload_stream_*) */
+#define CONFIG_MAX_BODY_SIZE_MAX (16LL * 1024 * 1024 * 1024) /* 16 GiB */
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
 #define CONFIG_RATE_LIMIT_MAX 1000000   /* rate_limit_requests, _burst, _uploads */
 #define CONFIG_UPLOADS_MAX_BYTES_MAX (1LL << 60)
