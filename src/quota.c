@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "upload.h"
+
 struct quota {
 	pthread_mutex_t lock;
 	uint64_t bytes, files;                   /* stored */
@@ -34,31 +36,16 @@ void quota_free(struct quota *q)
 	free(q);
 }
 
-static bool is_temp(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n >= 12 && memcmp(name, ".upload-", 8) == 0 && memcmp(name + n - 4, ".tmp", 4) == 0;
-}
-
 int quota_scan(struct quota *q, int dir_fd)
 {
 	uint64_t bytes = 0, files = 0;
 	struct dirent *de;
 	struct stat st;
-	DIR *d;
-	int fd, r = 0;
+	DIR *d = upload_opendir(dir_fd);
+	int r = 0;
 
-	/* a description of its own: readdir() moves the offset */
-	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
@@ -66,7 +53,7 @@ int quota_scan(struct quota *q, int dir_fd)
 			r = errno ? -errno : 0;
 			break;
 		}
-		if (de->d_name[0] == '.' && (is_temp(de->d_name) || !strcmp(de->d_name, ".") ||
+		if (de->d_name[0] == '.' && (upload_temp_name(de->d_name) || !strcmp(de->d_name, ".") ||
 					     !strcmp(de->d_name, "..")))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {

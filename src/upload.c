@@ -715,7 +715,7 @@ int upload_stream_finish(struct upload_stream *s, char *name)
 	return r;
 }
 
-static bool is_temp_name(const char *s)
+bool upload_temp_name(const char *s)
 {
 	size_t n = strlen(s);
 	const size_t plen = sizeof(TMP_PREFIX) - 1, slen = sizeof(TMP_SUFFIX) - 1;
@@ -724,23 +724,33 @@ static bool is_temp_name(const char *s)
 	       memcmp(s + n - slen, TMP_SUFFIX, slen) == 0;
 }
 
-int upload_cleanup_temp(int dir_fd)
+DIR *upload_opendir(int dir_fd)
 {
-	struct dirent *de;
 	DIR *d;
-	int fd, count = 0, r = 0;
+	int fd, saved;
 
 	/* A new open file description rather than dup(): a dup shares the
 	 * directory offset with DIR_FD, and readdir() would move it. */
 	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return NULL;
 	d = fdopendir(fd);
 	if (!d) {
-		r = -errno;
+		saved = errno;
 		close(fd);
-		return r;
+		errno = saved;
 	}
+	return d;
+}
+
+int upload_cleanup_temp(int dir_fd)
+{
+	struct dirent *de;
+	DIR *d = upload_opendir(dir_fd);
+	int count = 0, r = 0;
+
+	if (!d)
+		return -errno;
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
@@ -749,7 +759,7 @@ int upload_cleanup_temp(int dir_fd)
 				r = -errno;
 			break;
 		}
-		if (!is_temp_name(de->d_name))
+		if (!upload_temp_name(de->d_name))
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
 			count++;

@@ -7,6 +7,7 @@
 #ifndef MTH_UPLOAD_H
 #define MTH_UPLOAD_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +91,14 @@ const char *upload_stream_error(const struct upload_stream *s);
 /* Discard the stream: an unfinished temporary file goes with it.  NULL is
  * fine. */
 void upload_stream_free(struct upload_stream *s);
+
+/* True for the name of a hidden temporary file of upload_store() or a
+ * stream (".upload-*.tmp"). */
+bool upload_temp_name(const char *name);
+
+/* A directory stream over DIRFD's directory with an offset of its own (a
+ * dup() would share DIRFD's), or NULL with errno set. */
+DIR *upload_opendir(int dirfd);
 
 /* Remove leftover ".upload-*.tmp" files (from a crash) in DIRFD.  Returns
  * the number removed or a negative errno (the first failure; the other

@@ -75,22 +75,6 @@ static int connect_from(const char *src, unsigned port)
 	return fd;
 }
 
-/* Sends what it can: the server may answer early and close. */
-static bool send_some(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 static const char b64tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static char *basic(const char *user, const char *pass)
