@@ -245,6 +245,24 @@ Test(upload_auth, right_wrong_missing_malformed, .fini = stop, .timeout = 60)
 	free(alog);
 }
 
+/* Credentials in clear beyond loopback: a warning at start (and none for
+ * a loopback listener, checked here first). */
+Test(upload_auth, warns_on_cleartext_listener_beyond_loopback, .fini = stop, .timeout = 60)
+{
+	const char *users = make_users();
+	struct server_opts o = { 0 };
+
+	o.extra = fmt("upload_users_file = \"%s\";", users);
+	start(&o);
+	cr_expect(!server_log_contains(&srv, "beyond loopback"));
+	server_stop(&srv);
+	running = false;
+	o.ipv6 = true;
+	o.extra = fmt("upload_users_file = \"%s\";", users);
+	start(&o);
+	cr_expect(server_log_contains(&srv, "plain HTTP beyond loopback"));
+}
+
 Test(upload_auth, reload_adds_and_removes_a_user, .fini = stop, .timeout = 60)
 {
 	const char *users = make_users();
