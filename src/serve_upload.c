@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "auth.h"
 #include "chunked.h"
 #include "clock.h"
@@ -260,6 +262,28 @@ static void chunked_failed(struct conn *c, int status)
 	       status == 413 ? "body larger than max_body_size" : "malformed chunked body", NULL);
 }
 
+/* {"status":"created","path":"/uploads/NAME","bytes":N} and a newline,
+ * written by json-c (the server's JSON; bodies are validated by
+ * json_validate.c).  The file is stored whatever happens here: without
+ * memory for json-c the body is just {"status":"created"}. */
+static int created_body(char *out, size_t cap, const char *path, size_t path_len, uint64_t len)
+{
+	struct json_object *o = json_object_new_object();
+	const char *txt = NULL;
+	int n;
+
+	if (o) {
+		json_object_object_add(o, "status", json_object_new_string("created"));
+		json_object_object_add(o, "path", json_object_new_string_len(path, (int)path_len));
+		json_object_object_add(o, "bytes", json_object_new_uint64(len));
+		txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								JSON_C_TO_STRING_NOSLASHESCAPE);
+	}
+	n = snprintf(out, cap, "%s\n", txt ? txt : "{\"status\":\"created\"}");
+	json_object_put(o);
+	return n;
+}
+
 static void finish_upload(struct conn *c)
 {
 	struct iobuf *io = c->io;
@@ -306,10 +330,8 @@ static void finish_upload(struct conn *c)
 				     LOG_STR("MTHTTPD_UPLOAD", name), LOG_UINT("MTHTTPD_BYTES", len)),
 			  "upload from %s stored as %s/%s (%" PRIu64 " bytes)", c->peer,
 			  c->site->cfg->uploads_dir, name, len);
-	n = snprintf(body, sizeof body,
-		     "{\"status\":\"created\",\"path\":\"/uploads/%s\",\"bytes\":%" PRIu64 "}\n",
-		     name, len);
 	m = snprintf(extra, sizeof extra, "Location: /uploads/%s\r\n", name);
+	n = created_body(body, sizeof body, extra + 10, (size_t)m - 12, len);
 	conn_set_response(c, 201, "application/json", body, (size_t)n, (size_t)n, extra, (size_t)m,
 			  false);
 }
