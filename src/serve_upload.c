@@ -61,9 +61,8 @@ static void refuse_rate(struct conn *c, uint32_t wait, const char *message)
  * true when the upload may go on (the user's name in io->user); otherwise
  * the refusal is built.  The password lives on this stack frame only and
  * is wiped before return. */
-static bool authenticate(struct conn *c, const struct http_request *req)
+static bool check_credentials(struct conn *c, const struct http_header *h)
 {
-	const struct http_header *h = http_request_header(req, "Authorization");
 	const struct htpasswd *users = c->site->cfg->upload_users;
 	struct auth_cache *cache = guard_auth_cache();
 	struct auth_credentials cr;
@@ -121,6 +120,18 @@ static bool authenticate(struct conn *c, const struct http_request *req)
 	memcpy(c->io->user, cr.user, cr.user_len + 1);
 	auth_credentials_wipe(&cr);
 	return true;
+}
+
+static bool authenticate(struct conn *c, const struct http_request *req)
+{
+	const struct http_header *h = http_request_header(req, "Authorization");
+	bool ok = check_credentials(c, h);
+
+	/* the encoded password stays nowhere: not in the head buffer either
+	 * (it points into io->in, which later requests reuse) */
+	if (h)
+		explicit_bzero((char *)h->value.p, h->value.len);
+	return ok;
 }
 
 /* The answer to a body that could not be taken into the stream. */
