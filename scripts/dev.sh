@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
-libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget \
+libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget prometheus haproxy \
 libcrypt-dev apache2-utils whois"
 
 install_deps() {

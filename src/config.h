@@ -6,8 +6,12 @@
 #ifndef MTH_CONFIG_H
 #define MTH_CONFIG_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+#include "cidr.h"
 
 struct htpasswd;
 
@@ -52,6 +56,8 @@ struct htpasswd;
 #define CONFIG_RATE_LIMIT_MAX 1000000   /* rate_limit_requests, _burst, _uploads */
 #define CONFIG_UPLOADS_MAX_BYTES_MAX (1LL << 60)
 #define CONFIG_UPLOADS_MAX_FILES_MAX (1LL << 40)
+#define CONFIG_DRAIN_DELAY_MAX 600
+#define CONFIG_TRUSTED_PROXIES_MAX 256
 
 /* Where the per-request lines go (the access_log key). */
 enum config_access_log {
@@ -109,6 +115,15 @@ struct mth_config {
 	unsigned rate_limit_uploads;  /* per minute per client, 0 = off */
 	uint64_t uploads_max_bytes;   /* bytes stored in uploads_dir, 0 = no cap */
 	uint64_t uploads_max_files;   /* files stored in uploads_dir, 0 = no cap */
+	/* peers that must start each connection with a PROXY header */
+	struct cidr *trusted_proxies;
+	size_t n_trusted_proxies;
+	/* admin listener (/health, /metrics): admin_listen as written and its
+	 * parsed address; NULL / admin_addrlen 0 = off */
+	char *admin_listen;
+	struct sockaddr_storage admin_addr;
+	socklen_t admin_addrlen;
+	unsigned drain_delay; /* seconds between "503 draining" and closing listeners */
 };
 
 /* Parse and validate the file at PATH.  On success returns 0 and sets *OUT

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "cidr.h"
 #include "clock.h"
 #include "conn_priv.h"
 #include "file_cache.h"
@@ -28,6 +29,8 @@
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "proxy_proto.h"
 #include "response.h"
 #include "router.h"
 #include "site.h"
@@ -176,6 +179,13 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	c->loopback = is_loopback(peer);
 	c->has_ckey = client_key_from_sockaddr(&c->ckey, peer, peerlen,
 					       c->site->cfg->client_ipv6_prefix) == 0;
+	if (c->site->cfg->n_trusted_proxies &&
+	    cidr_match(c->site->cfg->trusted_proxies, c->site->cfg->n_trusted_proxies, peer)) {
+		/* the header first, within header_timeout of the accept */
+		c->state = CONN_READ_PROXY;
+		c->proxy_deadline =
+			mth_clock_coarse_ms() + (int64_t)c->site->cfg->header_timeout * 1000;
+	}
 	c->sched.epmask = 0;
 	c->sched.started = false;
 	/* owned by the caller from here on (release: the fields above are
@@ -283,6 +293,34 @@ int conn_fd(const struct conn *c)
 const char *conn_peer(const struct conn *c)
 {
 	return c->peer;
+}
+
+bool conn_awaits_proxy_header(const struct conn *c)
+{
+	return c->state == CONN_READ_PROXY;
+}
+
+static conn_client_fn client_hook;
+static void *client_hook_arg;
+
+void conn_set_client_hook(conn_client_fn fn, void *arg)
+{
+	client_hook = fn;
+	client_hook_arg = arg;
+}
+
+enum conn_phase conn_phase(const struct conn *c)
+{
+	return (enum conn_phase)__atomic_load_n(&c->phase, __ATOMIC_RELAXED);
+}
+
+static enum conn_phase phase_of(const struct conn *c)
+{
+	if (c->state == CONN_WRITE || c->state == CONN_LINGER)
+		return CONN_PHASE_WRITING;
+	if (c->state == CONN_READ_HEAD && !(c->io && c->io->in_len))
+		return CONN_PHASE_IDLE;
+	return CONN_PHASE_READING;
 }
 
 int64_t conn_deadline(const struct conn *c)
@@ -558,6 +596,7 @@ static void log_access(struct conn *c)
 	};
 
 	access_log_request(c->site->cfg, &e);
+	metrics_request(metrics_method_of(io->reqline), e.status, e.bytes, e.duration_us);
 }
 
 /* Can the parser decide yet?  At CRLF CRLF (a whole head), and at a bare
@@ -665,6 +704,129 @@ static void begin_request(struct conn *c)
 	io->user[0] = '\0';
 }
 
+/* PROXY protocol warnings: at most one a second (LOG_EVERY_MS), so a
+ * misconfigured proxy or a scanner cannot flood the log. */
+static int64_t last_proxy_log; /* atomic */
+
+static bool proxy_log_due(void)
+{
+	int64_t now = mth_clock_coarse_ms(),
+		prev = __atomic_load_n(&last_proxy_log, __ATOMIC_RELAXED);
+
+	return now - prev >= 1000 &&
+	       __atomic_compare_exchange_n(&last_proxy_log, &prev, now, false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
+}
+
+/* Close C for breaking the PROXY protocol rules, without a response: the
+ * peer is either not speaking HTTP to us or not the proxy it claims. */
+static enum step proxy_reject(struct conn *c, const char *why)
+{
+	metrics_proxy_rejected();
+	if (proxy_log_due())
+		log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+			  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer)),
+			  "security: %s: %s; closing the connection", c->peer, why);
+	return STEP_CLOSE;
+}
+
+/* The header named the client: from now on it is the peer for everything
+ * (logs, per-client cap), and its destination port is the arrival port for
+ * the allowed_hosts check. */
+static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
+{
+	struct iobuf *io = c->io;
+	const struct sockaddr *src = (const struct sockaddr *)&h->src;
+	int r;
+
+	conn_consume_input(io, h->length);
+	c->state = CONN_READ_HEAD;
+	/* LOCAL or UNKNOWN: the proxy itself (health checks), as it is */
+	if (!h->local) {
+		format_peer(c->peer, sizeof c->peer, src);
+		c->loopback = is_loopback(src);
+		/* per-client limits (rate_limit_*) count the real client */
+		c->has_ckey = client_key_from_sockaddr(&c->ckey, src, sizeof h->src,
+						       c->site->cfg->client_ipv6_prefix) == 0;
+		c->port = ntohs(h->dst.ss_family == AF_INET
+					? ((const struct sockaddr_in *)&h->dst)->sin_port
+					: ((const struct sockaddr_in6 *)&h->dst)->sin6_port);
+	}
+	r = !h->local && client_hook ? client_hook(client_hook_arg, c, &h->src) : 0;
+	if (r == -EUSERS || r == -EBUSY) {
+		/* as the pool answers at accept: 429 at the cap, 503 when
+		 * the per-client table cannot take a new client */
+		int status = r == -EUSERS ? 429 : 503;
+		char body[512];
+		size_t blen;
+
+		if (proxy_log_due())
+			log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+				  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer),
+					     LOG_INT("MTHTTPD_STATUS", status)),
+				  "security: %s has max_connections_per_ip (%u) open "
+				  "connections, or no room in the client table -> %d",
+				  c->peer, c->site->cfg->max_connections_per_ip, status);
+		metrics_rejected(status);
+		begin_request(c);
+		io = c->io;
+		io->close_after = true;
+		conn_consume_input(io, io->in_len);
+		blen = response_error_html(body, sizeof body, status);
+		conn_set_response(c, status, "text/html; charset=utf-8", body, blen, blen,
+				  "Retry-After: 5\r\n", 16, false);
+		c->state = CONN_WRITE;
+		return STEP_AGAIN;
+	}
+	if (io->in_len) {
+		/* the request came with the header: no new edge will say so */
+		begin_request(c);
+		if (worth_parsing(c, 0) && try_parse(c))
+			return STEP_AGAIN;
+	}
+	return STEP_AGAIN;
+}
+
+/* CONN_READ_PROXY: a trusted proxy's connection starts with a PROXY header
+ * (v1 or v2), before anything else; the whole of it within header_timeout
+ * of the accept (next_deadline). */
+static enum step do_read_proxy(struct conn *c, unsigned *budget)
+{
+	struct iobuf *io = c->io;
+	struct proxy_proto_header h;
+
+	for (;;) {
+		size_t old = io->in_len;
+		ssize_t n = conn_read(c, io->in + old, io->in_cap - old);
+
+		if (n > 0) {
+			io->in_len += (size_t)n;
+			*budget += (unsigned)n;
+			switch (proxy_proto_parse((const uint8_t *)io->in, io->in_len, &h)) {
+			case PROXY_PROTO_DONE:
+				return proxy_apply(c, &h);
+			case PROXY_PROTO_ERROR:
+				return proxy_reject(c, "trusted proxy sent no valid PROXY header");
+			case PROXY_PROTO_MORE:
+			default:
+				if (io->in_len == io->in_cap || h.length > io->in_cap)
+					return proxy_reject(c,
+							    "trusted proxy sent no valid PROXY "
+							    "header (longer than the head buffer)");
+				continue;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_READ;
+		if (n == 0 && io->in_len)
+			return proxy_reject(c,
+					    "trusted proxy sent no valid PROXY header (cut short)");
+		return STEP_CLOSE;
+	}
+}
+
 static enum step do_read_head(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
@@ -687,6 +849,11 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 			}
 			io->in_len += (size_t)n;
 			*budget += (unsigned)n;
+			/* a PROXY header from a peer that is not a trusted proxy:
+			 * someone claims to speak for others */
+			if (c->requests == 0 && old < 12 &&
+			    proxy_proto_is_signature((const uint8_t *)io->in, io->in_len))
+				return proxy_reject(c, "PROXY header from an untrusted peer");
 			if (worth_parsing(c, old) && try_parse(c))
 				return STEP_AGAIN;
 			continue;
@@ -875,6 +1042,8 @@ static int64_t next_deadline(const struct conn *c)
 	int64_t now = mth_clock_coarse_ms();
 
 	switch (c->state) {
+	case CONN_READ_PROXY:
+		return c->proxy_deadline;
 	case CONN_LINGER:
 		return now + LINGER_MS;
 	case CONN_READ_BODY:
@@ -908,6 +1077,9 @@ static enum step on_timeout(struct conn *c)
 		(void)transport_send(&c->tp, io->out, io->out_len, false);
 		io->bytes_sent = io->out_len;
 		log_access(c);
+	} else if (c->state == CONN_READ_PROXY) {
+		return proxy_reject(c, "trusted proxy sent no complete PROXY header within "
+				       "header_timeout");
 	} else if (c->state == CONN_WRITE && io) {
 		log_info("%s: client read nothing for %us of \"%s\"; closing", c->peer,
 			 c->site->cfg->send_timeout, io->reqline);
@@ -918,6 +1090,8 @@ static enum step on_timeout(struct conn *c)
 static enum step run_state(struct conn *c, unsigned *budget)
 {
 	switch (c->state) {
+	case CONN_READ_PROXY:
+		return do_read_proxy(c, budget);
 	case CONN_READ_HEAD:
 		return do_read_head(c, budget);
 	case CONN_READ_BODY:
@@ -961,6 +1135,7 @@ out:
 	case STEP_WRITE:
 		if ((st == STEP_READ && c->rd_more) || (st == STEP_WRITE && c->wr_more))
 			return CONN_WANT_AGAIN;
+		__atomic_store_n(&c->phase, (unsigned char)phase_of(c), __ATOMIC_RELAXED);
 		__atomic_store_n(&c->deadline, next_deadline(c), __ATOMIC_RELAXED);
 		return st == STEP_READ ? CONN_WANT_READ : CONN_WANT_WRITE;
 	case STEP_AGAIN:

@@ -106,6 +106,10 @@ struct conn {
 	bool has_ckey;	  /* ckey is set (not for a Unix socket peer) */
 	struct client_key ckey; /* who the client is for per-client limits */
 	char peer[56];	  /* "ip:port" / "[ip6]:port" */
+	/* atomic enum conn_phase, read by the reaper */
+	unsigned char phase;
+	/* CONN_READ_PROXY: the whole header by then (monotonic ms) */
+	int64_t proxy_deadline;
 };
 
 /* What one step of the state machine asks for: run again, or wait. */

@@ -208,24 +208,28 @@ enum host_verdict host_check(const struct host_allow *ha, const char *value, siz
 
 	if (parse(value, len, &h, &n) < 0)
 		return HOST_INVALID;
-	if (h.port < 0)
-		h.port = HOST_HTTP_PORT;
-	/* The port is part of the origin (RFC 9110 section 4.3.1): a Host
-	 * naming another port than the one the request arrived on asks for
-	 * another server, which we are not (section 7.4).  Note that this
-	 * also refuses port-forwarding setups that rewrite the port. */
-	if ((unsigned)h.port != conn_port)
-		return HOST_FORBIDDEN;
 	if (!ha) /* no list compiled: same as an empty list */
 		return HOST_FORBIDDEN;
+	/* The port is part of the origin (RFC 9110 section 4.3.1), and a Host
+	 * naming another server is refused (section 7.4).  Which ports are
+	 * ours is the allow-list's to say: behind anything that changes the
+	 * port (a reverse proxy, docker -p 80:8080, a REDIRECT from 80 to
+	 * 8080) the client's Host names the port it connected to, not ours. */
 	for (size_t i = 0; i < ha->n; i++) {
 		const struct host_name *e = &ha->entries[i].h;
 
 		/* both names are lower-cased and without a trailing dot */
 		if (ha->entries[i].len != n || memcmp(e->name, h.name, n) != 0)
 			continue;
-		if (e->port < 0 || e->port == h.port)
+		if (e->port >= 0) {
+			/* "name:port": exactly that port, wherever the
+			 * connection arrived; no port in Host means 80 */
+			if ((h.port < 0 ? HOST_HTTP_PORT : h.port) == e->port)
+				return HOST_OK;
+		} else if (h.port < 0 || (unsigned)h.port == conn_port) {
+			/* a bare name: the port we listen on, or none */
 			return HOST_OK;
+		}
 	}
 	return HOST_FORBIDDEN;
 }

@@ -39,11 +39,15 @@ enum host_verdict {
 };
 
 /* Check a Host value (or an absolute-form authority) that arrived on a
- * connection accepted on local port CONN_PORT.  The port in VALUE defaults
- * to 80 (the "http" scheme's port) when absent; it must equal CONN_PORT.  The
- * name must match an entry case-insensitively; an entry with a port matches
- * only that port.  An invalid VALUE is HOST_INVALID before any port or
- * name test.  HA may be NULL, which allows nothing, like an empty list. */
+ * connection accepted on local port CONN_PORT.  The name must match an
+ * entry case-insensitively, and then the port:
+ *   - an entry "name:port" matches exactly that port, whatever port the
+ *     connection arrived on (a Host without a port means 80, the "http"
+ *     scheme's default): for proxies and port forwarding;
+ *   - a bare entry "name" matches a Host without a port, or with the port
+ *     the connection arrived on (CONN_PORT).
+ * An invalid VALUE is HOST_INVALID before any port or name test.  HA may
+ * be NULL, which allows nothing, like an empty list. */
 enum host_verdict host_check(const struct host_allow *ha, const char *value,
 			     size_t len, unsigned conn_port);
 

@@ -15,12 +15,15 @@
 #include <time.h>
 
 #include "access_log.h"
+#include "admin.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "guard.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "path.h"
 #include "pool.h"
 #include "quota.h"
 #include "site.h"
@@ -118,17 +121,56 @@ static bool same_address(const struct mth_config *a, const struct mth_config *b)
 	return a->port == b->port && strcmp(a->listen_address, b->listen_address) == 0;
 }
 
+static bool same_admin(const struct mth_config *a, const struct mth_config *b)
+{
+	return a->admin_addrlen == b->admin_addrlen &&
+	       memcmp(&a->admin_addr, &b->admin_addr, a->admin_addrlen) == 0;
+}
+
+/* The admin listener's view of the pool, at scrape time. */
+static void admin_gauges(void *arg, struct metrics_gauges *g)
+{
+	struct pool_stats st;
+
+	pool_get_stats(arg, &st);
+	g->workers = st.workers;
+	g->busy = st.busy;
+	g->queued = st.queued;
+	g->queue_cap = st.queue_cap;
+	g->conns_reading = st.conns_reading;
+	g->conns_writing = st.conns_writing;
+	g->conns_idle = st.conns_idle;
+}
+
+/* Start the admin listener CFG asks for into *OUT (NULL when off). */
+static int admin_open(const struct mth_config *cfg, struct pool *pool, struct admin **out,
+		      char *err, size_t errlen)
+{
+	int r;
+
+	*out = NULL;
+	if (!cfg->admin_addrlen)
+		return 0;
+	r = admin_start(out, cfg->admin_listen, (const struct sockaddr *)&cfg->admin_addr,
+			cfg->admin_addrlen, admin_gauges, pool, err, errlen);
+	if (r == 0)
+		log_info("admin listener (/health, /metrics) on %s", admin_name(*out));
+	return r;
+}
+
 /* SIGHUP: build a complete new site (and new sockets when we bound them
  * and the address changed) and only then publish it; requests in flight
  * finish on the old site.  A bad file, or a port we cannot bind, changes
  * nothing. */
-static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
+static int reload(const char *path, struct pool *pool, struct admin **admin, char *err,
+		  size_t errlen)
 {
 	struct listener ls[LISTENER_MAX], cur_ls[LISTENER_MAX];
 	size_t nls = 0, ncur = 0;
 	struct mth_config *cfg;
 	struct site *s, *cur;
-	bool rebind = false;
+	struct admin *new_admin = NULL;
+	bool rebind = false, readmin;
 	int r;
 
 	r = config_load(path, &cfg, err, errlen);
@@ -152,14 +194,26 @@ static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
 			rebind = true;
 		}
 	}
+	/* a new admin address is bound before anything changes */
+	readmin = !same_admin(cfg, cur->cfg);
 	site_unref(cur);
+	if (readmin) {
+		r = admin_open(cfg, pool, &new_admin, err, errlen);
+		if (r < 0) {
+			config_free(cfg);
+			listeners_close(ls, nls);
+			return r;
+		}
+	}
 	r = site_new(cfg, &s, err, errlen);
 	if (r < 0) {
+		admin_stop(new_admin);
 		listeners_close(ls, nls);
 		return r;
 	}
 	r = access_log_configure(s->cfg, err, errlen);
 	if (r < 0) {
+		admin_stop(new_admin);
 		site_unref(s);
 		listeners_close(ls, nls);
 		return r;
@@ -178,6 +232,10 @@ static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
 	site_publish(s);
 	if (rebind)
 		pool_replace_listeners(pool, ls, nls);
+	if (readmin) {
+		admin_stop(*admin);
+		*admin = new_admin;
+	}
 	return 0;
 }
 
@@ -232,12 +290,46 @@ static int drain(struct pool *pool, unsigned timeout_s)
 	return 0;
 }
 
+/* A stop begins: /health says "503 draining" from now on, but everything is
+ * served for DELAY seconds more, until the load balancer has noticed.  A
+ * second SIGTERM or SIGINT cuts the wait short. */
+static void wait_drain_delay(unsigned delay, const sigset_t *set)
+{
+	uint64_t end = (uint64_t)mth_clock_us() + (uint64_t)delay * 1000000;
+
+	if (!delay)
+		return;
+	log_notice("stopping: /health says draining; serving %us more (drain_delay)", delay);
+	sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%" PRIu64 "\nSTATUS=draining: serving %us "
+		      "more before closing the listeners",
+		   (uint64_t)delay * 1000000 + 5000000, delay);
+	for (;;) {
+		uint64_t now = (uint64_t)mth_clock_us(), left;
+		struct timespec ts;
+		int sig;
+
+		if (now >= end)
+			break;
+		left = end - now;
+		ts.tv_sec = (time_t)(left / 1000000);
+		ts.tv_nsec = (long)(left % 1000000) * 1000;
+		sig = sigtimedwait(set, NULL, &ts);
+		access_log_flush();
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_notice("second stop signal: not waiting for drain_delay any more");
+			break;
+		}
+	}
+}
+
 static int serve(const char *config_path, struct site *site)
 {
 	struct listener ls[LISTENER_MAX];
 	struct watchdog wd = { 0 };
 	size_t nls = 0;
 	struct pool *pool = NULL;
+	struct admin *admin = NULL;
+	enum path_open_mode open_mode;
 	unsigned reloads = 0;
 	uint64_t next_status = 0, usec;
 	char err[512], note[600] = "";
@@ -287,6 +379,9 @@ static int serve(const char *config_path, struct site *site)
 	scan_quota(site);
 	warn_cleartext_auth(site->cfg, ls, nls);
 	log_info("serving %s, uploads into %s", site->cfg->document_root, site->cfg->uploads_dir);
+	open_mode = path_open_probe(site->root_fd);
+	log_msg(open_mode == PATH_OPEN_WALK ? LOG_WARNING : LOG_INFO, "opening files with %s",
+		path_open_mode_describe(open_mode));
 	site_publish(site);
 
 	r = pool_start(&pool, ls, nls, site->cfg->pool_size, site->cfg->queue_size, err,
@@ -299,6 +394,12 @@ static int serve(const char *config_path, struct site *site)
 	pool_set_per_ip_cap(pool, site->cfg->max_connections_per_ip,
 			    site->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, site->cfg->busy_poll);
+	r = admin_open(site->cfg, pool, &admin, err, sizeof err);
+	if (r < 0) {
+		log_err("%s", err);
+		sd_notifyf(0, "STATUS=failed: %s\nERRNO=%d", err, -r);
+		goto out;
+	}
 	if (sd_watchdog_enabled(0, &usec) > 0) {
 		wd.interval_us = usec / 2;
 		wd.next_us = (uint64_t)mth_clock_us();
@@ -338,7 +439,8 @@ static int serve(const char *config_path, struct site *site)
 		if (sig == SIGHUP) {
 			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading %s",
 				   (uint64_t)mth_clock_us(), config_path);
-			r = reload(config_path, pool, err, sizeof err);
+			r = reload(config_path, pool, &admin, err, sizeof err);
+			metrics_reload(r == 0);
 			if (r < 0) {
 				log_event(LOG_ERR, LOG_ID_RELOAD_REJECTED, NULL,
 					  "reload rejected, keeping the running configuration: %s",
@@ -354,16 +456,20 @@ static int serve(const char *config_path, struct site *site)
 			next_status = 0; /* show the outcome at once */
 		}
 	}
-	log_notice("stopping: finishing requests in flight");
-	sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing requests in flight");
 	{
 		struct site *cur = site_acquire();
-		unsigned timeout = cur->cfg->shutdown_timeout;
+		unsigned timeout = cur->cfg->shutdown_timeout, delay = cur->cfg->drain_delay;
+
 		site_unref(cur);
+		admin_set_draining(true);
+		wait_drain_delay(delay, &set);
+		log_notice("stopping: finishing requests in flight");
+		sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing requests in flight");
 		drain(pool, timeout);
 	}
 	r = 0;
 out:
+	admin_stop(admin);
 	pool_free(pool);
 	access_log_close();
 	site_publish(NULL);

@@ -261,6 +261,77 @@ out:
 	return ret;
 }
 
+/* PATH_OPEN_UNKNOWN until openat2 first worked or proved unavailable;
+ * then fixed for the process (atomic: any worker may decide it). */
+static int open_mode = PATH_OPEN_UNKNOWN;
+
+static void set_mode(enum path_open_mode m)
+{
+	int unknown = PATH_OPEN_UNKNOWN;
+
+	__atomic_compare_exchange_n(&open_mode, &unknown, (int)m, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+}
+
+enum path_open_mode path_open_mode(void)
+{
+	return (enum path_open_mode)__atomic_load_n(&open_mode, __ATOMIC_RELAXED);
+}
+
+/* Is openat2 itself refused (ENOSYS: kernel < 5.6; EPERM or ENOSYS: a
+ * seccomp filter, as some container runtimes install)?  An EPERM from
+ * opening one file may also be about that file, so ask again for the
+ * root directory itself, which any working openat2 opens. */
+static bool openat2_refused(int root_fd, int err)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH };
+	long fd;
+
+	if (err == ENOSYS)
+		return true;
+	if (err != EPERM)
+		return false;
+	fd = syscall(SYS_openat2, root_fd, ".", &how, sizeof(how));
+	if (fd >= 0) {
+		close((int)fd);
+		return false;
+	}
+	return errno == EPERM || errno == ENOSYS;
+}
+
+enum path_open_mode path_open_probe(int root_fd)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH };
+	long fd;
+	int saved = errno;
+
+	if (path_open_mode() == PATH_OPEN_UNKNOWN) {
+		fd = syscall(SYS_openat2, root_fd, ".", &how, sizeof(how));
+		if (fd >= 0) {
+			close((int)fd);
+			set_mode(PATH_OPEN_OPENAT2);
+		} else if (openat2_refused(root_fd, errno)) {
+			set_mode(PATH_OPEN_WALK);
+		}
+	}
+	errno = saved;
+	return path_open_mode();
+}
+
+const char *path_open_mode_describe(enum path_open_mode m)
+{
+	switch (m) {
+	case PATH_OPEN_OPENAT2:
+		return "openat2(RESOLVE_BENEATH)";
+	case PATH_OPEN_WALK:
+		return "a component-by-component O_NOFOLLOW walk (openat2 is unavailable or "
+		       "refused by a seccomp filter; every symlink is refused)";
+	case PATH_OPEN_UNKNOWN:
+	default:
+		return "openat2(RESOLVE_BENEATH) if it works, else an O_NOFOLLOW walk";
+	}
+}
+
 int path_open_beneath(int root_fd, const char *rel)
 {
 	/* RESOLVE_BENEATH: no "..", absolute path or symlink may resolve to
@@ -274,12 +345,19 @@ int path_open_beneath(int root_fd, const char *rel)
 	};
 	const char *p = rel && rel[0] ? rel : ".";
 
+	if (path_open_mode() == PATH_OPEN_WALK)
+		return open_beneath_walk(root_fd, p);
 	for (int tries = 0; tries < PATH_OPEN_RETRIES; tries++) {
 		long fd = syscall(SYS_openat2, root_fd, p, &how, sizeof(how));
-		if (fd >= 0)
+		if (fd >= 0) {
+			if (MTH_UNLIKELY(path_open_mode() == PATH_OPEN_UNKNOWN))
+				set_mode(PATH_OPEN_OPENAT2);
 			return (int)fd;
-		if (errno == ENOSYS)
+		}
+		if (openat2_refused(root_fd, errno)) {
+			set_mode(PATH_OPEN_WALK);
 			return open_beneath_walk(root_fd, p);
+		}
 		if (errno != EINTR && errno != EAGAIN)
 			break;
 	}

@@ -26,15 +26,32 @@
 int path_normalize(const char *target, size_t len, char *out, size_t outsz,
 		   int *is_dir);
 
+/* How path_open_beneath() opens files: not known until it or
+ * path_open_probe() has tried openat2, then fixed for the process. */
+enum path_open_mode {
+	PATH_OPEN_UNKNOWN,
+	PATH_OPEN_OPENAT2, /* openat2(RESOLVE_BENEATH) */
+	PATH_OPEN_WALK,    /* openat2 unavailable or refused: the O_NOFOLLOW walk */
+};
+
+enum path_open_mode path_open_mode(void);
+/* Try openat2 on ROOT_FD now (unless already decided) and return the mode;
+ * for start-up, to log which one is in use. */
+enum path_open_mode path_open_probe(int root_fd);
+/* The mode in words, for that log line. */
+const char *path_open_mode_describe(enum path_open_mode m);
+
 /* Open REL (from path_normalize; "" means the root itself) beneath ROOT_FD
  * with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), O_RDONLY|O_CLOEXEC|O_NONBLOCK
  * (O_NONBLOCK: opening a FIFO must never block a worker; reading and
  * sendfile from regular files ignore it).
  * Returns the fd or a negative errno: -ENOENT/-ENOTDIR (404), -EXDEV or
  * -ELOOP (an escape attempt: 403), -EACCES (403), others (500).
- * Without openat2 (ENOSYS: kernel < 5.6, or a seccomp filter) it walks the
- * path one component at a time with O_NOFOLLOW instead, and that fallback
- * refuses every symlink (-ELOOP), even one that stays beneath the root. */
+ * Without openat2 (ENOSYS: kernel < 5.6; ENOSYS or EPERM: a seccomp filter,
+ * as some container runtimes install) it walks the path one component at a
+ * time with O_NOFOLLOW instead, for the rest of the process, and that
+ * fallback refuses every symlink (-ELOOP), even one that stays beneath the
+ * root. */
 int path_open_beneath(int root_fd, const char *rel);
 
 /* The extension of the last segment of PATH, lower-cased into OUT (without

@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "conn_priv.h"
 #include "file_cache.h"
 #include "http_date.h"

@@ -19,6 +19,7 @@
 #include "conn_priv.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 #include "quota.h"
 #include "upload.h"
 
@@ -341,6 +342,7 @@ static void finish_upload(struct conn *c)
 				     LOG_STR("MTHTTPD_UPLOAD", name), LOG_UINT("MTHTTPD_BYTES", len)),
 			  "upload from %s stored as %s/%s (%" PRIu64 " bytes)", c->peer,
 			  c->site->cfg->uploads_dir, name, len);
+	metrics_upload(len);
 	m = snprintf(extra, sizeof extra, "Location: /uploads/%s\r\n", name);
 	n = created_body(body, sizeof body, extra + 10, (size_t)m - 12, len);
 	conn_set_response(c, 201, "application/json", body, (size_t)n, (size_t)n, extra, (size_t)m,

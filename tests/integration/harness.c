@@ -258,6 +258,8 @@ void server_start(struct server *s, const struct server_opts *o)
 			setenv("WATCHDOG_USEC", wd, 1);
 			setenv("WATCHDOG_PID", pidbuf, 1);
 		}
+		for (const char *const *e = o->env; e && *e; e++)
+			putenv((char *)*e);
 		setenv("NOTIFY_SOCKET", sun.sun_path, 1);
 		unsetenv("JOURNAL_STREAM");
 		execl(bin, "mthttpd", "-c", s->conf, (char *)NULL);

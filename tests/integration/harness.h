@@ -27,6 +27,7 @@ struct server_opts {
 	unsigned watchdog_usec;     /* set WATCHDOG_USEC/WATCHDOG_PID */
 	bool one_cpu;               /* run the daemon on one CPU (affinity) */
 	bool ipv6;                  /* listen on [::] (dual stack), not 127.0.0.1 */
+	const char *const *env;     /* more "NAME=value" for the daemon, NULL-ended */
 };
 
 struct server {

@@ -6,6 +6,10 @@
  * may be visible, and a daemon started again on the same directory removes
  * stale temporary files and serves what was stored.
  *
+ * synced.*: the daemon runs with syncshim.so preloaded, and every 201 must
+ * follow a durable file (O_DSYNC or an fsync after the last write) and a
+ * directory fsync that started after the link: what kill -9 cannot show.
+ *
  * stall.*: a client that stops reading a large download parks in epoll and
  * holds no worker, so with pool_size = 1 another client is still answered
  * at once.
@@ -568,6 +572,183 @@ Test(kill9, uploads_survive_and_temp_files_are_cleaned_at_start)
 	srv_running = false;
 	srv_dir_live = false;
 	server_stop(&srv);
+}
+
+/* ------------------------------------------------- durable, not just atomic */
+
+/* The kill -9 test above proves atomicity, not durability: the page cache
+ * survives a SIGKILL, so it passes without a single fsync.  Here the daemon
+ * runs with syncshim.so preloaded, which logs in order what it does (see
+ * syncshim.c), and every upload answered 201 must have had
+ *   - its data on stable storage before its link: the file opened O_DSYNC
+ *     with every write before the link, or an fsync/fdatasync of it after
+ *     its last write and before the link;
+ *   - a directory fsync that started after its link and returned before
+ *     the 201.
+ * Both hold with O_TMPFILE (linkat) and with the named temporary file
+ * (renameat2) the fallback uses. */
+struct sync_event {
+	unsigned long seq;
+	char what[16];
+	long a;    /* the object, the directory fd or the status */
+	int dsync; /* open: opened with O_DSYNC */
+	char via[32]; /* link: how */
+};
+
+static int by_seq(const void *x, const void *y)
+{
+	const struct sync_event *a = x, *b = y;
+
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static size_t read_sync_log(const char *path, struct sync_event *ev, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	size_t n = 0;
+
+	cr_assert_not_null(f, "no log from syncshim.so at %s (not preloaded?)", path);
+	while (n < max && fgets(line, sizeof line, f)) {
+		struct sync_event *e = &ev[n];
+
+		char extra[32] = "";
+
+		if (sscanf(line, "%lu %15s %ld %31s", &e->seq, e->what, &e->a, extra) < 3)
+			continue;
+		e->dsync = strcmp(extra, "dsync=1") == 0;
+		snprintf(e->via, sizeof e->via, "%s", strncmp(extra, "via=", 4) ? "" : extra + 4);
+		n++;
+	}
+	fclose(f);
+	qsort(ev, n, sizeof *ev, by_seq);
+	return n;
+}
+
+static bool is_event(const struct sync_event *e, const char *what, long a)
+{
+	return strcmp(e->what, what) == 0 && e->a == a;
+}
+
+/* Check the rules above for every 201 in EV[0..N); returns how many.
+ * With NAMED, each file must have been named through its temporary name. */
+static unsigned check_durable_answers(const struct sync_event *ev, size_t n, bool named)
+{
+	unsigned answers = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		long obj = -1;
+		size_t link = 0, open_at = 0, last_write = 0, synced = 0;
+		bool dir_synced = false;
+
+		if (!is_event(&ev[i], "answer", 201))
+			continue;
+		answers++;
+		for (size_t j = i; j-- > 0;)
+			if (strcmp(ev[j].what, "link") == 0) {
+				link = j;
+				obj = ev[j].a;
+				break;
+			}
+		cr_assert_gt(obj, 0, "201 #%u (event %lu) without a link of a file before it",
+			     answers, ev[i].seq);
+		cr_assert(named == (strcmp(ev[link].via, "rename") == 0 ||
+				    strcmp(ev[link].via, "name") == 0),
+			  "201 #%u: linked via %s", answers, ev[link].via);
+		for (size_t j = 0; j < link; j++) {
+			if (is_event(&ev[j], "open", obj))
+				open_at = j + 1;
+			if (is_event(&ev[j], "write", obj))
+				last_write = j + 1;
+			if (is_event(&ev[j], "sync", obj) && j + 1 > last_write)
+				synced = j + 1;
+		}
+		cr_assert_gt(open_at, 0, "201 #%u: the linked file was never opened for writing",
+			     answers);
+		cr_assert_gt(last_write, 0, "201 #%u: no data was written", answers);
+		cr_assert(ev[open_at - 1].dsync || synced > last_write,
+			  "201 #%u: the file was linked without O_DSYNC and without an "
+			  "fsync/fdatasync after its last write",
+			  answers);
+		for (size_t j = link + 1; j < i && !dir_synced; j++) {
+			if (strcmp(ev[j].what, "dirsync-start") != 0)
+				continue;
+			for (size_t k = j + 1; k < i; k++)
+				if (is_event(&ev[k], "dirsync-end", ev[j].a)) {
+					dir_synced = true;
+					break;
+				}
+		}
+		cr_assert(dir_synced,
+			  "201 #%u: no directory fsync started after the link (event %lu) and "
+			  "returned before the answer (event %lu)",
+			  answers, ev[link].seq, ev[i].seq);
+	}
+	return answers;
+}
+
+static void synced_uploads(bool no_tmpfile)
+{
+	static char preload[600], logenv[600], asan[600];
+	static const char *env[5];
+	struct server_opts o = { .env = env };
+	const char *san = getenv("MTHTTPD_SANITIZER");
+	static struct sync_event ev[4096];
+	char log[300], body[200];
+	size_t n;
+
+	if (san && strcmp(san, "tsan") == 0)
+		cr_skip_test("syncshim.so is not preloaded into a ThreadSanitizer build");
+	cr_assert_eq(access(SYNCSHIM_SO, R_OK), 0, "%s: %s", SYNCSHIM_SO, strerror(errno));
+	snprintf(log, sizeof log, "%s/sync-%ld.log", TOP_BUILDDIR_TMP, (long)getpid());
+	unlink(log);
+	snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SYNCSHIM_SO);
+	snprintf(logenv, sizeof logenv, "MTHTTPD_SYNC_LOG=%s", log);
+	/* ASan wants to be the first library; the shim only passes calls on */
+	snprintf(asan, sizeof asan, "ASAN_OPTIONS=verify_asan_link_order=0:%s",
+		 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "");
+	env[0] = preload;
+	env[1] = logenv;
+	env[2] = no_tmpfile ? "MTHTTPD_SYNC_NO_TMPFILE=1" : NULL;
+	env[3] = san && strcmp(san, "asan") == 0 ? asan : NULL;
+	env[4] = NULL;
+	if (!env[2]) {
+		env[2] = env[3];
+		env[3] = NULL;
+	}
+	server_start(&srv, &o);
+	srv_running = true;
+	srv_dir_live = true;
+	for (int i = 0; i < 5; i++) {
+		struct http_resp r;
+		int fd = http_connect(srv.port);
+		int len = snprintf(body, sizeof body, "{\"upload\":%d,\"pad\":\"%0*d\"}", i, 40 * i, 0);
+
+		send_str(fd, fmt("POST /upload HTTP/1.1\r\nHost: localhost:%u\r\n"
+				 "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+				 srv.port, len, body));
+		cr_assert_eq(http_read(fd, &r, false), 0);
+		cr_assert_eq(r.status, 201, "upload %d", i);
+		http_resp_free(&r);
+		close(fd);
+	}
+	n = read_sync_log(log, ev, sizeof ev / sizeof ev[0]);
+	cr_assert_eq(check_durable_answers(ev, n, no_tmpfile), 5, "the shim saw %zu events", n);
+	if (!getenv("MTH_KEEP_SYNC_LOG"))
+		unlink(log);
+}
+
+TestSuite(synced, .fini = teardown, .timeout = 30);
+
+Test(synced, every_201_follows_a_durable_file_and_directory)
+{
+	synced_uploads(false);
+}
+
+/* The same without O_TMPFILE: a named temporary file and renameat2. */
+Test(synced, also_with_a_named_temporary_file)
+{
+	synced_uploads(true);
 }
 
 /* ------------------------------------------------------- stalled downloads */

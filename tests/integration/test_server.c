@@ -82,6 +82,28 @@ static void assert_header(const struct http_resp *r, const char *name, const cha
 
 TestSuite(get, .init = start_default, .fini = stop, .timeout = 60);
 
+/* The log says once, at start, how files are opened (openat2, or the
+ * O_NOFOLLOW walk when a sandbox refuses openat2), not per request. */
+Test(get, open_path_is_logged_once)
+{
+	struct http_resp r;
+	char *log, *p;
+	int n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(http_get(&srv, "GET", "/index.html", &r), 0);
+		cr_assert_eq(r.status, 200);
+		http_resp_free(&r);
+	}
+	log = read_whole(srv.log, NULL);
+	cr_assert_not_null(log);
+	for (p = log; (p = strstr(p, "opening files with ")) != NULL; p++)
+		n++;
+	cr_assert_eq(n, 1, "logged %d times:\n%s", n, log);
+	cr_assert_not_null(strstr(log, "opening files with openat2(RESOLVE_BENEATH)"), "%s", log);
+	free(log);
+}
+
 Test(get, root_serves_index_html)
 {
 	struct http_resp r;
@@ -323,14 +345,62 @@ Test(files, symlink_out_of_root_is_403)
 	http_resp_free(&r);
 }
 
+/* The daemon's I/O counters from /proc/PID/io (the whole process). */
+struct proc_io {
+	uint64_t rchar, wchar;
+};
+
+static struct proc_io daemon_io(void)
+{
+	struct proc_io io = { 0, 0 };
+	char line[128];
+	FILE *f = fopen(fmt("/proc/%ld/io", (long)srv.pid), "r");
+
+	cr_assert_not_null(f, "/proc/%ld/io: %s", (long)srv.pid, strerror(errno));
+	while (fgets(line, sizeof line, f)) {
+		unsigned long long v;
+
+		if (sscanf(line, "rchar: %llu", &v) == 1)
+			io.rchar = v;
+		else if (sscanf(line, "wchar: %llu", &v) == 1)
+			io.wchar = v;
+	}
+	fclose(f);
+	return io;
+}
+
+enum body_path { BODY_SENDFILE, BODY_COPY };
+
+/* Which way did the body of the last BYTES-byte response go out?  The
+ * kernel counts sendfile(2)'s bytes as written by the process (wchar),
+ * send(2)'s not at all, and pread(2)'s as read (rchar); the daemon's own
+ * writes in between are log lines, far fewer bytes. */
+static void expect_body_path(struct proc_io before, uint64_t bytes, enum body_path want,
+			     const char *what)
+{
+	struct proc_io after = daemon_io();
+	uint64_t w = after.wchar - before.wchar, rd = after.rchar - before.rchar;
+
+	if (want == BODY_SENDFILE)
+		cr_assert_geq(w, bytes, "%s: expected sendfile(2), but the daemon wrote %llu bytes",
+			      what, (unsigned long long)w);
+	else
+		cr_assert(w < bytes / 4 && rd >= bytes,
+			  "%s: expected pread + send, but the daemon wrote %llu and read %llu bytes",
+			  what, (unsigned long long)w, (unsigned long long)rd);
+}
+
 /* A 24 MiB file: several send rounds and yields, checked byte for byte,
  * and a range inside it.  "auto" copies it (1 MiB or more to a loopback
- * client), "always" uses sendfile(2), "never" copies even small files. */
-static void large_file_roundtrip(void)
+ * client) and sends the 300 kB one with sendfile(2), "always" uses
+ * sendfile(2), "never" copies even small files: BIG and SMALL say which
+ * path each must take, checked from the daemon's I/O counters. */
+static void large_file_roundtrip(enum body_path big, enum body_path small)
 {
 	const size_t size = 24u << 20;
 	char *data = malloc(size);
 	struct http_resp r;
+	struct proc_io io;
 	FILE *f;
 	int fd;
 
@@ -342,17 +412,22 @@ static void large_file_roundtrip(void)
 	f = fopen(fmt("%s/small.bin", srv.docroot), "wb");
 	cr_assert_eq(fwrite(data, 1, 300000, f), 300000);
 	fclose(f);
+	io = daemon_io();
 	cr_assert_eq(http_get(&srv, "GET", "/big.bin", &r), 0);
 	cr_assert_eq(r.status, 200);
 	cr_assert_eq(r.body_len, size);
 	cr_assert(memcmp(r.body, data, size) == 0);
 	http_resp_free(&r);
+	expect_body_path(io, size, big, "24 MiB");
+	io = daemon_io();
 	cr_assert_eq(http_get(&srv, "GET", "/small.bin", &r), 0);
 	cr_assert_eq(r.status, 200);
 	cr_assert_eq(r.body_len, 300000);
 	cr_assert(memcmp(r.body, data, 300000) == 0);
 	http_resp_free(&r);
+	expect_body_path(io, 300000, small, "300 kB");
 
+	io = daemon_io();
 	fd = http_connect(srv.port);
 	send_str(fd, fmt("GET /big.bin HTTP/1.1\r\nHost: localhost:%u\r\n"
 			 "Range: bytes=20000000-20999999\r\n\r\n",
@@ -363,22 +438,24 @@ static void large_file_roundtrip(void)
 	cr_assert(memcmp(r.body, data + 20000000, 1000000) == 0);
 	http_resp_free(&r);
 	close(fd);
+	/* "auto" decides by the size of the file, not of the range */
+	expect_body_path(io, 1000000, big, "range of the 24 MiB file");
 	free(data);
 }
 
 Test(files, large_file_copied_to_a_local_client)
 {
-	large_file_roundtrip();
+	large_file_roundtrip(BODY_COPY, BODY_SENDFILE);
 }
 
 Test(files, large_file_with_sendfile, .init = own_root_sendfile_always)
 {
-	large_file_roundtrip();
+	large_file_roundtrip(BODY_SENDFILE, BODY_SENDFILE);
 }
 
 Test(files, every_file_copied, .init = own_root_sendfile_never)
 {
-	large_file_roundtrip();
+	large_file_roundtrip(BODY_COPY, BODY_COPY);
 }
 
 /* Over 4 GiB: 64-bit lengths and offsets end to end, and the ~2 GiB cap of
@@ -694,7 +771,10 @@ Test(security, host_header_rules)
 	cr_assert_eq(r.status, 403, "wrong port");
 	http_resp_free(&r);
 	request("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", &r, false);
-	cr_assert_eq(r.status, 403, "no port means 80, which is not ours");
+	cr_assert_eq(r.status, 200, "a bare allowed name matches a Host without a port");
+	http_resp_free(&r);
+	request("GET / HTTP/1.1\r\nHost: localhost:80\r\n\r\n", &r, false);
+	cr_assert_eq(r.status, 403, "port 80 is not ours, and no entry names it");
 	http_resp_free(&r);
 	request("GET / HTTP/1.1\r\nHost: bad host\r\n\r\n", &r, false);
 	cr_assert_eq(r.status, 400, "invalid Host");
@@ -719,6 +799,40 @@ Test(security, host_header_rules)
 	request("GET / HTTP/1.0\r\n\r\n", &r, false);
 	cr_assert_eq(r.status, 200);
 	http_resp_free(&r);
+}
+
+/* Behind anything that changes the port (a reverse proxy, docker -p
+ * 80:8080, an iptables REDIRECT) the browser's Host names the port it
+ * connected to.  An entry with a port matches exactly that port whatever
+ * port the connection arrived on; a bare name matches the arrival port and
+ * a Host without a port (issue 13's example, on our ephemeral port). */
+Test(host_ports, explicit_port_entries_for_proxies, .fini = stop, .timeout = 60)
+{
+	struct server_opts o = { .extra = "allowed_hosts = [\"example.org\", \"localhost:9999\"];" };
+	static const struct {
+		const char *host;
+		bool our_port; /* ":<our port>" follows */
+		int status;
+	} cases[] = {
+		{ "example.org", false, 200 },      { "example.org", true, 200 },
+		{ "localhost:9999", false, 200 },   { "LocalHost.:9999", false, 200 },
+		{ "example.org:9999", false, 403 }, { "example.org:80", false, 403 },
+		{ "localhost", true, 403 },         { "localhost", false, 403 },
+	};
+
+	server_start(&srv, &o);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct http_resp r;
+		char host[64];
+
+		if (cases[i].our_port)
+			snprintf(host, sizeof host, "%s:%u", cases[i].host, srv.port);
+		else
+			snprintf(host, sizeof host, "%s", cases[i].host);
+		request(fmt("GET /index.html HTTP/1.1\r\nHost: %s\r\n\r\n", host), &r, false);
+		cr_assert_eq(r.status, cases[i].status, "Host: %s -> %d", host, r.status);
+		http_resp_free(&r);
+	}
 }
 
 Test(security, bad_host_stores_nothing)

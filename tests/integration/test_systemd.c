@@ -5,7 +5,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include <dirent.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +52,39 @@ static bool wait_log(const char *needle, int ms)
 		usleep(20000);
 	}
 	return server_log_contains(&srv, needle);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fputs(text, f) >= 0, true);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* The two versions of /sample.txt the reload storm alternates between. */
+static const char *const storm_body[2] = { "version A\n", "version B, longer\n" };
+
+/* SIGHUP, then RELOADING=1 and READY=1 on the notify socket. */
+static void reload_and_wait(void)
+{
+	cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+	cr_assert_eq(server_wait_notify(&srv, "RELOADING=1", 5000), 0, "no RELOADING=1");
+	cr_assert_eq(server_wait_notify(&srv, "READY=1", 5000), 0, "no READY=1 after RELOADING=1");
+}
+
+/* A new connection gets /sample.txt of version V. */
+static void expect_version(int v)
+{
+	const char *const *bodies = storm_body;
+	struct http_resp r;
+
+	cr_assert_eq(http_get(&srv, "GET", "/sample.txt", &r), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(r.body_len == strlen(bodies[v]) && memcmp(r.body, bodies[v], r.body_len) == 0,
+		  "after READY=1 a new request got '%.40s', want '%s'", r.body, bodies[v]);
+	http_resp_free(&r);
 }
 
 static void start_default(void)
@@ -206,16 +243,104 @@ Test(notify, activated_port_change_is_logged_not_applied)
 	http_resp_free(&r);
 }
 
-/* Bad signals at bad times: a burst of reloads while clients run. */
-Test(notify, reload_storm_under_load)
+/* Reloads under load: the configuration alternates between two document
+ * roots whose /sample.txt differ, while several clients (keep-alive and
+ * new connections) fetch it.  Every response must be a whole 200 of one
+ * of the two versions, none may fail, both must be seen, and after each
+ * RELOADING=1 ... READY=1 a new connection gets the new version. */
+enum { STORM_CLIENTS = 6, STORM_RELOADS = 16 };
+
+
+struct storm_client {
+	pthread_t th;
+	bool keepalive;
+	unsigned seen[2], failures;
+	char why[200];
+};
+
+static atomic_bool storm_stop;
+
+static void *storm_client_main(void *arg)
 {
-	for (int i = 0; i < 30; i++) {
+	struct storm_client *c = arg;
+	int fd = -1;
+
+	while (!atomic_load(&storm_stop) && c->failures == 0) {
 		struct http_resp r;
-		kill(srv.pid, SIGHUP);
-		cr_assert_eq(http_get(&srv, "GET", "/sample.txt", &r), 0, "request %d", i);
-		cr_assert_eq(r.status, 200);
+		int v = -1;
+
+		if (fd < 0)
+			fd = http_connect(srv.port);
+		send_str(fd, fmt("GET /sample.txt HTTP/1.1\r\nHost: localhost:%u\r\n%s\r\n",
+				 srv.port, c->keepalive ? "" : "Connection: close\r\n"));
+		if (http_read(fd, &r, false) != 0) {
+			snprintf(c->why, sizeof c->why, "no complete response");
+			c->failures++;
+			break;
+		}
+		for (int k = 0; k < 2; k++)
+			if (r.body_len == strlen(storm_body[k]) &&
+			    memcmp(r.body, storm_body[k], r.body_len) == 0)
+				v = k;
+		if (r.status != 200 || v < 0) {
+			snprintf(c->why, sizeof c->why, "status %d, body '%.40s'", r.status,
+				 r.body ? r.body : "");
+			c->failures++;
+		} else {
+			c->seen[v]++;
+		}
+		/* max_requests ends a keep-alive connection now and then */
+		if (!c->keepalive || strcasestr(r.head, "Connection: close")) {
+			close(fd);
+			fd = -1;
+		}
 		http_resp_free(&r);
 	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+Test(notify, reload_storm_under_load, .timeout = 120)
+{
+	struct storm_client c[STORM_CLIENTS];
+	char roots[2][sizeof srv.dir + 16];
+	unsigned total[2] = { 0, 0 };
+
+	for (int k = 0; k < 2; k++) {
+		snprintf(roots[k], sizeof roots[k], "%s/root-%c", srv.dir, 'a' + k);
+		cr_assert_eq(mkdir(roots[k], 0755), 0);
+		write_text(fmt("%s/sample.txt", roots[k]), storm_body[k]);
+	}
+	snprintf(srv.docroot, sizeof srv.docroot, "%s", roots[0]);
+	server_write_config(&srv, &opts, srv.port);
+	reload_and_wait();
+	expect_version(0);
+
+	memset(c, 0, sizeof c);
+	atomic_store(&storm_stop, false);
+	for (int i = 0; i < STORM_CLIENTS; i++) {
+		c[i].keepalive = i % 2 == 0;
+		cr_assert_eq(pthread_create(&c[i].th, NULL, storm_client_main, &c[i]), 0);
+	}
+	for (int i = 1; i <= STORM_RELOADS; i++) {
+		snprintf(srv.docroot, sizeof srv.docroot, "%s", roots[i % 2]);
+		server_write_config(&srv, &opts, srv.port);
+		reload_and_wait();
+		expect_version(i % 2);
+	}
+	atomic_store(&storm_stop, true);
+	for (int i = 0; i < STORM_CLIENTS; i++) {
+		pthread_join(c[i].th, NULL);
+		cr_expect_eq(c[i].failures, 0, "client %d (%s): %s", i,
+			     c[i].keepalive ? "keep-alive" : "new connections", c[i].why);
+		total[0] += c[i].seen[0];
+		total[1] += c[i].seen[1];
+	}
+	cr_assert_gt(total[0], 0, "no client saw version A");
+	cr_assert_gt(total[1], 0, "no client saw version B");
+	cr_log_info("reload storm: %u responses of A, %u of B over %d reloads", total[0],
+		    total[1], STORM_RELOADS);
 }
 
 /* Graceful stop: a large download in flight completes. */

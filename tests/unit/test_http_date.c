@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,28 +207,66 @@ Test(http_date, now_is_current)
 		      (long long)before);
 }
 
+static time_t coarse_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+/* Formatted at most once per second per thread: a mark put into the
+ * returned buffer survives the next call within the same second (nothing
+ * was formatted again) and is gone, replaced by the new date, once the
+ * second has changed. */
 Test(http_date, now_is_cached_per_thread)
 {
-	const char *a = http_date_now();
+	char want[HTTP_DATE_LEN + 1];
+	const char *a;
+	time_t t0;
+	int tries;
 
-	/* same thread: same buffer */
-	cr_expect_eq(http_date_now(), a);
+	for (tries = 0; tries < 5; tries++) {
+		t0 = coarse_now();
+		a = http_date_now();
+		((char *)a)[0] = 'X';
+		if (http_date_now()[0] == 'X' || coarse_now() == t0)
+			break;
+	}
+	cr_assert_lt(tries, 5, "the second changed between every pair of calls");
+	if (coarse_now() == t0)
+		cr_assert_eq(http_date_now()[0], 'X', "formatted again within one second: %s",
+			     http_date_now());
+	while (coarse_now() == t0)
+		usleep(10000);
+	a = http_date_now();
+	http_date_format(coarse_now(), want);
+	cr_assert_neq(a[0], 'X', "not formatted again when the second changed");
+	cr_assert_str_eq(a, want);
 }
 
+/* What another thread gets: a copy, taken while that thread is alive. */
 static void *now_in_thread(void *arg)
 {
-	return (void *)http_date_now();
+	return strdup(http_date_now());
 }
 
+/* Another thread has a cache of its own: a mark in this thread's buffer
+ * never shows in what it gets, and its call leaves this buffer alone. */
 Test(http_date, now_has_a_buffer_per_thread)
 {
-	const char *mine = http_date_now();
+	char *mine = (char *)http_date_now();
 	void *theirs = NULL;
 	pthread_t th;
 
+	mine[0] = 'X';
 	cr_assert_eq(pthread_create(&th, NULL, now_in_thread, NULL), 0);
 	cr_assert_eq(pthread_join(th, &theirs), 0);
-	cr_expect_neq((const char *)theirs, mine);
+	cr_assert_not_null(theirs);
+	cr_expect_neq(((const char *)theirs)[0], 'X', "the other thread got this one's buffer");
+	cr_expect_eq(strlen(theirs), HTTP_DATE_LEN);
+	cr_expect_eq(mine[0], 'X', "the other thread's call rewrote this one's buffer");
+	free(theirs);
 }
 
 Test(http_date, now_follows_the_clock)

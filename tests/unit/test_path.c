@@ -623,3 +623,62 @@ Test(path_open_beneath, fallback_refuses_all_symlinks)
 	expect_open_err("sub/up", -ELOOP);
 	expect_open_err("link_subdir/inner.txt", -ELOOP);
 }
+
+/* Some container runtimes' seccomp filters answer openat2 with EPERM, not
+ * ENOSYS: the walk must take over as well (every GET was a 403), and for
+ * good, so that the mode main.c logs at start is the one in use. */
+static void refuse_openat2(int err)
+{
+#ifdef NATIVE_AUDIT_ARCH
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 1, 0),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		cr_skip_test("cannot install a seccomp filter: %s", strerror(errno));
+#else
+	(void)err;
+	cr_skip_test("no seccomp arch constant for this architecture");
+#endif
+}
+
+Test(path_open_beneath, eperm_from_a_seccomp_filter_falls_back)
+{
+	refuse_openat2(EPERM);
+	cr_assert_eq(path_open_mode(), PATH_OPEN_UNKNOWN);
+	expect_content("file.txt", "hello");
+	expect_content("sub/inner.txt", "inner");
+	expect_dir("");
+	cr_assert_eq(path_open_mode(), PATH_OPEN_WALK);
+	expect_open_err("../outside", -EXDEV);
+	expect_open_err("link_in", -ELOOP);
+}
+
+Test(path_open_beneath, probe_names_the_mode_in_use)
+{
+	cr_assert_eq(path_open_probe(root_fd), PATH_OPEN_OPENAT2);
+	cr_assert_str_eq(path_open_mode_describe(path_open_mode()), "openat2(RESOLVE_BENEATH)");
+	expect_content("link_in", "hello");
+}
+
+Test(path_open_beneath, probe_sees_a_refused_openat2)
+{
+	refuse_openat2(EPERM);
+	cr_assert_eq(path_open_probe(root_fd), PATH_OPEN_WALK);
+	cr_assert(strstr(path_open_mode_describe(PATH_OPEN_WALK), "walk") != NULL);
+	expect_content("file.txt", "hello");
+}
+
+Test(path_open_beneath, probe_sees_a_missing_openat2)
+{
+	refuse_openat2(ENOSYS);
+	cr_assert_eq(path_open_probe(root_fd), PATH_OPEN_WALK);
+}

@@ -90,7 +90,10 @@ Test(router, host_rules)
 
 	expect_error("GET / HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n", 403);
 	expect_error("GET / HTTP/1.1\r\nHost: localhost:8081\r\n\r\n", 403);
-	expect_error("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 403);
+	expect_error("GET / HTTP/1.1\r\nHost: localhost:80\r\n\r\n", 403);
+	/* a bare allowed name matches a Host without a port */
+	route("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
 	expect_error("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
 	expect_error("GET / HTTP/1.1\r\nHost: \r\n\r\n", 400);
 	route("GET / HTTP/1.1\r\nHost: Example.ORG:8080\r\n\r\n", &r);
