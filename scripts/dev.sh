@@ -20,7 +20,7 @@ cd "$top"
 # systemd: systemd.pc for the unit directories)
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
 libjson-c-dev libsystemd-dev libssl-dev libcriterion-dev media-types curl wget \
-openssl prometheus haproxy python3 systemd"
+openssl prometheus haproxy python3 systemd libcrypt-dev apache2-utils whois"
 
 install_deps() {
     missing=

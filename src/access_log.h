@@ -60,6 +60,7 @@ struct access_log_entry {
 	const char *referer;	/* file only */
 	const char *user_agent; /* file only */
 	const char *tls;	/* "TLSv1.3/TLS_AES_128_GCM_SHA256", NULL: cleartext (journal) */
+	const char *user;	/* the authenticated user (upload auth), or NULL */
 };
 
 /* Log E as CFG->access_log says.  The journal's CODE_* fields name the

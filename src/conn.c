@@ -26,6 +26,7 @@
 #include "conn_priv.h"
 #include "file_cache.h"
 #include "host.h"
+#include "guard.h"
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
@@ -160,7 +161,6 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 {
 	struct conn *c;
 
-	(void)peerlen;
 	pthread_mutex_lock(&free_lock);
 	c = free_list;
 	if (c)
@@ -195,6 +195,8 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
 	c->loopback = is_loopback(peer);
+	c->has_ckey = client_key_from_sockaddr(&c->ckey, peer, peerlen,
+					       c->site->cfg->client_ipv6_prefix) == 0;
 	/* PROXY headers are read on cleartext listeners only: on a TLS one
 	 * the header would have to be taken from the socket before OpenSSL
 	 * reads it (not supported yet; a trusted proxy terminates TLS itself
@@ -247,7 +249,7 @@ static void io_release(struct conn *c)
 	if (io->file_fd >= 0)
 		close(io->file_fd);
 	file_cache_put(io->mem_file);
-	free(io->body);
+	serve_upload_release(io);
 	c->io = NULL;
 	if (!io_spare) {
 		io_spare = io;
@@ -454,20 +456,48 @@ void conn_set_response(struct conn *c, int status, const char *ctype, const char
 	io->out_off = 0;
 }
 
-void conn_respond_error(struct conn *c, int status, bool json, const char *message,
-			const char *allow, bool head_only)
+void conn_respond_error_extra(struct conn *c, int status, bool json, const char *message,
+			      const char *extra, bool head_only)
 {
-	char body[512], extra[128];
-	size_t blen, elen = 0;
+	char body[512];
+	size_t blen;
 
 	if (json)
 		blen = response_error_json(body, sizeof body, status, message);
 	else
 		blen = response_error_html(body, sizeof body, status);
-	if (allow)
-		elen = (size_t)snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
 	conn_set_response(c, status, json ? "application/json" : "text/html; charset=utf-8", body,
-			  blen, blen, elen ? extra : NULL, elen, head_only);
+			  blen, blen, extra, extra ? strlen(extra) : 0, head_only);
+}
+
+void conn_respond_error(struct conn *c, int status, bool json, const char *message,
+			const char *allow, bool head_only)
+{
+	char extra[128];
+
+	if (allow)
+		snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+	conn_respond_error_extra(c, status, json, message, allow ? extra : NULL, head_only);
+}
+
+/* rate_limit_requests: 0 when the request may go on, else it is answered
+ * 429 with Retry-After (RFC 6585 section 4).  The connection stays unless
+ * a body would be left unread. */
+static bool over_request_rate(struct conn *c, const struct http_request *req)
+{
+	char extra[64];
+	uint32_t wait;
+
+	if (!c->site->cfg->rate_limit_requests || !c->has_ckey)
+		return false;
+	wait = guard_request(&c->ckey, c->site->cfg, c->peer);
+	if (!wait)
+		return false;
+	if (req->content_length > 0 || req->has_transfer_encoding)
+		c->io->close_after = true;
+	snprintf(extra, sizeof extra, "Retry-After: %" PRIu32 "\r\n", wait);
+	conn_respond_error_extra(c, 429, false, NULL, extra, req->method == HTTP_M_HEAD);
+	return true;
 }
 
 /* A status for a request we could not even parse: always closes. */
@@ -547,6 +577,12 @@ static void handle_request(struct conn *c, const struct http_request *req)
 		copy_field(io->referer, req, "Referer");
 		copy_field(io->user_agent, req, "User-Agent");
 	}
+	io->close_after = !want_keep_alive(c, req);
+	if (over_request_rate(c, req)) {
+		conn_consume_input(io, io->close_after ? io->in_len : req->head_len);
+		c->state = CONN_WRITE;
+		return;
+	}
 	{
 		const struct route_conn rc = {
 			.port = c->port,
@@ -555,7 +591,7 @@ static void handle_request(struct conn *c, const struct http_request *req)
 		};
 		router_route_conn(c->site, req, &rc, &r);
 	}
-	io->close_after = r.close || !want_keep_alive(c, req);
+	io->close_after = io->close_after || r.close;
 
 	switch (r.kind) {
 	case ROUTE_ERROR:
@@ -619,6 +655,7 @@ static void log_access(struct conn *c)
 		.referer = io->referer,
 		.user_agent = io->user_agent,
 		.tls = c->tls ? c->tls_desc : NULL,
+		.user = io->user,
 	};
 
 	access_log_request(c->site->cfg, &e);
@@ -727,6 +764,7 @@ static void begin_request(struct conn *c)
 	io->reqline[0] = '\0';
 	io->referer[0] = '\0';
 	io->user_agent[0] = '\0';
+	io->user[0] = '\0';
 }
 
 /* The first bytes of a cleartext connection: a TLS ClientHello on the HTTP
@@ -819,6 +857,9 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 	if (!h->local) {
 		format_peer(c->peer, sizeof c->peer, src);
 		c->loopback = is_loopback(src);
+		/* per-client limits (rate_limit_*) count the real client */
+		c->has_ckey = client_key_from_sockaddr(&c->ckey, src, sizeof h->src,
+						       c->site->cfg->client_ipv6_prefix) == 0;
 		c->port = ntohs(h->dst.ss_family == AF_INET
 					? ((const struct sockaddr_in *)&h->dst)->sin_port
 					: ((const struct sockaddr_in6 *)&h->dst)->sin6_port);
@@ -1156,8 +1197,7 @@ static enum step on_timeout(struct conn *c)
 		if (!io->reqline[0])
 			copy_reqline(io, io->in, io->in_len);
 		io->close_after = true;
-		free(io->body);
-		io->body = NULL;
+		serve_upload_release(io);
 		conn_respond_error(c, 408, false, NULL, NULL, false);
 		(void)transport_send(&c->tp, io->out, io->out_len, false);
 		io->bytes_sent = io->out_len;

@@ -1,6 +1,8 @@
 /* main.c - command line, start-up, the signal loop, shutdown. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <getopt.h>
 #include <signal.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -16,12 +19,14 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "guard.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "path.h"
 #include "pool.h"
 #include "reload_state.h"
+#include "quota.h"
 #include "site.h"
 #include "tls.h"
 #include "upload.h"
@@ -73,6 +78,54 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 static unsigned own_tls_port(const struct mth_config *c)
 {
 	return c->tls.enabled ? c->tls.port : 0;
+}
+
+/* The upload quota's totals, from what uploads_dir holds now (at start
+ * and on reload: files may have been removed by hand). */
+static void scan_quota(const struct site *s)
+{
+	int r;
+
+	if (!s->cfg->uploads_max_bytes && !s->cfg->uploads_max_files)
+		return;
+	r = quota_scan(guard_quota(), s->uploads_fd);
+	if (r < 0)
+		log_warning("cannot count the files in %s for the upload quota: %s",
+			    s->cfg->uploads_dir, strerror(-r));
+}
+
+/* Basic credentials travel in clear over plain HTTP: say so when uploads
+ * need them on a listener that other hosts can reach. */
+static void warn_cleartext_auth(const struct mth_config *cfg, const struct listener *ls,
+				size_t nls)
+{
+	if (!cfg->upload_users)
+		return;
+	for (size_t i = 0; i < nls; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		bool loop = false;
+
+		if (getsockname(ls[i].fd, (struct sockaddr *)&ss, &len) < 0)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+			loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+		} else if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+			loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+			       (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+		} else {
+			loop = ss.ss_family == AF_UNIX;
+		}
+		if (!loop)
+			log_warning("uploads need credentials (upload_users_file %s), but %s is "
+				    "plain HTTP beyond loopback: passwords cross the network in "
+				    "clear; serve uploads over HTTPS",
+				    cfg->upload_users_file, ls[i].name);
+	}
 }
 
 static bool same_address(const struct mth_config *a, const struct mth_config *b)
@@ -230,6 +283,12 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 		log_err("%s", err);
 	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip, s->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, s->cfg->busy_poll);
+	scan_quota(s);
+	if (rebind) {
+		warn_cleartext_auth(s->cfg, ls, nls);
+	} else {
+		warn_cleartext_auth(s->cfg, cur_ls, ncur);
+	}
 	site_publish(s);
 	if (rebind) {
 		pool_replace_listeners(pool, ls, nls);
@@ -398,6 +457,14 @@ static int serve(const char *config_path, struct site *site)
 	r = upload_cleanup_temp(site->uploads_fd);
 	if (r > 0)
 		log_notice("removed %d stale temporary upload files", r);
+	if (guard_init() < 0) {
+		log_err("out of memory for the per-client tables");
+		listeners_close(ls, nls);
+		site_unref(site);
+		return 1;
+	}
+	scan_quota(site);
+	warn_cleartext_auth(site->cfg, ls, nls);
 	log_info("serving %s, uploads into %s", site->cfg->document_root, site->cfg->uploads_dir);
 	open_mode = path_open_probe(site->root_fd);
 	log_msg(open_mode == PATH_OPEN_WALK ? LOG_WARNING : LOG_INFO, "opening files with %s",
@@ -497,6 +564,7 @@ out:
 	access_log_close();
 	site_publish(NULL);
 	tls_global_free();
+	guard_free();
 	log_notice("stopped");
 	return r < 0 ? 1 : 0;
 }

@@ -504,6 +504,23 @@ void send_all(int fd, const void *buf, size_t len)
 	}
 }
 
+bool send_some(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
 void send_str(int fd, const char *s)
 {
 	send_all(fd, s, strlen(s));

@@ -76,6 +76,10 @@ void harness_private_netns(void);
 /* Add ADDR/128 to lo (in the test's own namespace, see above). */
 void harness_add_lo_addr6(const char *addr);
 void send_all(int fd, const void *buf, size_t len);
+/* Send what it can (no assertion, no SIGPIPE): false once the peer is
+ * gone, as when a server answers early and closes.  Safe off the test's
+ * main thread. */
+bool send_some(int fd, const void *buf, size_t len);
 void send_str(int fd, const char *s);
 
 struct http_resp {

@@ -238,6 +238,19 @@ Test(access_log, clf_dashes_for_missing_values)
 				  "\"-\" \"-\"\n");
 }
 
+/* The authuser field: the upload user (#14), escaped like the others. */
+Test(access_log, clf_user_field)
+{
+	struct access_log_entry e = sample();
+
+	e.user = "alice";
+	assert_matches(clf(&e), "^127\\.0\\.0\\.1 - alice \\[25/Nov/2026:20:49:11 \\+0000\\] ");
+	e.user = "a\"b\\c\x01";
+	assert_matches(clf(&e), "^127\\.0\\.0\\.1 - a\\\\x22b\\\\x5Cc\\\\x01 \\[");
+	e.user = "";
+	cr_assert_str_eq(clf(&e), SAMPLE_CLF);
+}
+
 Test(access_log, clf_date_format)
 {
 	struct access_log_entry e = sample();
