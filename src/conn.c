@@ -784,18 +784,13 @@ static enum step do_handshake(struct conn *c)
 	return STEP_AGAIN;
 }
 
-/* PROXY protocol warnings: at most one a second (LOG_EVERY_MS), so a
- * misconfigured proxy or a scanner cannot flood the log. */
+/* PROXY protocol warnings: at most one a second, so a misconfigured proxy
+ * or a scanner cannot flood the log. */
 static int64_t last_proxy_log; /* atomic */
 
 static bool proxy_log_due(void)
 {
-	int64_t now = mth_clock_coarse_ms(),
-		prev = __atomic_load_n(&last_proxy_log, __ATOMIC_RELAXED);
-
-	return now - prev >= 1000 &&
-	       __atomic_compare_exchange_n(&last_proxy_log, &prev, now, false, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
+	return log_ratelimit(&last_proxy_log, 1000);
 }
 
 /* Close C for breaking the PROXY protocol rules, without a response: the
@@ -819,7 +814,6 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 	const struct sockaddr *src = (const struct sockaddr *)&h->src;
 	int r;
 
-	conn_consume_input(io, h->length);
 	c->state = CONN_READ_HEAD;
 	/* LOCAL or UNKNOWN: the proxy itself (health checks), as it is */
 	if (!h->local) {
@@ -855,52 +849,58 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 		c->state = CONN_WRITE;
 		return STEP_AGAIN;
 	}
-	if (io->in_len) {
-		/* the request came with the header: no new edge will say so */
-		begin_request(c);
-		if (worth_parsing(c, 0) && try_parse(c))
-			return STEP_AGAIN;
-	}
+	/* the request, or a TLS ClientHello, is still in the socket: read on
+	 * at once, no new edge will announce it */
 	return STEP_AGAIN;
 }
 
 /* CONN_READ_PROXY: a trusted proxy's connection starts with a PROXY header
  * (v1 or v2), before anything else; the whole of it within header_timeout
- * of the accept (next_deadline). */
+ * of the accept (next_deadline).
+ *
+ * The header comes before whatever the transport speaks (on a TLS port,
+ * before the ClientHello), so it is the one thing read from the socket
+ * itself rather than through the transport: peeked until complete, then
+ * exactly its bytes taken, leaving everything after it in the socket for
+ * the transport.  The peeked copy in io->in is scratch (in_len stays 0).
+ * Waiting on a partial header is safe with edge-triggered epoll: every
+ * arriving segment is a new edge. */
 static enum step do_read_proxy(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
 	struct proxy_proto_header h;
+	ssize_t n;
 
 	for (;;) {
-		size_t old = io->in_len;
-		ssize_t n = conn_read(c, io->in + old, io->in_cap - old);
-
-		if (n > 0) {
-			io->in_len += (size_t)n;
-			*budget += (unsigned)n;
-			switch (proxy_proto_parse((const uint8_t *)io->in, io->in_len, &h)) {
-			case PROXY_PROTO_DONE:
-				return proxy_apply(c, &h);
-			case PROXY_PROTO_ERROR:
-				return proxy_reject(c, "trusted proxy sent no valid PROXY header");
-			case PROXY_PROTO_MORE:
-			default:
-				if (io->in_len == io->in_cap || h.length > io->in_cap)
-					return proxy_reject(c,
-							    "trusted proxy sent no valid PROXY "
-							    "header (longer than the head buffer)");
-				continue;
-			}
-		}
+		n = recv(c->tp.fd, io->in, io->in_cap, MSG_PEEK);
+		if (n > 0)
+			break;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return STEP_READ;
-		if (n == 0 && io->in_len)
-			return proxy_reject(c,
-					    "trusted proxy sent no valid PROXY header (cut short)");
-		return STEP_CLOSE;
+		return STEP_CLOSE; /* closed before a byte, or broken */
+	}
+	switch (proxy_proto_parse((const uint8_t *)io->in, (size_t)n, &h)) {
+	case PROXY_PROTO_DONE:
+		do
+			n = recv(c->tp.fd, io->in, h.length, 0);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)h.length) /* it was there a moment ago */
+			return proxy_reject(c, "PROXY header vanished from the socket");
+		*budget += (unsigned)n;
+		return proxy_apply(c, &h);
+	case PROXY_PROTO_ERROR:
+		return proxy_reject(c, "trusted proxy sent no valid PROXY header");
+	case PROXY_PROTO_MORE:
+	default:
+		if ((size_t)n == io->in_cap || h.length > io->in_cap)
+			return proxy_reject(c, "trusted proxy sent no valid PROXY header (longer "
+					       "than the head buffer)");
+		/* (a peer that closes after part of a header is left to
+		 * header_timeout: peeking cannot see the end of a stream
+		 * behind the bytes it has not taken) */
+		return STEP_READ;
 	}
 }
 

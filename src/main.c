@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "path.h"
 #include "pool.h"
+#include "reload_state.h"
 #include "site.h"
 #include "tls.h"
 #include "upload.h"
@@ -30,15 +31,19 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/mthttpd.conf"
 #define STATUS_EVERY_SEC 5
+#define RELOAD_TIMEOUT_MS 60000 /* --reload; systemd allows ExecReload= 90 s */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mthttpd [-c FILE] [-t]\n"
+		"Usage: mthttpd [-c FILE] [-t | --reload]\n"
 		"A multi-threaded HTTP/1.1 server for static files and JSON uploads.\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and exit (0 = valid)\n"
+		"      --reload       check FILE, make the running daemon reload it and wait\n"
+		"                     until it serves it (exit 0) or rejected it (exit 1);\n"
+		"                     for ExecReload= ($RUNTIME_DIRECTORY, $MAINPID)\n"
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n"
 		"\n"
@@ -59,9 +64,11 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 		  st.rejected);
 	sd_notifyf(0,
 		   "STATUS=workers %u/%u busy, queue %u/%u, %zu connections, %" PRIu64
-		   " requests, %" PRIu64 " TLS handshakes, %u reloads%s%s",
+		   " requests, %" PRIu64 " TLS handshakes, %u reloads, %" PRIu64
+		   " log records dropped%s%s",
 		   st.busy, st.workers, st.queued, st.queue_cap, st.connections, st.requests,
-		   tls_handshakes(), reloads, note ? "; " : "", note ? note : "");
+		   tls_handshakes(), reloads, access_log_dropped(), note ? "; " : "",
+		   note ? note : "");
 }
 
 static unsigned own_tls_port(const struct mth_config *c)
@@ -320,6 +327,21 @@ static void wait_drain_delay(unsigned delay, const sigset_t *set)
 	}
 }
 
+/* For `mthttpd --reload` (reload_state.h); only under RuntimeDirectory=. */
+static void publish_reload(uint64_t gen, bool ok, const char *msg)
+{
+	static bool warned;
+	const char *dir = reload_state_dir();
+	int r;
+
+	if (!dir)
+		return;
+	r = reload_state_publish(dir, gen, ok, msg);
+	if (r < 0 && !warned)
+		log_warning("cannot publish the reload state in %s: %s", dir, strerror(-r));
+	warned = r < 0;
+}
+
 static int serve(const char *config_path, struct site *site)
 {
 	struct listener ls[LISTENER_MAX];
@@ -329,7 +351,7 @@ static int serve(const char *config_path, struct site *site)
 	struct admin *admin = NULL;
 	enum path_open_mode open_mode;
 	unsigned reloads = 0;
-	uint64_t next_status = 0, usec;
+	uint64_t next_status = 0, usec, reload_gen = 0;
 	char err[512], note[600] = "";
 	sigset_t set;
 	int r, sig;
@@ -406,6 +428,7 @@ static int serve(const char *config_path, struct site *site)
 		pool_probe(pool);
 	}
 	log_notice("mthttpd " PACKAGE_VERSION " ready");
+	publish_reload(reload_gen, true, config_path);
 	sd_notify(0, "READY=1");
 
 	for (;;) {
@@ -423,7 +446,7 @@ static int serve(const char *config_path, struct site *site)
 		ts.tv_sec = (time_t)(wait_us / 1000000);
 		ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
 		sig = sigtimedwait(&set, NULL, &ts);
-		access_log_flush();
+		access_log_tick();
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig == SIGUSR1) {
@@ -451,6 +474,7 @@ static int serve(const char *config_path, struct site *site)
 				log_event(LOG_NOTICE, LOG_ID_CONFIG_RELOADED, NULL,
 					  "configuration reloaded from %s", config_path);
 			}
+			publish_reload(++reload_gen, r >= 0, r < 0 ? err : config_path);
 			sd_notify(0, "READY=1");
 			next_status = 0; /* show the outcome at once */
 		}
@@ -477,6 +501,29 @@ out:
 	return r < 0 ? 1 : 0;
 }
 
+/* --reload: the file was found valid; the daemon decides (it may still
+ * reject it, e.g. a document_root it cannot open). */
+static int reload_client_main(void)
+{
+	const char *dir = reload_state_dir(), *mainpid = getenv("MAINPID");
+	char msg[700];
+	int r;
+
+	if (!dir) {
+		fprintf(stderr, "mthttpd: --reload needs $RUNTIME_DIRECTORY (the unit's "
+				"RuntimeDirectory=): use systemctl reload mthttpd\n");
+		return 1;
+	}
+	r = reload_state_request(dir, mainpid ? (pid_t)atol(mainpid) : 0, RELOAD_TIMEOUT_MS, msg,
+				 sizeof msg);
+	if (r < 0) {
+		fprintf(stderr, "mthttpd: %s\n", msg);
+		return 1;
+	}
+	printf("mthttpd: %s\n", msg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -484,13 +531,14 @@ int main(int argc, char **argv)
 		{ "test", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "reload", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = DEFAULT_CONFIG;
 	struct mth_config *cfg;
 	struct tls_ctx *tls = NULL;
 	struct site *site;
-	bool test = false;
+	bool test = false, reload_client = false;
 	char err[512];
 	int c;
 
@@ -501,6 +549,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			test = true;
+			break;
+		case 'R':
+			reload_client = true;
 			break;
 		case 'V':
 			printf("mthttpd " PACKAGE_VERSION "\n");
@@ -518,8 +569,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (test && reload_client) {
+		fprintf(stderr, "mthttpd: -t and --reload exclude each other\n");
+		return 2;
+	}
 	if (config_load(config_path, &cfg, err, sizeof err) < 0) {
-		if (test)
+		if (test || reload_client)
 			fprintf(stderr, "mthttpd: %s\n", err);
 		else
 			log_err("%s", err);
@@ -536,6 +591,10 @@ int main(int argc, char **argv)
 		}
 		printf("mthttpd: %s: configuration OK\n", config_path);
 		return 0;
+	}
+	if (reload_client) {
+		config_free(cfg);
+		return reload_client_main();
 	}
 	log_set_level(cfg->log_level);
 	if (tls_global_init(err, sizeof err) < 0 ||

@@ -157,6 +157,13 @@ static void sed_file(const char *in, const char *out, const char *const *exprs, 
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sed %s failed", in);
 }
 
+static void assert_default_access_log(const struct mth_config *c)
+{
+	cr_assert_eq(c->access_log, CONFIG_DEFAULT_ACCESS_LOG);
+	cr_assert_null(c->access_log_path);
+}
+
+/* (access_log is a path, see assert_default_access_log()) */
 static void assert_defaults_except_paths(const struct mth_config *c)
 {
 	cr_assert_eq(c->port, CONFIG_DEFAULT_PORT);
@@ -169,8 +176,6 @@ static void assert_defaults_except_paths(const struct mth_config *c)
 	cr_assert_eq(c->log_level, CONFIG_DEFAULT_LOG_LEVEL);
 	cr_assert_eq(c->shutdown_timeout, CONFIG_DEFAULT_SHUTDOWN_TIMEOUT);
 	cr_assert_eq(c->max_ranges, CONFIG_DEFAULT_MAX_RANGES);
-	cr_assert_eq(c->access_log, CONFIG_DEFAULT_ACCESS_LOG);
-	cr_assert_null(c->access_log_path);
 	cr_assert_eq(c->n_trusted_proxies, 0);
 	cr_assert_null(c->admin_listen);
 	cr_assert_eq(c->admin_addrlen, 0);
@@ -194,6 +199,7 @@ Test(config, defaults_for_empty_file)
 
 	load_ok("");
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 	cr_assert_str_eq(g_cfg->document_root, PKGDATADIR "/www");
 	cr_assert_str_eq(g_cfg->uploads_dir, "/var/lib/mthttpd/uploads");
 	cr_assert_not_null(realpath(g_path, abs));
@@ -208,6 +214,7 @@ Test(config, defaults_for_comments_only)
 {
 	load_ok("# nothing\n// at all\n/* really\n nothing */\n");
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 }
 
 Test(config, every_key_parsed)
@@ -1017,6 +1024,9 @@ Test(config, shipped_config_loads)
 	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
 	/* the file spells out the compiled-in defaults */
 	assert_defaults_except_paths(g_cfg);
+	/* the package logs requests to a file (LogsDirectory= of the unit) */
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_FILE);
+	cr_assert_str_eq(g_cfg->access_log_path, "/var/log/mthttpd/access.log");
 	cr_assert_str_eq(g_cfg->document_root, "/usr/share/mthttpd/www");
 	cr_assert_str_eq(g_cfg->uploads_dir, "/var/lib/mthttpd/uploads");
 }
@@ -1031,6 +1041,7 @@ Test(config, dev_config_loads)
 	sed_file(in, g_path, exprs, 1);
 	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 	snprintf(want, sizeof(want), "%s/resources", srcdir());
 	cr_assert_str_eq(g_cfg->document_root, want);
 	snprintf(want, sizeof(want), "%s/resources/uploads", srcdir());
