@@ -822,8 +822,8 @@ static enum step do_handshake(struct conn *c)
 	return STEP_AGAIN;
 }
 
-/* PROXY protocol warnings: at most one a second, so a
- * misconfigured proxy or a scanner cannot flood the log. */
+/* PROXY protocol warnings: at most one a second, so a misconfigured proxy
+ * or a scanner cannot flood the log. */
 static int64_t last_proxy_log; /* atomic */
 
 static bool proxy_log_due(void)

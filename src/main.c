@@ -72,7 +72,8 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 		   " requests, %" PRIu64 " TLS handshakes, %u reloads, %" PRIu64
 		   " log records dropped%s%s",
 		   st.busy, st.workers, st.queued, st.queue_cap, st.connections, st.requests,
-		   tls_handshakes(), reloads, access_log_dropped(), note ? "; " : "", note ? note : "");
+		   tls_handshakes(), reloads, access_log_dropped(), note ? "; " : "",
+		   note ? note : "");
 }
 
 static unsigned own_tls_port(const struct mth_config *c)
@@ -106,7 +107,7 @@ static void warn_cleartext_auth(const struct mth_config *cfg, const struct liste
 		socklen_t len = sizeof ss;
 		bool loop = false;
 
-		if (getsockname(ls[i].fd, (struct sockaddr *)&ss, &len) < 0)
+		if (ls[i].tls || getsockname(ls[i].fd, (struct sockaddr *)&ss, &len) < 0)
 			continue;
 		if (ss.ss_family == AF_INET) {
 			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
