@@ -15,8 +15,11 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+# everything the build and every test of `make check`/distcheck use, so that
+# nothing is skipped on a fresh machine (python3: tests/clients/test_python.py;
+# systemd: systemd.pc for the unit directories)
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
-libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget"
+libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget prometheus haproxy python3 systemd"
 
 install_deps() {
     missing=

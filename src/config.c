@@ -189,6 +189,8 @@ void config_free(struct mth_config *cfg)
 	free(cfg->document_root);
 	free(cfg->uploads_dir);
 	free(cfg->access_log_path);
+	free(cfg->trusted_proxies);
+	free(cfg->admin_listen);
 	free_strv(cfg->allowed_hosts, cfg->n_allowed_hosts);
 	free_strv(cfg->download_extensions, cfg->n_download_extensions);
 	free(cfg);
@@ -651,6 +653,106 @@ static int key_access_log(struct load_ctx *ctx, const config_setting_t *s, struc
 	return ret;
 }
 
+/* A list of addresses and CIDR prefixes, compiled once into an array. */
+static int key_trusted_proxies(struct load_ctx *ctx, const config_setting_t *s,
+			       struct mth_config *cfg)
+{
+	char qbuf[QUOTE_BUF_SIZE];
+	struct cidr *v;
+	int type = config_setting_type(s);
+	size_t n;
+
+	if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY)
+		return invalid(ctx, s, "must be a list of strings, e.g. [\"127.0.0.1\", \"10.0.0.0/8\"]");
+	n = (size_t)config_setting_length(s);
+	if (n > CONFIG_TRUSTED_PROXIES_MAX)
+		return invalid(ctx, s, "at most %d entries are allowed (got %zu)",
+			       CONFIG_TRUSTED_PROXIES_MAX, n);
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		int ret;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			ret = invalid(ctx, e, "every entry must be a string");
+		else if (cidr_parse(config_setting_get_string(e), &v[i]) < 0)
+			ret = invalid(ctx, e,
+				      "invalid address or prefix %s (expected e.g. \"10.0.0.1\", "
+				      "\"10.0.0.0/8\", \"::1\" or \"fd00::/8\", no host bits "
+				      "past the prefix)",
+				      quote(qbuf, sizeof(qbuf), config_setting_get_string(e)));
+		else
+			continue;
+		free(v);
+		return ret;
+	}
+	free(cfg->trusted_proxies);
+	cfg->trusted_proxies = v;
+	cfg->n_trusted_proxies = n;
+	return 0;
+}
+
+/* "" (off), "IPV4:PORT" or "[IPV6]:PORT", numeric only. */
+static int key_admin_listen(struct load_ctx *ctx, const config_setting_t *s,
+			    struct mth_config *cfg)
+{
+	char qbuf[QUOTE_BUF_SIZE], host[INET6_ADDRSTRLEN];
+	struct sockaddr_storage ss;
+	const char *v, *colon, *h;
+	size_t hlen;
+	socklen_t sl;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return invalid(ctx, s, "must be a string");
+	v = config_setting_get_string(s);
+	if (!v || !*v) {
+		free(cfg->admin_listen);
+		cfg->admin_listen = NULL;
+		cfg->admin_addrlen = 0;
+		return 0;
+	}
+	memset(&ss, 0, sizeof(ss));
+	colon = strrchr(v, ':');
+	if (!colon || !valid_port(colon + 1))
+		goto bad;
+	h = v;
+	hlen = (size_t)(colon - v);
+	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	} else if (memchr(v, ':', hlen)) {
+		goto bad; /* IPv6 without brackets */
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (h == v && inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(colon + 1));
+		sl = sizeof(struct sockaddr_in);
+	} else if (h != v &&
+		   inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(colon + 1));
+		sl = sizeof(struct sockaddr_in6);
+	} else {
+		goto bad;
+	}
+	if (replace_str(&cfg->admin_listen, v) < 0)
+		return -ENOMEM;
+	cfg->admin_addr = ss;
+	cfg->admin_addrlen = sl;
+	return 0;
+bad:
+	return invalid(ctx, s,
+		       "expected \"\" (off), \"ADDRESS:PORT\" or \"[IPV6]:PORT\" with a numeric "
+		       "address and a port of 1..65535, e.g. \"127.0.0.1:9180\" (got %s)",
+		       quote(qbuf, sizeof(qbuf), v));
+}
+
 /* The keys that are a bounded unsigned number: one table, one parser. */
 static const struct {
 	const char *name;
@@ -680,6 +782,7 @@ static const struct {
     {"max_path_depth", 1, CONFIG_DEFAULT_MAX_PATH_DEPTH,
      offsetof(struct mth_config, max_path_depth)},
     {"busy_poll", 0, CONFIG_BUSY_POLL_MAX, offsetof(struct mth_config, busy_poll)},
+    {"drain_delay", 0, CONFIG_DRAIN_DELAY_MAX, offsetof(struct mth_config, drain_delay)},
 };
 
 static int key_uint(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg,
@@ -707,6 +810,8 @@ static const struct {
     {"log_level", key_log_level},
     {"sendfile", key_sendfile},
     {"access_log", key_access_log},
+    {"trusted_proxies", key_trusted_proxies},
+    {"admin_listen", key_admin_listen},
 };
 
 /* ---- the file ----------------------------------------------------------- */

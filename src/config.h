@@ -6,8 +6,12 @@
 #ifndef MTH_CONFIG_H
 #define MTH_CONFIG_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+#include "cidr.h"
 
 /* Defaults (also documented in etc/mthttpd.conf.in and README.md). */
 #define CONFIG_DEFAULT_PORT 8080
@@ -46,6 +50,8 @@
 #define CONFIG_MAX_REQUESTS_MAX 1000000
 #define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
+#define CONFIG_DRAIN_DELAY_MAX 600
+#define CONFIG_TRUSTED_PROXIES_MAX 256
 
 /* Where the per-request lines go (the access_log key). */
 enum config_access_log {
@@ -93,6 +99,15 @@ struct mth_config {
 	unsigned max_ranges;       /* ranges in one Range request, 0 = no ranges */
 	enum config_sendfile sendfile;
 	unsigned busy_poll; /* microseconds a worker polls before it sleeps, 0 = off */
+	/* peers that must start each connection with a PROXY header */
+	struct cidr *trusted_proxies;
+	size_t n_trusted_proxies;
+	/* admin listener (/health, /metrics): admin_listen as written and its
+	 * parsed address; NULL / admin_addrlen 0 = off */
+	char *admin_listen;
+	struct sockaddr_storage admin_addr;
+	socklen_t admin_addrlen;
+	unsigned drain_delay; /* seconds between "503 draining" and closing listeners */
 };
 
 /* Parse and validate the file at PATH.  On success returns 0 and sets *OUT

@@ -21,12 +21,15 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "cidr.h"
 #include "clock.h"
 #include "conn_priv.h"
 #include "file_cache.h"
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "proxy_proto.h"
 #include "response.h"
 #include "router.h"
 #include "site.h"
@@ -174,6 +177,13 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
 	c->loopback = is_loopback(peer);
+	if (c->site->cfg->n_trusted_proxies &&
+	    cidr_match(c->site->cfg->trusted_proxies, c->site->cfg->n_trusted_proxies, peer)) {
+		/* the header first, within header_timeout of the accept */
+		c->state = CONN_READ_PROXY;
+		c->proxy_deadline =
+			mth_clock_coarse_ms() + (int64_t)c->site->cfg->header_timeout * 1000;
+	}
 	c->sched.epmask = 0;
 	c->sched.started = false;
 	/* owned by the caller from here on (release: the fields above are
@@ -281,6 +291,34 @@ int conn_fd(const struct conn *c)
 const char *conn_peer(const struct conn *c)
 {
 	return c->peer;
+}
+
+bool conn_awaits_proxy_header(const struct conn *c)
+{
+	return c->state == CONN_READ_PROXY;
+}
+
+static conn_client_fn client_hook;
+static void *client_hook_arg;
+
+void conn_set_client_hook(conn_client_fn fn, void *arg)
+{
+	client_hook = fn;
+	client_hook_arg = arg;
+}
+
+enum conn_phase conn_phase(const struct conn *c)
+{
+	return (enum conn_phase)__atomic_load_n(&c->phase, __ATOMIC_RELAXED);
+}
+
+static enum conn_phase phase_of(const struct conn *c)
+{
+	if (c->state == CONN_WRITE || c->state == CONN_LINGER)
+		return CONN_PHASE_WRITING;
+	if (c->state == CONN_READ_HEAD && !(c->io && c->io->in_len))
+		return CONN_PHASE_IDLE;
+	return CONN_PHASE_READING;
 }
 
 int64_t conn_deadline(const struct conn *c)
@@ -521,6 +559,7 @@ static void log_access(struct conn *c)
 	};
 
 	access_log_request(c->site->cfg, &e);
+	metrics_request(metrics_method_of(io->reqline), e.status, e.bytes, e.duration_us);
 }
 
 /* Can the parser decide yet?  At CRLF CRLF (a whole head), and at a bare
@@ -627,6 +666,126 @@ static void begin_request(struct conn *c)
 	io->user_agent[0] = '\0';
 }
 
+/* PROXY protocol warnings: at most one a second, so a misconfigured proxy
+ * or a scanner cannot flood the log. */
+static int64_t last_proxy_log; /* atomic */
+
+static bool proxy_log_due(void)
+{
+	return log_ratelimit(&last_proxy_log, 1000);
+}
+
+/* Close C for breaking the PROXY protocol rules, without a response: the
+ * peer is either not speaking HTTP to us or not the proxy it claims. */
+static enum step proxy_reject(struct conn *c, const char *why)
+{
+	metrics_proxy_rejected();
+	if (proxy_log_due())
+		log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+			  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer)),
+			  "security: %s: %s; closing the connection", c->peer, why);
+	return STEP_CLOSE;
+}
+
+/* The header named the client: from now on it is the peer for everything
+ * (logs, per-client cap), and its destination port is the arrival port for
+ * the allowed_hosts check. */
+static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
+{
+	struct iobuf *io = c->io;
+	const struct sockaddr *src = (const struct sockaddr *)&h->src;
+	int r;
+
+	c->state = CONN_READ_HEAD;
+	/* LOCAL or UNKNOWN: the proxy itself (health checks), as it is */
+	if (!h->local) {
+		format_peer(c->peer, sizeof c->peer, src);
+		c->loopback = is_loopback(src);
+		c->port = ntohs(h->dst.ss_family == AF_INET
+					? ((const struct sockaddr_in *)&h->dst)->sin_port
+					: ((const struct sockaddr_in6 *)&h->dst)->sin6_port);
+	}
+	r = !h->local && client_hook ? client_hook(client_hook_arg, c, &h->src) : 0;
+	if (r == -EUSERS || r == -EBUSY) {
+		/* as the pool answers at accept: 429 at the cap, 503 when
+		 * the per-client table cannot take a new client */
+		int status = r == -EUSERS ? 429 : 503;
+		char body[512];
+		size_t blen;
+
+		if (proxy_log_due())
+			log_event(LOG_WARNING, LOG_ID_SECURITY_REJECTED,
+				  LOG_FIELDS(LOG_STR("MTHTTPD_CLIENT", c->peer),
+					     LOG_INT("MTHTTPD_STATUS", status)),
+				  "security: %s has max_connections_per_ip (%u) open "
+				  "connections, or no room in the client table -> %d",
+				  c->peer, c->site->cfg->max_connections_per_ip, status);
+		metrics_rejected(status);
+		begin_request(c);
+		io = c->io;
+		io->close_after = true;
+		conn_consume_input(io, io->in_len);
+		blen = response_error_html(body, sizeof body, status);
+		conn_set_response(c, status, "text/html; charset=utf-8", body, blen, blen,
+				  "Retry-After: 5\r\n", 16, false);
+		c->state = CONN_WRITE;
+		return STEP_AGAIN;
+	}
+	/* the request, or a TLS ClientHello, is still in the socket: read on
+	 * at once, no new edge will announce it */
+	return STEP_AGAIN;
+}
+
+/* CONN_READ_PROXY: a trusted proxy's connection starts with a PROXY header
+ * (v1 or v2), before anything else; the whole of it within header_timeout
+ * of the accept (next_deadline).
+ *
+ * The header comes before whatever the transport speaks (on a TLS port,
+ * before the ClientHello), so it is the one thing read from the socket
+ * itself rather than through the transport: peeked until complete, then
+ * exactly its bytes taken, leaving everything after it in the socket for
+ * the transport.  The peeked copy in io->in is scratch (in_len stays 0).
+ * Waiting on a partial header is safe with edge-triggered epoll: every
+ * arriving segment is a new edge. */
+static enum step do_read_proxy(struct conn *c, unsigned *budget)
+{
+	struct iobuf *io = c->io;
+	struct proxy_proto_header h;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->tp.fd, io->in, io->in_cap, MSG_PEEK);
+		if (n > 0)
+			break;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return STEP_READ;
+		return STEP_CLOSE; /* closed before a byte, or broken */
+	}
+	switch (proxy_proto_parse((const uint8_t *)io->in, (size_t)n, &h)) {
+	case PROXY_PROTO_DONE:
+		do
+			n = recv(c->tp.fd, io->in, h.length, 0);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)h.length) /* it was there a moment ago */
+			return proxy_reject(c, "PROXY header vanished from the socket");
+		*budget += (unsigned)n;
+		return proxy_apply(c, &h);
+	case PROXY_PROTO_ERROR:
+		return proxy_reject(c, "trusted proxy sent no valid PROXY header");
+	case PROXY_PROTO_MORE:
+	default:
+		if ((size_t)n == io->in_cap || h.length > io->in_cap)
+			return proxy_reject(c, "trusted proxy sent no valid PROXY header (longer "
+					       "than the head buffer)");
+		/* (a peer that closes after part of a header is left to
+		 * header_timeout: peeking cannot see the end of a stream
+		 * behind the bytes it has not taken) */
+		return STEP_READ;
+	}
+}
+
 static enum step do_read_head(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
@@ -649,6 +808,11 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 			}
 			io->in_len += (size_t)n;
 			*budget += (unsigned)n;
+			/* a PROXY header from a peer that is not a trusted proxy:
+			 * someone claims to speak for others */
+			if (c->requests == 0 && old < 12 &&
+			    proxy_proto_is_signature((const uint8_t *)io->in, io->in_len))
+				return proxy_reject(c, "PROXY header from an untrusted peer");
 			if (worth_parsing(c, old) && try_parse(c))
 				return STEP_AGAIN;
 			continue;
@@ -837,6 +1001,8 @@ static int64_t next_deadline(const struct conn *c)
 	int64_t now = mth_clock_coarse_ms();
 
 	switch (c->state) {
+	case CONN_READ_PROXY:
+		return c->proxy_deadline;
 	case CONN_LINGER:
 		return now + LINGER_MS;
 	case CONN_READ_BODY:
@@ -871,6 +1037,9 @@ static enum step on_timeout(struct conn *c)
 		(void)transport_send(&c->tp, io->out, io->out_len, false);
 		io->bytes_sent = io->out_len;
 		log_access(c);
+	} else if (c->state == CONN_READ_PROXY) {
+		return proxy_reject(c, "trusted proxy sent no complete PROXY header within "
+				       "header_timeout");
 	} else if (c->state == CONN_WRITE && io) {
 		log_info("%s: client read nothing for %us of \"%s\"; closing", c->peer,
 			 c->site->cfg->send_timeout, io->reqline);
@@ -881,6 +1050,8 @@ static enum step on_timeout(struct conn *c)
 static enum step run_state(struct conn *c, unsigned *budget)
 {
 	switch (c->state) {
+	case CONN_READ_PROXY:
+		return do_read_proxy(c, budget);
 	case CONN_READ_HEAD:
 		return do_read_head(c, budget);
 	case CONN_READ_BODY:
@@ -924,6 +1095,7 @@ out:
 	case STEP_WRITE:
 		if ((st == STEP_READ && c->rd_more) || (st == STEP_WRITE && c->wr_more))
 			return CONN_WANT_AGAIN;
+		__atomic_store_n(&c->phase, (unsigned char)phase_of(c), __ATOMIC_RELAXED);
 		__atomic_store_n(&c->deadline, next_deadline(c), __ATOMIC_RELAXED);
 		return st == STEP_READ ? CONN_WANT_READ : CONN_WANT_WRITE;
 	case STEP_AGAIN:

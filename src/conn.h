@@ -19,6 +19,7 @@ struct listener;
 
 /* The states, visible in one place (STYLE.md rule 4). */
 enum conn_state {
+	CONN_READ_PROXY, /* from a trusted proxy: waiting for its PROXY header */
 	CONN_READ_HEAD,  /* waiting for (more of) a request head; idle if empty */
 	CONN_READ_BODY,  /* reading a POST body */
 	CONN_WRITE,      /* sending the response head and body */
@@ -52,6 +53,16 @@ struct conn_sched {
 struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 		      const struct listener *l);
 
+/* Still waiting for the PROXY header of a trusted proxy (whose client is
+ * not known yet: the pool does not count it per client address). */
+bool conn_awaits_proxy_header(const struct conn *c);
+
+/* How the pool counts a connection against max_connections_per_ip once its
+ * PROXY header has named the client CLIENT: 0, or -EUSERS when that client
+ * has its fill (the connection then gets 429). */
+typedef int (*conn_client_fn)(void *arg, struct conn *c, const struct sockaddr_storage *client);
+void conn_set_client_hook(conn_client_fn fn, void *arg);
+
 /* Closes the socket and frees everything the connection holds.  The struct
  * itself stays valid memory (marked CONN_SCHED_DEAD) for late epoll events
  * and is reused by conn_new(). */
@@ -74,6 +85,16 @@ const char *conn_peer(const struct conn *c);
 /* Monotonic milliseconds after which the reaper may time the connection out;
  * 0 while a worker runs it. */
 int64_t conn_deadline(const struct conn *c);
+
+/* What a connection is doing, as counted for /metrics: waiting for (the
+ * rest of) a request, sending a response, or idle between requests.  Set
+ * each time it is parked; a running connection keeps its last phase. */
+enum conn_phase {
+	CONN_PHASE_READING,
+	CONN_PHASE_WRITING,
+	CONN_PHASE_IDLE,
+};
+enum conn_phase conn_phase(const struct conn *c);
 
 /* True while parked between requests (after at least one response) with
  * nothing buffered: what a graceful stop may close at once. */

@@ -97,6 +97,10 @@ struct conn {
 	bool wr_more;	  /* yielded while the socket was still writable */
 	bool loopback;	  /* the client is on this host: copy file bodies */
 	char peer[56];	  /* "ip:port" / "[ip6]:port" */
+	/* atomic enum conn_phase, read by the reaper */
+	unsigned char phase;
+	/* CONN_READ_PROXY: the whole header by then (monotonic ms) */
+	int64_t proxy_deadline;
 };
 
 /* What one step of the state machine asks for: run again, or wait. */

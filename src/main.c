@@ -12,13 +12,16 @@
 #include <time.h>
 
 #include "access_log.h"
+#include "admin.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "path.h"
 #include "pool.h"
+#include "reload_state.h"
 #include "site.h"
 #include "upload.h"
 
@@ -27,15 +30,19 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/mthttpd.conf"
 #define STATUS_EVERY_SEC 5
+#define RELOAD_TIMEOUT_MS 60000 /* --reload; systemd allows ExecReload= 90 s */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mthttpd [-c FILE] [-t]\n"
+		"Usage: mthttpd [-c FILE] [-t | --reload]\n"
 		"A multi-threaded HTTP/1.1 server for static files and JSON uploads.\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and exit (0 = valid)\n"
+		"      --reload       check FILE, make the running daemon reload it and wait\n"
+		"                     until it serves it (exit 0) or rejected it (exit 1);\n"
+		"                     for ExecReload= ($RUNTIME_DIRECTORY, $MAINPID)\n"
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n"
 		"\n"
@@ -56,9 +63,9 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 		  st.rejected);
 	sd_notifyf(0,
 		   "STATUS=workers %u/%u busy, queue %u/%u, %zu connections, %" PRIu64
-		   " requests, %u reloads%s%s",
+		   " requests, %u reloads, %" PRIu64 " log records dropped%s%s",
 		   st.busy, st.workers, st.queued, st.queue_cap, st.connections, st.requests,
-		   reloads, note ? "; " : "", note ? note : "");
+		   reloads, access_log_dropped(), note ? "; " : "", note ? note : "");
 }
 
 static bool same_address(const struct mth_config *a, const struct mth_config *b)
@@ -66,17 +73,56 @@ static bool same_address(const struct mth_config *a, const struct mth_config *b)
 	return a->port == b->port && strcmp(a->listen_address, b->listen_address) == 0;
 }
 
+static bool same_admin(const struct mth_config *a, const struct mth_config *b)
+{
+	return a->admin_addrlen == b->admin_addrlen &&
+	       memcmp(&a->admin_addr, &b->admin_addr, a->admin_addrlen) == 0;
+}
+
+/* The admin listener's view of the pool, at scrape time. */
+static void admin_gauges(void *arg, struct metrics_gauges *g)
+{
+	struct pool_stats st;
+
+	pool_get_stats(arg, &st);
+	g->workers = st.workers;
+	g->busy = st.busy;
+	g->queued = st.queued;
+	g->queue_cap = st.queue_cap;
+	g->conns_reading = st.conns_reading;
+	g->conns_writing = st.conns_writing;
+	g->conns_idle = st.conns_idle;
+}
+
+/* Start the admin listener CFG asks for into *OUT (NULL when off). */
+static int admin_open(const struct mth_config *cfg, struct pool *pool, struct admin **out,
+		      char *err, size_t errlen)
+{
+	int r;
+
+	*out = NULL;
+	if (!cfg->admin_addrlen)
+		return 0;
+	r = admin_start(out, cfg->admin_listen, (const struct sockaddr *)&cfg->admin_addr,
+			cfg->admin_addrlen, admin_gauges, pool, err, errlen);
+	if (r == 0)
+		log_info("admin listener (/health, /metrics) on %s", admin_name(*out));
+	return r;
+}
+
 /* SIGHUP: build a complete new site (and new sockets when we bound them
  * and the address changed) and only then publish it; requests in flight
  * finish on the old site.  A bad file, or a port we cannot bind, changes
  * nothing. */
-static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
+static int reload(const char *path, struct pool *pool, struct admin **admin, char *err,
+		  size_t errlen)
 {
 	struct listener ls[LISTENER_MAX], cur_ls[LISTENER_MAX];
 	size_t nls = 0, ncur = 0;
 	struct mth_config *cfg;
 	struct site *s, *cur;
-	bool rebind = false;
+	struct admin *new_admin = NULL;
+	bool rebind = false, readmin;
 	int r;
 
 	r = config_load(path, &cfg, err, errlen);
@@ -100,14 +146,26 @@ static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
 			rebind = true;
 		}
 	}
+	/* a new admin address is bound before anything changes */
+	readmin = !same_admin(cfg, cur->cfg);
 	site_unref(cur);
+	if (readmin) {
+		r = admin_open(cfg, pool, &new_admin, err, errlen);
+		if (r < 0) {
+			config_free(cfg);
+			listeners_close(ls, nls);
+			return r;
+		}
+	}
 	r = site_new(cfg, &s, err, errlen);
 	if (r < 0) {
+		admin_stop(new_admin);
 		listeners_close(ls, nls);
 		return r;
 	}
 	r = access_log_configure(s->cfg, err, errlen);
 	if (r < 0) {
+		admin_stop(new_admin);
 		site_unref(s);
 		listeners_close(ls, nls);
 		return r;
@@ -120,6 +178,10 @@ static int reload(const char *path, struct pool *pool, char *err, size_t errlen)
 	site_publish(s);
 	if (rebind)
 		pool_replace_listeners(pool, ls, nls);
+	if (readmin) {
+		admin_stop(*admin);
+		*admin = new_admin;
+	}
 	return 0;
 }
 
@@ -174,15 +236,63 @@ static int drain(struct pool *pool, unsigned timeout_s)
 	return 0;
 }
 
+/* A stop begins: /health says "503 draining" from now on, but everything is
+ * served for DELAY seconds more, until the load balancer has noticed.  A
+ * second SIGTERM or SIGINT cuts the wait short. */
+static void wait_drain_delay(unsigned delay, const sigset_t *set)
+{
+	uint64_t end = (uint64_t)mth_clock_us() + (uint64_t)delay * 1000000;
+
+	if (!delay)
+		return;
+	log_notice("stopping: /health says draining; serving %us more (drain_delay)", delay);
+	sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%" PRIu64 "\nSTATUS=draining: serving %us "
+		      "more before closing the listeners",
+		   (uint64_t)delay * 1000000 + 5000000, delay);
+	for (;;) {
+		uint64_t now = (uint64_t)mth_clock_us(), left;
+		struct timespec ts;
+		int sig;
+
+		if (now >= end)
+			break;
+		left = end - now;
+		ts.tv_sec = (time_t)(left / 1000000);
+		ts.tv_nsec = (long)(left % 1000000) * 1000;
+		sig = sigtimedwait(set, NULL, &ts);
+		access_log_flush();
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_notice("second stop signal: not waiting for drain_delay any more");
+			break;
+		}
+	}
+}
+
+/* For `mthttpd --reload` (reload_state.h); only under RuntimeDirectory=. */
+static void publish_reload(uint64_t gen, bool ok, const char *msg)
+{
+	static bool warned;
+	const char *dir = reload_state_dir();
+	int r;
+
+	if (!dir)
+		return;
+	r = reload_state_publish(dir, gen, ok, msg);
+	if (r < 0 && !warned)
+		log_warning("cannot publish the reload state in %s: %s", dir, strerror(-r));
+	warned = r < 0;
+}
+
 static int serve(const char *config_path, struct site *site)
 {
 	struct listener ls[LISTENER_MAX];
 	struct watchdog wd = { 0 };
 	size_t nls = 0;
 	struct pool *pool = NULL;
+	struct admin *admin = NULL;
 	enum path_open_mode open_mode;
 	unsigned reloads = 0;
-	uint64_t next_status = 0, usec;
+	uint64_t next_status = 0, usec, reload_gen = 0;
 	char err[512], note[600] = "";
 	sigset_t set;
 	int r, sig;
@@ -237,6 +347,12 @@ static int serve(const char *config_path, struct site *site)
 	pool_set_per_ip_cap(pool, site->cfg->max_connections_per_ip,
 			    site->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, site->cfg->busy_poll);
+	r = admin_open(site->cfg, pool, &admin, err, sizeof err);
+	if (r < 0) {
+		log_err("%s", err);
+		sd_notifyf(0, "STATUS=failed: %s\nERRNO=%d", err, -r);
+		goto out;
+	}
 	if (sd_watchdog_enabled(0, &usec) > 0) {
 		wd.interval_us = usec / 2;
 		wd.next_us = (uint64_t)mth_clock_us();
@@ -245,6 +361,7 @@ static int serve(const char *config_path, struct site *site)
 		pool_probe(pool);
 	}
 	log_notice("mthttpd " PACKAGE_VERSION " ready");
+	publish_reload(reload_gen, true, config_path);
 	sd_notify(0, "READY=1");
 
 	for (;;) {
@@ -261,7 +378,7 @@ static int serve(const char *config_path, struct site *site)
 		ts.tv_sec = (time_t)(wait_us / 1000000);
 		ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
 		sig = sigtimedwait(&set, NULL, &ts);
-		access_log_flush();
+		access_log_tick();
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig == SIGUSR1) {
@@ -276,7 +393,8 @@ static int serve(const char *config_path, struct site *site)
 		if (sig == SIGHUP) {
 			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading %s",
 				   (uint64_t)mth_clock_us(), config_path);
-			r = reload(config_path, pool, err, sizeof err);
+			r = reload(config_path, pool, &admin, err, sizeof err);
+			metrics_reload(r == 0);
 			if (r < 0) {
 				log_event(LOG_ERR, LOG_ID_RELOAD_REJECTED, NULL,
 					  "reload rejected, keeping the running configuration: %s",
@@ -288,25 +406,53 @@ static int serve(const char *config_path, struct site *site)
 				log_event(LOG_NOTICE, LOG_ID_CONFIG_RELOADED, NULL,
 					  "configuration reloaded from %s", config_path);
 			}
+			publish_reload(++reload_gen, r >= 0, r < 0 ? err : config_path);
 			sd_notify(0, "READY=1");
 			next_status = 0; /* show the outcome at once */
 		}
 	}
-	log_notice("stopping: finishing requests in flight");
-	sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing requests in flight");
 	{
 		struct site *cur = site_acquire();
-		unsigned timeout = cur->cfg->shutdown_timeout;
+		unsigned timeout = cur->cfg->shutdown_timeout, delay = cur->cfg->drain_delay;
+
 		site_unref(cur);
+		admin_set_draining(true);
+		wait_drain_delay(delay, &set);
+		log_notice("stopping: finishing requests in flight");
+		sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing requests in flight");
 		drain(pool, timeout);
 	}
 	r = 0;
 out:
+	admin_stop(admin);
 	pool_free(pool);
 	access_log_close();
 	site_publish(NULL);
 	log_notice("stopped");
 	return r < 0 ? 1 : 0;
+}
+
+/* --reload: the file was found valid; the daemon decides (it may still
+ * reject it, e.g. a document_root it cannot open). */
+static int reload_client_main(void)
+{
+	const char *dir = reload_state_dir(), *mainpid = getenv("MAINPID");
+	char msg[700];
+	int r;
+
+	if (!dir) {
+		fprintf(stderr, "mthttpd: --reload needs $RUNTIME_DIRECTORY (the unit's "
+				"RuntimeDirectory=): use systemctl reload mthttpd\n");
+		return 1;
+	}
+	r = reload_state_request(dir, mainpid ? (pid_t)atol(mainpid) : 0, RELOAD_TIMEOUT_MS, msg,
+				 sizeof msg);
+	if (r < 0) {
+		fprintf(stderr, "mthttpd: %s\n", msg);
+		return 1;
+	}
+	printf("mthttpd: %s\n", msg);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -316,12 +462,13 @@ int main(int argc, char **argv)
 		{ "test", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "reload", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = DEFAULT_CONFIG;
 	struct mth_config *cfg;
 	struct site *site;
-	bool test = false;
+	bool test = false, reload_client = false;
 	char err[512];
 	int c;
 
@@ -332,6 +479,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			test = true;
+			break;
+		case 'R':
+			reload_client = true;
 			break;
 		case 'V':
 			printf("mthttpd " PACKAGE_VERSION "\n");
@@ -349,8 +499,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (test && reload_client) {
+		fprintf(stderr, "mthttpd: -t and --reload exclude each other\n");
+		return 2;
+	}
 	if (config_load(config_path, &cfg, err, sizeof err) < 0) {
-		if (test)
+		if (test || reload_client)
 			fprintf(stderr, "mthttpd: %s\n", err);
 		else
 			log_err("%s", err);
@@ -360,6 +514,10 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		printf("mthttpd: %s: configuration OK\n", config_path);
 		return 0;
+	}
+	if (reload_client) {
+		config_free(cfg);
+		return reload_client_main();
 	}
 	log_set_level(cfg->log_level);
 	if (site_new(cfg, &site, err, sizeof err) < 0) {

@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "response.h"
 
@@ -117,16 +118,13 @@ struct pool {
 	int64_t last_saturated_log; /* atomic */
 	int64_t last_queue_log;     /* atomic */
 	int64_t last_per_ip_log;    /* atomic */
+	size_t by_phase[3];         /* atomic: connections per enum conn_phase, by the reaper */
 };
 
 /* Rate-limited warnings: at most one per LOG_EVERY_MS for each kind. */
 static bool log_due(int64_t *last)
 {
-	int64_t now = mth_clock_coarse_ms(), prev = __atomic_load_n(last, __ATOMIC_RELAXED);
-
-	return now - prev >= LOG_EVERY_MS &&
-	       __atomic_compare_exchange_n(last, &prev, now, false, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
+	return log_ratelimit(last, LOG_EVERY_MS);
 }
 
 /* ------------------------------------------------------------------------
@@ -146,8 +144,11 @@ static int registry_add(struct pool *p, struct conn *c, const struct sockaddr_st
 	bool counted = false;
 	int r = 0;
 
-	/* not an IP client (a Unix socket from systemd): nothing to count */
-	if (cap && client_key_from_sockaddr(key, (const struct sockaddr *)ss, len, prefix) == 0)
+	/* not an IP client (a Unix socket from systemd): nothing to count;
+	 * a trusted proxy's connection counts for its client, once known
+	 * (count_client) */
+	if (cap && !conn_awaits_proxy_header(c) &&
+	    client_key_from_sockaddr(key, (const struct sockaddr *)ss, len, prefix) == 0)
 		counted = true;
 
 	pthread_mutex_lock(&p->reglock);
@@ -175,6 +176,33 @@ static int registry_add(struct pool *p, struct conn *c, const struct sockaddr_st
 		p->reg[fd].key = *key;
 	p->nconns++;
 out:
+	pthread_mutex_unlock(&p->reglock);
+	return r;
+}
+
+/* conn_set_client_hook(): C's PROXY header named CLIENT; count it now.
+ * 0, or -EUSERS / -EBUSY as registry_add(). */
+static int count_client(void *arg, struct conn *c, const struct sockaddr_storage *client)
+{
+	struct pool *p = arg;
+	size_t fd = (size_t)conn_fd(c);
+	unsigned cap = __atomic_load_n(&p->per_ip_cap, __ATOMIC_RELAXED);
+	unsigned prefix = __atomic_load_n(&p->ipv6_prefix, __ATOMIC_RELAXED);
+	socklen_t len = client->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						      : sizeof(struct sockaddr_in);
+	struct client_key key;
+	int r = 0;
+
+	if (!cap || client_key_from_sockaddr(&key, (const struct sockaddr *)client, len, prefix) < 0)
+		return 0;
+	pthread_mutex_lock(&p->reglock);
+	if (fd < p->regcap && p->reg[fd].c == c && !p->reg[fd].counted) {
+		r = client_table_take(p->clients, &key, cap);
+		if (r == 0) {
+			p->reg[fd].counted = true;
+			p->reg[fd].key = key;
+		}
+	}
 	pthread_mutex_unlock(&p->reglock);
 	return r;
 }
@@ -229,6 +257,7 @@ static void reject(int fd, int status)
 		.extra_len = strlen("Retry-After: 5\r\n"),
 	};
 
+	metrics_rejected(status);
 	while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
 		;
 	blen = response_error_html(sink, sizeof sink, status);
@@ -791,18 +820,25 @@ static int start_worker(struct pool *p, char *err, size_t errlen)
  * The reaper: deadlines, paused accepts, draining
  */
 
+/* Under reglock, once a second: time out what is overdue, and count the
+ * connections by phase for /metrics on the way. */
 static void reap(struct pool *p, int64_t now)
 {
+	size_t by_phase[3] = { 0 };
+
 	for (size_t fd = 0; fd < p->regcap; fd++) {
 		struct conn *c = p->reg[fd].c;
 		int64_t d;
 
 		if (!c)
 			continue;
+		by_phase[conn_phase(c) % 3]++;
 		d = conn_deadline(c);
 		if (d && (now >= d || (p->draining && conn_is_idle(c))))
 			conn_timeout(c);
 	}
+	for (size_t i = 0; i < 3; i++)
+		__atomic_store_n(&p->by_phase[i], by_phase[i], __ATOMIC_RELAXED);
 }
 
 static void *reaper_main(void *arg)
@@ -857,6 +893,8 @@ int pool_start(struct pool **out, const struct listener *l, size_t n, unsigned p
 		return -ENOMEM;
 	p->epfd = p->wakefd = p->stopfd = p->probefd = -1;
 	conn_set_block_hooks(pool_block_begin, pool_block_end);
+	/* before any worker exists: they only read it */
+	conn_set_client_hook(count_client, p);
 	pthread_mutex_init(&p->reglock, NULL);
 	pthread_mutex_init(&p->slotlock, NULL);
 	pthread_cond_init(&p->slotcond, NULL);
@@ -1092,4 +1130,7 @@ void pool_get_stats(struct pool *p, struct pool_stats *out)
 	out->connections = p->nconns;
 	pthread_mutex_unlock(&p->reglock);
 	out->requests = conn_requests_served();
+	out->conns_reading = __atomic_load_n(&p->by_phase[CONN_PHASE_READING], __ATOMIC_RELAXED);
+	out->conns_writing = __atomic_load_n(&p->by_phase[CONN_PHASE_WRITING], __ATOMIC_RELAXED);
+	out->conns_idle = __atomic_load_n(&p->by_phase[CONN_PHASE_IDLE], __ATOMIC_RELAXED);
 }

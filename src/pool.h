@@ -31,6 +31,9 @@ struct pool_stats {
 	size_t connections; /* open */
 	uint64_t requests;  /* responses completed since start */
 	uint64_t rejected;  /* 503s because the queue was full */
+	/* open connections by state, as the reaper saw them at its last
+	 * round (at most a second ago) */
+	size_t conns_reading, conns_writing, conns_idle;
 };
 
 /* Start POOL_SIZE workers serving the N listeners in L.  On success the

@@ -10,6 +10,7 @@
 #include "chunked.h"
 #include "conn_priv.h"
 #include "log.h"
+#include "metrics.h"
 #include "upload.h"
 
 #define CHUNKED_BODY_START (64 * 1024)
@@ -151,6 +152,7 @@ static void finish_upload(struct conn *c)
 			     LOG_UINT("MTHTTPD_BYTES", io->body_len)),
 		  "upload from %s stored as %s/%s (%zu bytes)", c->peer, c->site->cfg->uploads_dir,
 		  name, io->body_len);
+	metrics_upload(io->body_len);
 	n = snprintf(body, sizeof body,
 		     "{\"status\":\"created\",\"path\":\"/uploads/%s\",\"bytes\":%zu}\n", name,
 		     io->body_len);

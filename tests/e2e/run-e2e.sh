@@ -71,7 +71,7 @@ NETWORK=${E2E_NETWORK:-private}
 ARCH=$(dpkg --print-architecture)
 # Packages in every base rootfs: systemd as init, dbus for systemctl/logind,
 # adduser/passwd for maintainer scripts, curl + iproute2 + procps for tests.
-BASE_PACKAGES="systemd,systemd-sysv,dbus,adduser,passwd,curl,ca-certificates,iproute2,procps"
+BASE_PACKAGES="systemd,systemd-sysv,dbus,adduser,passwd,curl,ca-certificates,iproute2,procps,logrotate,wrk"
 [ -n "${E2E_PACKAGES:-}" ] && BASE_PACKAGES="$BASE_PACKAGES,$E2E_PACKAGES"
 
 # ---------------------------------------------------------------- host tools

@@ -28,7 +28,7 @@ esac
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-"http_parse chunked path host http_range http_etag"}
+targets=${FUZZ_TARGETS:-"http_parse chunked path host http_range http_etag proxy_proto"}
 
 # The sources each target links, besides tests/fuzz/fuzz_<target>.c.
 sources_of() {
@@ -37,6 +37,7 @@ sources_of() {
 	chunked) echo "src/chunked.c" ;;
 	path) echo "src/path.c" ;;
 	host) echo "src/host.c" ;;
+	proxy_proto) echo "src/proxy_proto.c" ;;
 	http_range) echo "src/http_range.c src/http_etag.c src/http_date.c src/http_parse.c" ;;
 	http_etag) echo "src/http_etag.c src/http_range.c src/http_date.c src/http_parse.c" ;;
 	*) return 1 ;;

@@ -26,6 +26,9 @@ struct server_opts {
 	bool self_bind;             /* no socket activation: the daemon binds port */
 	unsigned watchdog_usec;     /* set WATCHDOG_USEC/WATCHDOG_PID */
 	bool one_cpu;               /* run the daemon on one CPU (affinity) */
+	unsigned logs_tmpfs_kb;     /* a tmpfs this small on DIR/logs, in a private
+				       mount namespace (root or a user namespace) */
+	bool runtime_dir;           /* RUNTIME_DIRECTORY=DIR, as RuntimeDirectory= */
 	bool ipv6;                  /* listen on [::] (dual stack), not 127.0.0.1 */
 	const char *const *env;     /* more "NAME=value" for the daemon, NULL-ended */
 };
@@ -39,6 +42,7 @@ struct server {
 	char uploads[256];
 	char docroot[256];
 	char log[256];      /* the daemon's stderr */
+	char logs[256];     /* DIR/logs, with logs_tmpfs_kb a tmpfs */
 	bool mounted;       /* uploads is a tmpfs we mounted */
 };
 

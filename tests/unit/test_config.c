@@ -14,6 +14,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "config.h"
 #include "survives.h"
 
@@ -155,6 +157,13 @@ static void sed_file(const char *in, const char *out, const char *const *exprs, 
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sed %s failed", in);
 }
 
+static void assert_default_access_log(const struct mth_config *c)
+{
+	cr_assert_eq(c->access_log, CONFIG_DEFAULT_ACCESS_LOG);
+	cr_assert_null(c->access_log_path);
+}
+
+/* (access_log is a path, see assert_default_access_log()) */
 static void assert_defaults_except_paths(const struct mth_config *c)
 {
 	cr_assert_eq(c->port, CONFIG_DEFAULT_PORT);
@@ -167,8 +176,10 @@ static void assert_defaults_except_paths(const struct mth_config *c)
 	cr_assert_eq(c->log_level, CONFIG_DEFAULT_LOG_LEVEL);
 	cr_assert_eq(c->shutdown_timeout, CONFIG_DEFAULT_SHUTDOWN_TIMEOUT);
 	cr_assert_eq(c->max_ranges, CONFIG_DEFAULT_MAX_RANGES);
-	cr_assert_eq(c->access_log, CONFIG_DEFAULT_ACCESS_LOG);
-	cr_assert_null(c->access_log_path);
+	cr_assert_eq(c->n_trusted_proxies, 0);
+	cr_assert_null(c->admin_listen);
+	cr_assert_eq(c->admin_addrlen, 0);
+	cr_assert_eq(c->drain_delay, 0);
 	cr_assert_eq(c->n_allowed_hosts, 3);
 	cr_assert_str_eq(c->allowed_hosts[0], "localhost");
 	cr_assert_str_eq(c->allowed_hosts[1], "127.0.0.1");
@@ -188,6 +199,7 @@ Test(config, defaults_for_empty_file)
 
 	load_ok("");
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 	cr_assert_str_eq(g_cfg->document_root, PKGDATADIR "/www");
 	cr_assert_str_eq(g_cfg->uploads_dir, "/var/lib/mthttpd/uploads");
 	cr_assert_not_null(realpath(g_path, abs));
@@ -202,6 +214,7 @@ Test(config, defaults_for_comments_only)
 {
 	load_ok("# nothing\n// at all\n/* really\n nothing */\n");
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 }
 
 Test(config, every_key_parsed)
@@ -528,6 +541,8 @@ static unsigned long long field(const char *key)
 		return g_cfg->max_connections_per_ip;
 	if (strcmp(key, "busy_poll") == 0)
 		return g_cfg->busy_poll;
+	if (strcmp(key, "drain_delay") == 0)
+		return g_cfg->drain_delay;
 	if (strcmp(key, "client_ipv6_prefix") == 0)
 		return g_cfg->client_ipv6_prefix;
 	cr_assert_fail("no field %s", key);
@@ -885,6 +900,95 @@ Test(config, access_log_rejected)
 	load_fail_key("access_log = \"logs/\";\n", 1, "access_log");
 }
 
+/* ---- trusted_proxies, admin_listen, drain_delay ------------------------------ */
+
+Test(config, range_drain_delay)
+{
+	check_range("drain_delay", 0, CONFIG_DRAIN_DELAY_MAX);
+}
+
+Test(config, trusted_proxies_compiled)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in6 b = { .sin6_family = AF_INET6 };
+
+	load_ok("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\", \"fd00::/8\"];\n");
+	cr_assert_eq(g_cfg->n_trusted_proxies, 4);
+	inet_pton(AF_INET, "10.20.30.40", &a.sin_addr);
+	cr_expect(cidr_match(g_cfg->trusted_proxies, 4, (struct sockaddr *)&a));
+	inet_pton(AF_INET, "11.0.0.1", &a.sin_addr);
+	cr_expect_not(cidr_match(g_cfg->trusted_proxies, 4, (struct sockaddr *)&a));
+	inet_pton(AF_INET6, "fd12::1", &b.sin6_addr);
+	cr_expect(cidr_match(g_cfg->trusted_proxies, 4, (struct sockaddr *)&b));
+	load_ok("trusted_proxies = ();\n");
+	cr_assert_eq(g_cfg->n_trusted_proxies, 0);
+}
+
+Test(config, trusted_proxies_errors)
+{
+	load_fail("trusted_proxies = [\"127.0.0.1\",\n \"10.1.0.0/8\"];\n",
+		  ":2: trusted_proxies: invalid address or prefix '10.1.0.0/8' (expected e.g. "
+		  "\"10.0.0.1\", \"10.0.0.0/8\", \"::1\" or \"fd00::/8\", no host bits past "
+		  "the prefix)");
+	load_fail_key("trusted_proxies = [\"localhost\"];\n", 1, "trusted_proxies");
+	load_fail_key("trusted_proxies = [\"10.0.0.0/33\"];\n", 1, "trusted_proxies");
+	load_fail_key("\ntrusted_proxies = [1];\n", 2, "trusted_proxies");
+	load_fail_key("trusted_proxies = \"127.0.0.1\";\n", 1, "trusted_proxies");
+}
+
+Test(config, trusted_proxies_at_most_256)
+{
+	char text[256 * 16 + 64];
+	size_t o = 0;
+
+	o += (size_t)snprintf(text + o, sizeof(text) - o, "trusted_proxies = [");
+	for (int i = 0; i < 257; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s\"10.0.%d.%d\"", i ? "," : "",
+				      i / 256, i % 256);
+	snprintf(text + o, sizeof(text) - o, "];\n");
+	load_fail(text, ":1: trusted_proxies: at most 256 entries are allowed (got 257)");
+}
+
+Test(config, admin_listen_forms)
+{
+	const struct sockaddr_in *v4;
+	const struct sockaddr_in6 *v6;
+	char buf[INET6_ADDRSTRLEN];
+
+	load_ok("admin_listen = \"127.0.0.1:9180\";\n");
+	cr_assert_str_eq(g_cfg->admin_listen, "127.0.0.1:9180");
+	cr_assert_eq(g_cfg->admin_addr.ss_family, AF_INET);
+	cr_assert_eq(g_cfg->admin_addrlen, sizeof(struct sockaddr_in));
+	v4 = (const struct sockaddr_in *)&g_cfg->admin_addr;
+	cr_expect_eq(ntohs(v4->sin_port), 9180);
+	cr_expect_str_eq(inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof(buf)), "127.0.0.1");
+
+	load_ok("admin_listen = \"[::1]:65535\";\n");
+	cr_assert_eq(g_cfg->admin_addr.ss_family, AF_INET6);
+	cr_assert_eq(g_cfg->admin_addrlen, sizeof(struct sockaddr_in6));
+	v6 = (const struct sockaddr_in6 *)&g_cfg->admin_addr;
+	cr_expect_eq(ntohs(v6->sin6_port), 65535);
+	cr_expect_str_eq(inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof(buf)), "::1");
+
+	load_ok("admin_listen = \"\";\n");
+	cr_assert_null(g_cfg->admin_listen);
+	cr_assert_eq(g_cfg->admin_addrlen, 0);
+}
+
+Test(config, admin_listen_errors)
+{
+	const char *bad[] = { "127.0.0.1",   "127.0.0.1:",  "127.0.0.1:0", "127.0.0.1:65536",
+			      "::1:9180",    "[::1]",       "[127.0.0.1]:80", "localhost:9180",
+			      ":9180",       "[]:9180",     "[::1]:x",      "1.2.3.4:123456" };
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "\nadmin_listen = \"%s\";\n", bad[i]);
+		load_fail_key(text, 2, "admin_listen");
+	}
+	load_fail("admin_listen = 9180;\n", ":1: admin_listen: must be a string");
+}
+
 /* ---- the shipped files ----------------------------------------------------- */
 
 static bool has_placeholder(const char *s)
@@ -920,6 +1024,9 @@ Test(config, shipped_config_loads)
 	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
 	/* the file spells out the compiled-in defaults */
 	assert_defaults_except_paths(g_cfg);
+	/* the package logs requests to a file (LogsDirectory= of the unit) */
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_FILE);
+	cr_assert_str_eq(g_cfg->access_log_path, "/var/log/mthttpd/access.log");
 	cr_assert_str_eq(g_cfg->document_root, "/usr/share/mthttpd/www");
 	cr_assert_str_eq(g_cfg->uploads_dir, "/var/lib/mthttpd/uploads");
 }
@@ -934,6 +1041,7 @@ Test(config, dev_config_loads)
 	sed_file(in, g_path, exprs, 1);
 	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 	snprintf(want, sizeof(want), "%s/resources", srcdir());
 	cr_assert_str_eq(g_cfg->document_root, want);
 	snprintf(want, sizeof(want), "%s/resources/uploads", srcdir());
