@@ -15,9 +15,12 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+# everything the build and every test of `make check`/distcheck use, so that
+# nothing is skipped on a fresh machine (python3: tests/clients/test_python.py;
+# systemd: systemd.pc for the unit directories)
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
 libjson-c-dev libsystemd-dev libssl-dev libcriterion-dev media-types curl wget \
-openssl prometheus haproxy"
+openssl prometheus haproxy python3 systemd libcrypt-dev apache2-utils whois"
 
 install_deps() {
     missing=

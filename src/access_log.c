@@ -1,20 +1,25 @@
 /* access_log.c - per-response lines: to the main log, nowhere, or a file in
  * Combined Log Format (see access_log.h).
  *
- * The file is written in batches.  Each thread that logs owns a buffer and
- * formats its lines straight into it; the buffer goes out with one write(2)
- * when it holds BUF_FLUSH_AT bytes, when its oldest line is BUF_MAX_AGE_MS
- * old (checked when a line is added, or by the worker loop through
- * access_log_flush_due_ms()), when the thread exits, and whenever main
- * flushes, reconfigures or closes.  The fd is O_APPEND and a buffer holds
- * whole lines only, so concurrent flushes interleave at line boundaries.
+ * The file is written in batches, by one writer thread.  Each thread that
+ * logs owns a buffer (a "chunk") and formats its lines straight into it;
+ * the chunk is handed to the writer's queue when it holds BUF_FLUSH_AT
+ * bytes, when its oldest line is BUF_MAX_AGE_MS old (checked when a line is
+ * added, or by the worker loop through access_log_flush_due_ms()), when the
+ * thread exits, and whenever main ticks, flushes, reconfigures or closes.
+ * The writer writes each chunk with one write(2) and puts it back on a free
+ * list.  The fd is O_APPEND and a chunk holds whole lines only.  At most
+ * CHUNKS_MAX chunks exist: when the disk stalls that long, a new line finds
+ * no chunk and is counted as dropped, so the worker never waits.
  *
- * Locks, always taken in this order: al.reglock (the list of buffers),
- * a buffer's own lock (its owner while appending; any thread that flushes
- * it), al.lock (the fd: held across every write(2), so that a reopen or a
- * reload can never close the fd under a write, nor let a write reach a
- * recycled fd number).  A buffer's lock is contended only when main
- * flushes (once a second), so the owner's cost is an uncontended mutex. */
+ * Locks, always taken in this order: al.reglock (the list of buffers), a
+ * buffer's own lock (its owner while appending; any thread that hands it
+ * over), al.qlock (the queue, the free list, the writer's state), al.lock
+ * (the fd: held across every write(2), so that a reopen or a reload can
+ * never close the fd under a write, nor let a write reach a recycled fd
+ * number).  A buffer's lock is contended only when main hands it over
+ * (once a second), so the owner's cost is an uncontended mutex; al.qlock
+ * is taken once per chunk. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,30 +45,57 @@
 #define HOST_OUT_MAX 128
 #define METHOD_MAX 32	 /* as the parser allows */
 #define PATH_MAX_LOG 256 /* the request line copy in conn.c is shorter */
+/* Buffers handed to the writer and not yet written, at most: 4.5 MiB, some
+ * seconds of lines at full speed, for a disk that stalls. */
+#define CHUNKS_MAX 128
+#define DROP_WARN_EVERY_MS (60 * 1000)
 
-/* One thread's lines, in the order the thread logged them.  Below
- * BUF_FLUSH_AT there is always room for a whole line of
- * ACCESS_LOG_LINE_MAX, so a line is never split between two writes. */
-struct tbuf {
-	pthread_mutex_t lock;	  /* len, first_ms, buf; see access_log_flush_due_ms() */
-	struct tbuf *prev, *next; /* in al.threads, under al.reglock */
+/* A buffer of whole lines on its way to the file.  Below BUF_FLUSH_AT
+ * there is always room for a whole line of ACCESS_LOG_LINE_MAX, so a line
+ * is never split between two writes. */
+struct chunk {
+	struct chunk *next; /* in the writer's queue or the free list */
 	size_t len;
-	int64_t first_ms; /* when buf became non-empty (monotonic) */
 	char buf[BUF_CAP];
 };
 
-/* The one open file and the list of every thread's buffer. */
+/* One thread's lines, in the order the thread logged them. */
+struct tbuf {
+	pthread_mutex_t lock;	  /* cur, len, first_ms; see access_log_flush_due_ms() */
+	struct tbuf *prev, *next; /* in al.threads, under al.reglock */
+	struct chunk *cur;	  /* being filled; NULL until the next line */
+	size_t len;		  /* cur's length, read without the lock */
+	int64_t first_ms;	  /* when cur became non-empty (monotonic) */
+};
+
+/* The one open file, the list of every thread's buffer, the writer thread
+ * and its queue, and the count of lines that never reached their log. */
 static struct {
-	pthread_mutex_t lock; /* fd (also read atomically), path, write_failed */
+	pthread_mutex_t lock; /* fd (also read atomically), path */
 	int fd;		      /* -1: no file */
 	char *path;	      /* of fd */
-	bool write_failed;    /* reported; cleared by the next good write */
 	pthread_mutex_t reglock;
 	struct tbuf *threads;
+	pthread_mutex_t qlock; /* everything down to written_seq */
+	pthread_cond_t qcond;	 /* the writer waits for work or stop */
+	pthread_cond_t donecond; /* written_seq moved */
+	struct chunk *qhead, **qtail;
+	struct chunk *free;
+	unsigned nchunks; /* allocated: queued, free and being filled */
+	uint64_t queued_seq, written_seq;
+	bool running, stop;
+	pthread_t thread;
+	uint64_t dropped; /* atomic: records lost, since start */
+	int last_err;	  /* atomic: errno of the last loss */
+	uint64_t reported; /* main (access_log_tick): dropped at the last warning */
+	int64_t warned_ms;
 } al = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
 	.reglock = PTHREAD_MUTEX_INITIALIZER,
+	.qlock = PTHREAD_MUTEX_INITIALIZER,
+	.qcond = PTHREAD_COND_INITIALIZER,
+	.donecond = PTHREAD_COND_INITIALIZER,
 };
 
 static __thread struct tbuf *my_buf;
@@ -310,7 +343,12 @@ size_t access_log_format_clf(char *buf, size_t cap, const struct access_log_entr
 		return 0;
 	/* host ident authuser [date] "request" status bytes "referer" "agent" */
 	put_host(&o, e->client);
-	PUT_LIT(&o, " - - ");
+	PUT_LIT(&o, " - ");
+	if (e->user && *e->user)
+		put_escaped(&o, e->user, FIELD_OUT_MAX);
+	else
+		put_char(&o, '-');
+	put_char(&o, ' ');
 	date_len = clf_date(e->time ? e->time : time(NULL), &date);
 	put(&o, date, date_len);
 	PUT_LIT(&o, " \"");
@@ -341,6 +379,27 @@ static int open_file(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+static void count_dropped(uint64_t lines, int err)
+{
+	if (lines == 0)
+		return;
+	__atomic_store_n(&al.last_err, err, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&al.dropped, lines, __ATOMIC_RELAXED);
+}
+
+static uint64_t count_newlines(const char *p, size_t n)
+{
+	uint64_t lines = 0;
+	const char *nl;
+
+	while (n > 0 && (nl = memchr(p, '\n', n))) {
+		lines++;
+		n -= (size_t)(nl + 1 - p);
+		p = nl + 1;
+	}
+	return lines;
+}
+
 /* Lines that have no file any more (a reload closed it while they were
  * buffered): kept, in the main log. */
 static void lines_to_main_log(const char *p, size_t n)
@@ -356,14 +415,32 @@ static void lines_to_main_log(const char *p, size_t n)
 	}
 }
 
-/* P/N (whole lines) to the file with one write(2), if it is open.  False
- * when no file is open. */
-static bool file_write(const char *p, size_t n)
+/* A write that failed after writing part of a line (disk full) leaves that
+ * part at the end of the file: cut it, so that the next line written once
+ * there is room again starts a line of its own.  Under al.lock. */
+static void cut_torn_line(const char *written, size_t n)
 {
+	const char *nl = memrchr(written, '\n', n);
+	size_t torn = nl ? (size_t)(written + n - (nl + 1)) : n;
+	struct stat st;
+
+	if (torn > 0 && fstat(al.fd, &st) == 0 && st.st_size >= (off_t)torn)
+		(void)!ftruncate(al.fd, st.st_size - (off_t)torn);
+}
+
+/* The writer thread: C's whole lines to the file with one write(2) (more if
+ * it is short), or to the main log when no file is open any more.  Lines
+ * that cannot be written (ENOSPC, EIO, ...) are counted as dropped. */
+static void chunk_write(const struct chunk *c)
+{
+	const char *p = c->buf;
+	size_t n = c->len;
+
 	pthread_mutex_lock(&al.lock);
 	if (al.fd < 0) {
 		pthread_mutex_unlock(&al.lock);
-		return false;
+		lines_to_main_log(c->buf, c->len);
+		return;
 	}
 	while (n > 0) {
 		ssize_t w = write(al.fd, p, n);
@@ -371,40 +448,163 @@ static bool file_write(const char *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			if (!al.write_failed)
-				log_warning("access log %s: cannot write: %s; %zu bytes of lines "
-					    "lost (reported once until a write succeeds)",
-					    al.path, w < 0 ? strerror(errno) : "no progress", n);
-			al.write_failed = true;
+			count_dropped(count_newlines(p, n), w < 0 ? errno : EIO);
+			cut_torn_line(c->buf, (size_t)(p - c->buf));
 			break;
 		}
 		p += w;
 		n -= (size_t)w;
 	}
-	if (n == 0)
-		al.write_failed = false;
 	pthread_mutex_unlock(&al.lock);
-	return true;
 }
 
-/* Under T->lock. */
-static void tbuf_flush_locked(struct tbuf *t)
+/* A buffer from the free list (or a new one while there are fewer than
+ * CHUNKS_MAX); NULL when the writer has that many still to write. */
+static struct chunk *chunk_get(void)
 {
-	if (t->len == 0)
-		return;
-	if (!file_write(t->buf, t->len))
-		lines_to_main_log(t->buf, t->len);
-	__atomic_store_n(&t->len, 0, __ATOMIC_RELAXED);
+	struct chunk *c;
+
+	pthread_mutex_lock(&al.qlock);
+	c = al.free;
+	if (c) {
+		al.free = c->next;
+	} else if (al.nchunks < CHUNKS_MAX && (c = malloc(sizeof *c))) {
+		al.nchunks++;
+	}
+	pthread_mutex_unlock(&al.qlock);
+	if (c) {
+		c->next = NULL;
+		c->len = 0;
+	}
+	return c;
 }
 
-static void tbuf_flush(struct tbuf *t)
+/* Under al.qlock. */
+static void chunk_put_locked(struct chunk *c)
+{
+	if (al.running) {
+		c->next = al.free;
+		al.free = c;
+	} else {
+		al.nchunks--;
+		free(c);
+	}
+}
+
+/* C goes to the writer (the caller never waits for the disk); without a
+ * running writer (before configure, after close) the caller writes it. */
+static void chunk_submit(struct chunk *c)
+{
+	pthread_mutex_lock(&al.qlock);
+	if (al.running) {
+		*al.qtail = c;
+		al.qtail = &c->next;
+		al.queued_seq++;
+		pthread_cond_signal(&al.qcond);
+		pthread_mutex_unlock(&al.qlock);
+		return;
+	}
+	pthread_mutex_unlock(&al.qlock);
+	chunk_write(c);
+	pthread_mutex_lock(&al.qlock);
+	chunk_put_locked(c);
+	pthread_mutex_unlock(&al.qlock);
+}
+
+static void *writer_main(void *arg)
+{
+	log_set_thread_name("access-log");
+	pthread_mutex_lock(&al.qlock);
+	for (;;) {
+		struct chunk *batch;
+		uint64_t seq;
+
+		while (!al.qhead && !al.stop)
+			pthread_cond_wait(&al.qcond, &al.qlock);
+		if (!al.qhead) {
+			/* from now on a submitter writes its chunk itself */
+			al.running = false;
+			break;
+		}
+		batch = al.qhead;
+		al.qhead = NULL;
+		al.qtail = &al.qhead;
+		seq = al.queued_seq;
+		pthread_mutex_unlock(&al.qlock);
+		for (struct chunk *c = batch; c; c = c->next)
+			chunk_write(c);
+		pthread_mutex_lock(&al.qlock);
+		while (batch) {
+			struct chunk *next = batch->next;
+
+			chunk_put_locked(batch);
+			batch = next;
+		}
+		al.written_seq = seq;
+		pthread_cond_broadcast(&al.donecond);
+	}
+	pthread_mutex_unlock(&al.qlock);
+	return arg;
+}
+
+static int writer_start(void)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&al.qlock);
+	if (!al.running) {
+		al.stop = false;
+		al.qtail = &al.qhead;
+		r = -pthread_create(&al.thread, NULL, writer_main, NULL);
+		al.running = r == 0;
+	}
+	pthread_mutex_unlock(&al.qlock);
+	return r;
+}
+
+/* Everything queued is written, the thread gone, the free list freed. */
+static void writer_stop(void)
+{
+	struct chunk *c;
+
+	pthread_mutex_lock(&al.qlock);
+	if (!al.running || al.stop) {
+		pthread_mutex_unlock(&al.qlock);
+		return;
+	}
+	al.stop = true;
+	pthread_cond_signal(&al.qcond);
+	pthread_mutex_unlock(&al.qlock);
+	pthread_join(al.thread, NULL);
+	pthread_mutex_lock(&al.qlock);
+	while ((c = al.free)) {
+		al.free = c->next;
+		al.nchunks--;
+		free(c);
+	}
+	pthread_mutex_unlock(&al.qlock);
+}
+
+/* Under T->lock: T's lines go to the writer. */
+static void tbuf_handoff_locked(struct tbuf *t)
+{
+	struct chunk *c = t->cur;
+
+	if (!c || c->len == 0)
+		return;
+	t->cur = NULL;
+	__atomic_store_n(&t->len, 0, __ATOMIC_RELAXED);
+	chunk_submit(c);
+}
+
+static void tbuf_handoff(struct tbuf *t)
 {
 	pthread_mutex_lock(&t->lock);
-	tbuf_flush_locked(t);
+	tbuf_handoff_locked(t);
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* Thread exit: the thread's lines are written, its buffer freed. */
+/* Thread exit: the thread's lines are handed over, its buffer freed. */
 static void tbuf_destroy(void *arg)
 {
 	struct tbuf *t = arg;
@@ -417,7 +617,12 @@ static void tbuf_destroy(void *arg)
 	if (t->next)
 		t->next->prev = t->prev;
 	pthread_mutex_unlock(&al.reglock);
-	tbuf_flush(t);
+	tbuf_handoff(t);
+	if (t->cur) { /* an empty chunk */
+		pthread_mutex_lock(&al.qlock);
+		chunk_put_locked(t->cur);
+		pthread_mutex_unlock(&al.qlock);
+	}
 	pthread_mutex_destroy(&t->lock);
 	if (my_buf == t)
 		my_buf = NULL;
@@ -438,13 +643,10 @@ static struct tbuf *tbuf_mine(void)
 	if (MTH_LIKELY(t))
 		return t;
 	pthread_once(&key_once, key_init);
-	t = malloc(sizeof *t);
+	t = calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
 	pthread_mutex_init(&t->lock, NULL);
-	t->len = 0;
-	t->first_ms = 0;
-	t->prev = NULL;
 	pthread_mutex_lock(&al.reglock);
 	t->next = al.threads;
 	if (t->next)
@@ -452,20 +654,36 @@ static struct tbuf *tbuf_mine(void)
 	al.threads = t;
 	pthread_mutex_unlock(&al.reglock);
 	/* without the key (it cannot really fail) the buffer stays listed:
-	 * main's flushes still write it, only the memory is not freed */
+	 * main's flushes still hand it over, only the memory is not freed */
 	if (key_ok)
 		pthread_setspecific(key, t);
 	my_buf = t;
 	return t;
 }
 
-/* Every thread's buffer to the file. */
-static void flush_all(void)
+/* Every thread's buffer to the writer; returns the sequence number that
+ * covers them. */
+static uint64_t handoff_all(void)
 {
+	uint64_t seq;
+
 	pthread_mutex_lock(&al.reglock);
 	for (struct tbuf *t = al.threads; t; t = t->next)
-		tbuf_flush(t);
+		tbuf_handoff(t);
 	pthread_mutex_unlock(&al.reglock);
+	pthread_mutex_lock(&al.qlock);
+	seq = al.queued_seq;
+	pthread_mutex_unlock(&al.qlock);
+	return seq;
+}
+
+/* Wait until the writer has written everything queued up to SEQ. */
+static void wait_written(uint64_t seq)
+{
+	pthread_mutex_lock(&al.qlock);
+	while (al.running && al.written_seq < seq)
+		pthread_cond_wait(&al.donecond, &al.qlock);
+	pthread_mutex_unlock(&al.qlock);
 }
 
 /* FD (and a copy of PATH) replace the open file; the old one is closed.
@@ -482,14 +700,16 @@ static int swap_file(int fd, const char *path)
 	__atomic_store_n(&al.fd, fd, __ATOMIC_RELAXED);
 	free(al.path);
 	al.path = copy;
-	al.write_failed = false;
 	pthread_mutex_unlock(&al.lock);
 	if (old >= 0)
 		close(old);
 	return 0;
 }
 
-/* Append E's line to this thread's buffer; false when no file is open. */
+/* Append E's line to this thread's buffer; false when no file is open.  A
+ * line that finds no buffer (out of memory, or the writer CHUNKS_MAX
+ * buffers behind a stalled disk) is counted as dropped: a worker never
+ * waits for the disk. */
 static bool file_append(const struct access_log_entry *e)
 {
 	struct tbuf *t;
@@ -500,18 +720,23 @@ static bool file_append(const struct access_log_entry *e)
 		return false;
 	t = tbuf_mine();
 	if (MTH_UNLIKELY(!t)) {
-		char line[ACCESS_LOG_LINE_MAX];
-
-		return file_write(line, access_log_format_clf(line, sizeof line, e));
+		count_dropped(1, ENOMEM);
+		return true;
 	}
 	now = mth_clock_coarse_ms();
 	pthread_mutex_lock(&t->lock);
-	if (t->len == 0)
+	if (MTH_UNLIKELY(!t->cur) && !(t->cur = chunk_get())) {
+		pthread_mutex_unlock(&t->lock);
+		count_dropped(1, ENOBUFS);
+		return true;
+	}
+	if (t->cur->len == 0)
 		__atomic_store_n(&t->first_ms, now, __ATOMIC_RELAXED);
-	n = access_log_format_clf(t->buf + t->len, sizeof t->buf - t->len, e);
-	__atomic_store_n(&t->len, t->len + n, __ATOMIC_RELAXED);
-	if (t->len >= BUF_FLUSH_AT || now - t->first_ms >= BUF_MAX_AGE_MS)
-		tbuf_flush_locked(t);
+	n = access_log_format_clf(t->cur->buf + t->cur->len, sizeof t->cur->buf - t->cur->len, e);
+	t->cur->len += n;
+	__atomic_store_n(&t->len, t->cur->len, __ATOMIC_RELAXED);
+	if (t->cur->len >= BUF_FLUSH_AT || now - t->first_ms >= BUF_MAX_AGE_MS)
+		tbuf_handoff_locked(t);
 	pthread_mutex_unlock(&t->lock);
 	return true;
 }
@@ -536,7 +761,14 @@ int access_log_configure(const struct mth_config *cfg, char *err, size_t errlen)
 			 strerror(-fd));
 		return fd;
 	}
-	flush_all(); /* lines of the old configuration go to its file */
+	r = writer_start();
+	if (r < 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: access_log: cannot start its writer: %s", cfg->path,
+			 strerror(-r));
+		return r;
+	}
+	access_log_flush(); /* lines of the old configuration go to its file */
 	r = swap_file(fd, cfg->access_log_path);
 	if (r < 0) {
 		close(fd);
@@ -571,12 +803,53 @@ out:
 
 void access_log_flush(void)
 {
-	flush_all();
+	wait_written(handoff_all());
+}
+
+void access_log_sync(void)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&al.qlock);
+	seq = al.queued_seq;
+	pthread_mutex_unlock(&al.qlock);
+	wait_written(seq);
+}
+
+uint64_t access_log_dropped(void)
+{
+	return __atomic_load_n(&al.dropped, __ATOMIC_RELAXED);
+}
+
+void access_log_tick(void)
+{
+	uint64_t total = access_log_dropped(), last = al.reported;
+	int64_t now = mth_clock_coarse_ms();
+	char where[300];
+	int err;
+
+	(void)handoff_all();
+	if (total == last || (al.warned_ms && now - al.warned_ms < DROP_WARN_EVERY_MS))
+		return;
+	err = __atomic_load_n(&al.last_err, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&al.lock);
+	snprintf(where, sizeof where, "%s", al.path ? al.path : "journal");
+	pthread_mutex_unlock(&al.lock);
+	log_event(LOG_WARNING, LOG_ID_ACCESS_LOG_DROPPED,
+		  LOG_FIELDS(LOG_UINT("MTHTTPD_DROPPED", total - last),
+			     LOG_UINT("MTHTTPD_DROPPED_TOTAL", total)),
+		  "access log %s: %" PRIu64 " records dropped (%s)%s; %" PRIu64
+		  " since start (warned at most once a minute)",
+		  where, total - last, strerror(err),
+		  err == ENOBUFS ? ": the writer is behind" : "", total);
+	al.reported = total;
+	al.warned_ms = now;
 }
 
 void access_log_close(void)
 {
-	flush_all();
+	access_log_flush();
+	writer_stop();
 	swap_file(-1, NULL);
 }
 
@@ -592,7 +865,7 @@ const char *access_log_file_path(void)
 
 /* Without the lock: only this thread makes its buffer non-empty (under the
  * lock, with atomic stores), so a stale answer can only be that lines are
- * due which another thread has just written: a wake-up for nothing. */
+ * due which another thread has just handed over: a wake-up for nothing. */
 int access_log_flush_due_ms(void)
 {
 	struct tbuf *t = my_buf;
@@ -608,7 +881,7 @@ int access_log_flush_due_ms(void)
 void access_log_flush_thread(void)
 {
 	if (my_buf)
-		tbuf_flush(my_buf);
+		tbuf_handoff(my_buf);
 }
 
 /* ---- one response ----------------------------------------------------------- */
@@ -639,28 +912,42 @@ static void to_main_log(const struct access_log_entry *e, const char *file, int 
 {
 	char method[METHOD_MAX + 1] = "", path[PATH_MAX_LOG] = "";
 	const char *req = e->request ? e->request : "";
-	const struct log_field fields[] = {
+	struct log_field fields[] = {
 		LOG_STR("MTHTTPD_CLIENT", e->client),
 		LOG_STR("MTHTTPD_METHOD", method),
 		LOG_STR("MTHTTPD_PATH", path),
 		LOG_INT("MTHTTPD_STATUS", e->status),
 		LOG_UINT("MTHTTPD_BYTES", e->bytes),
 		LOG_INT("MTHTTPD_DURATION_USEC", e->duration_us),
-		/* last: over cleartext its NULL name ends the list */
-		LOG_STR(e->tls ? "MTHTTPD_TLS" : NULL, e->tls),
+		/* the optional ones (TLS, user) are filled in below; a NULL
+		 * name ends the list */
+		{ .name = NULL },
+		{ .name = NULL },
 		{ .name = NULL },
 	};
+	size_t nf = ARRAY_SIZE(fields) - 3;
 	bool journal;
+	int r;
 
+	/* MTHTTPD_TLS only over TLS, MTHTTPD_USER only for an authenticated
+	 * request */
+	if (e->tls)
+		fields[nf++] = (struct log_field)LOG_STR("MTHTTPD_TLS", e->tls);
+	if (e->user && *e->user)
+		fields[nf++] = (struct log_field)LOG_STR("MTHTTPD_USER", e->user);
 	if (!log_enabled(LOG_INFO))
 		return;
 	/* the fields only exist in the journal: no work for them on stderr */
 	journal = log_uses_journal();
 	if (journal)
 		split_request(req, method, sizeof method, path, sizeof path);
-	log_event_at(LOG_INFO, LOG_ID_REQUEST_DONE, journal ? fields : NULL, file, line, func,
+	r = log_event_at(LOG_INFO, LOG_ID_REQUEST_DONE, journal ? fields : NULL, file, line, func,
 		     "%s \"%s\" %d %" PRIu64 " %" PRId64 "us", e->client, req, e->status, e->bytes,
 		     e->duration_us);
+	/* refused by journald (its socket buffer full, journald gone): the
+	 * line went to stderr instead, which journald may drop too */
+	if (r < 0)
+		count_dropped(1, -r);
 }
 
 void access_log_request_at(const struct mth_config *cfg, const struct access_log_entry *e,

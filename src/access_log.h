@@ -13,15 +13,23 @@
  *
  * The file is process-wide, owned by this module: main opens it from the
  * current configuration (access_log_configure() at start and on every
- * reload), reopens it on SIGUSR1 (logrotate), flushes every second and
- * closes it at exit.  Each thread that logs collects its lines in a buffer
- * of its own (32 KiB, no lock shared with other workers) and writes it with
- * one write(2) when it holds 32 KiB, when its oldest line is a second old
- * (checked at each new line, and by the worker loop through
- * access_log_flush_due_ms()), at thread exit and on every
- * flush/configure/close.  The file is O_APPEND and a write holds whole
- * lines, so lines of one thread are in order and lines of different
- * threads interleave only at line boundaries (up to a second apart).
+ * reload), reopens it on SIGUSR1 (logrotate), hands the buffers over every
+ * second and closes it at exit.  Each thread that logs collects its lines
+ * in a buffer of its own (32 KiB, no lock shared with other workers) and
+ * hands it to the writer thread, which does the write(2), when it holds
+ * 32 KiB, when its oldest line is a second old (checked at each new line,
+ * and by the worker loop through access_log_flush_due_ms()), at thread exit
+ * and on every flush/configure/close: a worker never waits for the disk.
+ * The file is O_APPEND and a write holds whole lines, so lines of one
+ * thread are in order and lines of different threads interleave only at
+ * line boundaries (up to a second apart).
+ *
+ * Nothing is lost silently: a record that cannot be written (ENOSPC, EIO,
+ * the writer 128 buffers behind a stalled disk; with "journal", a record
+ * sd_journal_sendv() refused) is counted in access_log_dropped(), which
+ * STATUS= shows, and access_log_tick() warns with the count at most once a
+ * minute (MESSAGE_ID access-log-dropped).  Lines resume by themselves when
+ * the disk has room again; a line cut by a full disk is removed.
  *
  * The choice is made per response from the configuration the request was
  * served with (c->site->cfg).  Around a reload, a response served with a
@@ -52,12 +60,12 @@ struct access_log_entry {
 	const char *referer;	/* file only */
 	const char *user_agent; /* file only */
 	const char *tls;	/* "TLSv1.3/TLS_AES_128_GCM_SHA256", NULL: cleartext (journal) */
+	const char *user;	/* the authenticated user (upload auth), or NULL */
 };
 
 /* Log E as CFG->access_log says.  The journal's CODE_* fields name the
- * caller.  With a file: formatted into this thread's buffer; blocks only
- * while main flushes that buffer, or once per 32 KiB or per second for the
- * write(2) of it. */
+ * caller.  With a file: formatted into this thread's buffer; never waits
+ * for the disk (at most for main handing the same buffer over). */
 #define access_log_request(cfg, e) access_log_request_at((cfg), (e), __FILE__, __LINE__, __func__)
 void access_log_request_at(const struct mth_config *cfg, const struct access_log_entry *e,
 			   const char *file, int line, const char *func);
@@ -77,11 +85,23 @@ int access_log_configure(const struct mth_config *cfg, char *err, size_t errlen)
  * returns -errno and keeps writing to the old file.  Thread-safe. */
 int access_log_reopen(void);
 
-/* Write out every thread's buffered lines (the main loop, every second).
- * Write errors are logged (once until a write succeeds again); those lines
- * are dropped.  Lines buffered while a reload closed the file go to the
- * main log instead.  Thread-safe. */
+/* Write out every thread's buffered lines and wait until the writer has
+ * written them (reload, exit, tests).  Lines that cannot be written are
+ * counted as dropped.  Lines buffered while a reload closed the file go to
+ * the main log instead.  Thread-safe. */
 void access_log_flush(void);
+
+/* Wait until the writer has written what was handed to it so far (the
+ * threads' own buffers stay as they are).  Tests. */
+void access_log_sync(void);
+
+/* Main's loop, about once a second: hand every thread's buffer to the
+ * writer (without waiting for it) and, at most once a minute, warn in the
+ * main log of records dropped since the last warning. */
+void access_log_tick(void);
+
+/* Records lost since start (file: not written; journal: refused). */
+uint64_t access_log_dropped(void);
 
 /* For a worker loop that sleeps in epoll_wait(): milliseconds until the
  * calling thread's buffer must be written (0: now), -1 when it holds
@@ -91,8 +111,8 @@ void access_log_flush(void);
  * is buffered. */
 int access_log_flush_due_ms(void);
 
-/* Write out the calling thread's buffer now.  (Thread exit does this by
- * itself: the buffer has a pthread key destructor.) */
+/* Hand the calling thread's buffer to the writer now.  (Thread exit does
+ * this by itself: the buffer has a pthread key destructor.) */
 void access_log_flush_thread(void);
 
 /* Flush every buffer and close the file (exit, after the workers have

@@ -1,5 +1,4 @@
 /* admin.c - the admin listener: /health and /metrics (see admin.h). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,6 +14,7 @@
 #include "admin.h"
 #include "clock.h"
 #include "http_parse.h"
+#include "listener.h"
 #include "log.h"
 #include "response.h"
 
@@ -22,12 +22,11 @@
 #define ADMIN_IO_MS 2000 /* to send a request, and to take the response */
 
 struct admin {
-	int fd;	     /* listening socket */
-	int stop_fd; /* eventfd: admin_stop() wakes the thread */
+	struct listener l; /* its own socket, never the pool's */
+	int stop_fd;	   /* eventfd: admin_stop() wakes the thread */
 	pthread_t thread;
 	admin_gauges_fn gauges;
 	void *arg;
-	char name[INET6_ADDRSTRLEN + 8];
 };
 
 static bool draining; /* atomic */
@@ -39,7 +38,7 @@ void admin_set_draining(bool on)
 
 const char *admin_name(const struct admin *a)
 {
-	return a->name;
+	return a->l.name;
 }
 
 /* Wait for EVENTS on FD until DEADLINE (monotonic ms); false on timeout. */
@@ -170,23 +169,23 @@ static void *admin_main(void *arg)
 
 	log_set_thread_name("admin");
 	for (;;) {
-		struct pollfd p[2] = { { .fd = a->fd, .events = POLLIN },
+		struct pollfd p[2] = { { .fd = a->l.fd, .events = POLLIN },
 				       { .fd = a->stop_fd, .events = POLLIN } };
 		int fd;
 
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_err("admin listener %s: poll: %s; stopping it", a->name,
+			log_err("admin listener %s: poll: %s; stopping it", a->l.name,
 				strerror(errno));
 			break;
 		}
 		if (p[1].revents)
 			break;
-		fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(a->l.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-				log_warning("admin listener %s: accept: %s", a->name,
+				log_warning("admin listener %s: accept: %s", a->l.name,
 					    strerror(errno));
 				usleep(100000); /* EMFILE and the like: do not spin */
 			}
@@ -199,30 +198,12 @@ static void *admin_main(void *arg)
 	return NULL;
 }
 
-static void format_addr(char *out, size_t cap, const struct sockaddr_storage *ss)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
-		snprintf(out, cap, "[%s]:%u", a, ntohs(s->sin6_port));
-	} else {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
-		snprintf(out, cap, "%s:%u", a, ntohs(s->sin_port));
-	}
-}
-
 int admin_start(struct admin **out, const char *name, const struct sockaddr *sa, socklen_t len,
 		admin_gauges_fn gauges, void *arg, char *err, size_t errlen)
 {
-	struct sockaddr_storage bound;
-	socklen_t blen = sizeof(bound);
 	struct admin *a = calloc(1, sizeof(*a));
-	int one = 1, r;
+	char what[128];
+	int r;
 
 	*out = NULL;
 	if (!a)
@@ -230,31 +211,25 @@ int admin_start(struct admin **out, const char *name, const struct sockaddr *sa,
 	a->stop_fd = -1;
 	a->gauges = gauges;
 	a->arg = arg;
-	a->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (a->fd < 0)
-		goto fail_errno;
-	(void)setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (sa->sa_family == AF_INET6)
-		(void)setsockopt(a->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(a->fd, sa, len) < 0 || listen(a->fd, 64) < 0 ||
-	    getsockname(a->fd, (struct sockaddr *)&bound, &blen) < 0)
-		goto fail_errno;
-	format_addr(a->name, sizeof(a->name), &bound);
-	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (a->stop_fd < 0)
-		goto fail_errno;
-	r = pthread_create(&a->thread, NULL, admin_main, a);
-	if (r) {
-		errno = r;
-		goto fail_errno;
+	snprintf(what, sizeof(what), "admin_listen %s", name);
+	r = listener_bind(sa, len, what, &a->l, err, errlen);
+	if (r < 0) {
+		free(a);
+		return r;
 	}
+	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->stop_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = -pthread_create(&a->thread, NULL, admin_main, a);
+	if (r < 0)
+		goto fail;
 	*out = a;
 	return 0;
-fail_errno:
-	r = -errno;
-	snprintf(err, errlen, "admin_listen %s: %s", name, strerror(errno));
-	if (a->fd >= 0)
-		close(a->fd);
+fail:
+	snprintf(err, errlen, "admin_listen %s: %s", name, strerror(-r));
+	listeners_close(&a->l, 1);
 	if (a->stop_fd >= 0)
 		close(a->stop_fd);
 	free(a);
@@ -268,10 +243,10 @@ void admin_stop(struct admin *a)
 	if (!a)
 		return;
 	if (write(a->stop_fd, &one, sizeof(one)) < 0)
-		log_warning("admin listener %s: cannot wake its thread: %s", a->name,
+		log_warning("admin listener %s: cannot wake its thread: %s", a->l.name,
 			    strerror(errno));
 	pthread_join(a->thread, NULL);
-	close(a->fd);
+	listeners_close(&a->l, 1);
 	close(a->stop_fd);
 	free(a);
 }

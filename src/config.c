@@ -24,6 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "htpasswd.h"
 #include "client_key.h"
 #include "util.h"
 
@@ -189,6 +190,8 @@ void config_free(struct mth_config *cfg)
 	free(cfg->document_root);
 	free(cfg->uploads_dir);
 	free(cfg->access_log_path);
+	free(cfg->upload_users_file);
+	htpasswd_free(cfg->upload_users);
 	free(cfg->trusted_proxies);
 	free(cfg->admin_listen);
 	free_strv(cfg->allowed_hosts, cfg->n_allowed_hosts);
@@ -575,6 +578,55 @@ static int key_uploads_dir(struct load_ctx *ctx, const config_setting_t *s, stru
 	return key_path(ctx, s, &cfg->uploads_dir);
 }
 
+/* "" turns authentication off; a path is read now, so that -t and a
+ * reload refuse a users file with a weak hash or a bad line. */
+static int key_upload_users_file(struct load_ctx *ctx, const config_setting_t *s,
+				 struct mth_config *cfg)
+{
+	char err[512];
+	int ret;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return invalid(ctx, s, "must be a string");
+	htpasswd_free(cfg->upload_users);
+	cfg->upload_users = NULL;
+	free(cfg->upload_users_file);
+	cfg->upload_users_file = NULL;
+	if (!config_setting_get_string(s) || !*config_setting_get_string(s))
+		return 0;
+	ret = key_path(ctx, s, &cfg->upload_users_file);
+	if (ret < 0)
+		return ret;
+	ret = htpasswd_load(cfg->upload_users_file, &cfg->upload_users, err, sizeof(err));
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0)
+		return invalid(ctx, s, "%s", err);
+	return 0;
+}
+
+static int key_u64(struct load_ctx *ctx, const config_setting_t *s, long long max, uint64_t *out)
+{
+	long long v;
+	int ret = get_int(ctx, s, 0, max, &v);
+
+	if (ret == 0)
+		*out = (uint64_t)v;
+	return ret;
+}
+
+static int key_uploads_max_bytes(struct load_ctx *ctx, const config_setting_t *s,
+				 struct mth_config *cfg)
+{
+	return key_u64(ctx, s, CONFIG_UPLOADS_MAX_BYTES_MAX, &cfg->uploads_max_bytes);
+}
+
+static int key_uploads_max_files(struct load_ctx *ctx, const config_setting_t *s,
+				 struct mth_config *cfg)
+{
+	return key_u64(ctx, s, CONFIG_UPLOADS_MAX_FILES_MAX, &cfg->uploads_max_files);
+}
+
 static int key_allowed_hosts(struct load_ctx *ctx, const config_setting_t *s,
 			     struct mth_config *cfg)
 {
@@ -901,6 +953,11 @@ static const struct {
     {"max_path_depth", 1, CONFIG_DEFAULT_MAX_PATH_DEPTH,
      offsetof(struct mth_config, max_path_depth)},
     {"busy_poll", 0, CONFIG_BUSY_POLL_MAX, offsetof(struct mth_config, busy_poll)},
+    {"rate_limit_requests", 0, CONFIG_RATE_LIMIT_MAX,
+     offsetof(struct mth_config, rate_limit_requests)},
+    {"rate_limit_burst", 0, CONFIG_RATE_LIMIT_MAX, offsetof(struct mth_config, rate_limit_burst)},
+    {"rate_limit_uploads", 0, CONFIG_RATE_LIMIT_MAX,
+     offsetof(struct mth_config, rate_limit_uploads)},
     {"drain_delay", 0, CONFIG_DRAIN_DELAY_MAX, offsetof(struct mth_config, drain_delay)},
 };
 
@@ -930,6 +987,9 @@ static const struct {
     {"sendfile", key_sendfile},
     {"access_log", key_access_log},
     {"tls", key_tls},
+    {"upload_users_file", key_upload_users_file},
+    {"uploads_max_bytes", key_uploads_max_bytes},
+    {"uploads_max_files", key_uploads_max_files},
     {"trusted_proxies", key_trusted_proxies},
     {"admin_listen", key_admin_listen},
 };

@@ -26,6 +26,7 @@
 #include "conn_priv.h"
 #include "file_cache.h"
 #include "host.h"
+#include "guard.h"
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
@@ -160,7 +161,6 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 {
 	struct conn *c;
 
-	(void)peerlen;
 	pthread_mutex_lock(&free_lock);
 	c = free_list;
 	if (c)
@@ -195,6 +195,8 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
 	c->loopback = is_loopback(peer);
+	c->has_ckey = client_key_from_sockaddr(&c->ckey, peer, peerlen,
+					       c->site->cfg->client_ipv6_prefix) == 0;
 	/* PROXY headers are read on cleartext listeners only: on a TLS one
 	 * the header would have to be taken from the socket before OpenSSL
 	 * reads it (not supported yet; a trusted proxy terminates TLS itself
@@ -247,7 +249,7 @@ static void io_release(struct conn *c)
 	if (io->file_fd >= 0)
 		close(io->file_fd);
 	file_cache_put(io->mem_file);
-	free(io->body);
+	serve_upload_release(io);
 	c->io = NULL;
 	if (!io_spare) {
 		io_spare = io;
@@ -454,20 +456,48 @@ void conn_set_response(struct conn *c, int status, const char *ctype, const char
 	io->out_off = 0;
 }
 
-void conn_respond_error(struct conn *c, int status, bool json, const char *message,
-			const char *allow, bool head_only)
+void conn_respond_error_extra(struct conn *c, int status, bool json, const char *message,
+			      const char *extra, bool head_only)
 {
-	char body[512], extra[128];
-	size_t blen, elen = 0;
+	char body[512];
+	size_t blen;
 
 	if (json)
 		blen = response_error_json(body, sizeof body, status, message);
 	else
 		blen = response_error_html(body, sizeof body, status);
-	if (allow)
-		elen = (size_t)snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
 	conn_set_response(c, status, json ? "application/json" : "text/html; charset=utf-8", body,
-			  blen, blen, elen ? extra : NULL, elen, head_only);
+			  blen, blen, extra, extra ? strlen(extra) : 0, head_only);
+}
+
+void conn_respond_error(struct conn *c, int status, bool json, const char *message,
+			const char *allow, bool head_only)
+{
+	char extra[128];
+
+	if (allow)
+		snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+	conn_respond_error_extra(c, status, json, message, allow ? extra : NULL, head_only);
+}
+
+/* rate_limit_requests: 0 when the request may go on, else it is answered
+ * 429 with Retry-After (RFC 6585 section 4).  The connection stays unless
+ * a body would be left unread. */
+static bool over_request_rate(struct conn *c, const struct http_request *req)
+{
+	char extra[64];
+	uint32_t wait;
+
+	if (!c->site->cfg->rate_limit_requests || !c->has_ckey)
+		return false;
+	wait = guard_request(&c->ckey, c->site->cfg, c->peer);
+	if (!wait)
+		return false;
+	if (req->content_length > 0 || req->has_transfer_encoding)
+		c->io->close_after = true;
+	snprintf(extra, sizeof extra, "Retry-After: %" PRIu32 "\r\n", wait);
+	conn_respond_error_extra(c, 429, false, NULL, extra, req->method == HTTP_M_HEAD);
+	return true;
 }
 
 /* A status for a request we could not even parse: always closes. */
@@ -547,6 +577,12 @@ static void handle_request(struct conn *c, const struct http_request *req)
 		copy_field(io->referer, req, "Referer");
 		copy_field(io->user_agent, req, "User-Agent");
 	}
+	io->close_after = !want_keep_alive(c, req);
+	if (over_request_rate(c, req)) {
+		conn_consume_input(io, io->close_after ? io->in_len : req->head_len);
+		c->state = CONN_WRITE;
+		return;
+	}
 	{
 		const struct route_conn rc = {
 			.port = c->port,
@@ -555,7 +591,7 @@ static void handle_request(struct conn *c, const struct http_request *req)
 		};
 		router_route_conn(c->site, req, &rc, &r);
 	}
-	io->close_after = r.close || !want_keep_alive(c, req);
+	io->close_after = io->close_after || r.close;
 
 	switch (r.kind) {
 	case ROUTE_ERROR:
@@ -619,6 +655,7 @@ static void log_access(struct conn *c)
 		.referer = io->referer,
 		.user_agent = io->user_agent,
 		.tls = c->tls ? c->tls_desc : NULL,
+		.user = io->user,
 	};
 
 	access_log_request(c->site->cfg, &e);
@@ -727,6 +764,7 @@ static void begin_request(struct conn *c)
 	io->reqline[0] = '\0';
 	io->referer[0] = '\0';
 	io->user_agent[0] = '\0';
+	io->user[0] = '\0';
 }
 
 /* The first bytes of a cleartext connection: a TLS ClientHello on the HTTP
@@ -784,18 +822,13 @@ static enum step do_handshake(struct conn *c)
 	return STEP_AGAIN;
 }
 
-/* PROXY protocol warnings: at most one a second (LOG_EVERY_MS), so a
- * misconfigured proxy or a scanner cannot flood the log. */
+/* PROXY protocol warnings: at most one a second, so a misconfigured proxy
+ * or a scanner cannot flood the log. */
 static int64_t last_proxy_log; /* atomic */
 
 static bool proxy_log_due(void)
 {
-	int64_t now = mth_clock_coarse_ms(),
-		prev = __atomic_load_n(&last_proxy_log, __ATOMIC_RELAXED);
-
-	return now - prev >= 1000 &&
-	       __atomic_compare_exchange_n(&last_proxy_log, &prev, now, false, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
+	return log_ratelimit(&last_proxy_log, 1000);
 }
 
 /* Close C for breaking the PROXY protocol rules, without a response: the
@@ -819,12 +852,14 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 	const struct sockaddr *src = (const struct sockaddr *)&h->src;
 	int r;
 
-	conn_consume_input(io, h->length);
 	c->state = CONN_READ_HEAD;
 	/* LOCAL or UNKNOWN: the proxy itself (health checks), as it is */
 	if (!h->local) {
 		format_peer(c->peer, sizeof c->peer, src);
 		c->loopback = is_loopback(src);
+		/* per-client limits (rate_limit_*) count the real client */
+		c->has_ckey = client_key_from_sockaddr(&c->ckey, src, sizeof h->src,
+						       c->site->cfg->client_ipv6_prefix) == 0;
 		c->port = ntohs(h->dst.ss_family == AF_INET
 					? ((const struct sockaddr_in *)&h->dst)->sin_port
 					: ((const struct sockaddr_in6 *)&h->dst)->sin6_port);
@@ -855,52 +890,58 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 		c->state = CONN_WRITE;
 		return STEP_AGAIN;
 	}
-	if (io->in_len) {
-		/* the request came with the header: no new edge will say so */
-		begin_request(c);
-		if (worth_parsing(c, 0) && try_parse(c))
-			return STEP_AGAIN;
-	}
+	/* the request, or a TLS ClientHello, is still in the socket: read on
+	 * at once, no new edge will announce it */
 	return STEP_AGAIN;
 }
 
 /* CONN_READ_PROXY: a trusted proxy's connection starts with a PROXY header
  * (v1 or v2), before anything else; the whole of it within header_timeout
- * of the accept (next_deadline). */
+ * of the accept (next_deadline).
+ *
+ * The header comes before whatever the transport speaks (on a TLS port,
+ * before the ClientHello), so it is the one thing read from the socket
+ * itself rather than through the transport: peeked until complete, then
+ * exactly its bytes taken, leaving everything after it in the socket for
+ * the transport.  The peeked copy in io->in is scratch (in_len stays 0).
+ * Waiting on a partial header is safe with edge-triggered epoll: every
+ * arriving segment is a new edge. */
 static enum step do_read_proxy(struct conn *c, unsigned *budget)
 {
 	struct iobuf *io = c->io;
 	struct proxy_proto_header h;
+	ssize_t n;
 
 	for (;;) {
-		size_t old = io->in_len;
-		ssize_t n = conn_read(c, io->in + old, io->in_cap - old);
-
-		if (n > 0) {
-			io->in_len += (size_t)n;
-			*budget += (unsigned)n;
-			switch (proxy_proto_parse((const uint8_t *)io->in, io->in_len, &h)) {
-			case PROXY_PROTO_DONE:
-				return proxy_apply(c, &h);
-			case PROXY_PROTO_ERROR:
-				return proxy_reject(c, "trusted proxy sent no valid PROXY header");
-			case PROXY_PROTO_MORE:
-			default:
-				if (io->in_len == io->in_cap || h.length > io->in_cap)
-					return proxy_reject(c,
-							    "trusted proxy sent no valid PROXY "
-							    "header (longer than the head buffer)");
-				continue;
-			}
-		}
+		n = recv(c->tp.fd, io->in, io->in_cap, MSG_PEEK);
+		if (n > 0)
+			break;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return STEP_READ;
-		if (n == 0 && io->in_len)
-			return proxy_reject(c,
-					    "trusted proxy sent no valid PROXY header (cut short)");
-		return STEP_CLOSE;
+		return STEP_CLOSE; /* closed before a byte, or broken */
+	}
+	switch (proxy_proto_parse((const uint8_t *)io->in, (size_t)n, &h)) {
+	case PROXY_PROTO_DONE:
+		do
+			n = recv(c->tp.fd, io->in, h.length, 0);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)h.length) /* it was there a moment ago */
+			return proxy_reject(c, "PROXY header vanished from the socket");
+		*budget += (unsigned)n;
+		return proxy_apply(c, &h);
+	case PROXY_PROTO_ERROR:
+		return proxy_reject(c, "trusted proxy sent no valid PROXY header");
+	case PROXY_PROTO_MORE:
+	default:
+		if ((size_t)n == io->in_cap || h.length > io->in_cap)
+			return proxy_reject(c, "trusted proxy sent no valid PROXY header (longer "
+					       "than the head buffer)");
+		/* (a peer that closes after part of a header is left to
+		 * header_timeout: peeking cannot see the end of a stream
+		 * behind the bytes it has not taken) */
+		return STEP_READ;
 	}
 }
 
@@ -1156,8 +1197,7 @@ static enum step on_timeout(struct conn *c)
 		if (!io->reqline[0])
 			copy_reqline(io, io->in, io->in_len);
 		io->close_after = true;
-		free(io->body);
-		io->body = NULL;
+		serve_upload_release(io);
 		conn_respond_error(c, 408, false, NULL, NULL, false);
 		(void)transport_send(&c->tp, io->out, io->out_len, false);
 		io->bytes_sent = io->out_len;

@@ -103,12 +103,53 @@ out:
 	return r;
 }
 
+int listener_bind(const struct sockaddr *sa, socklen_t salen, const char *what,
+		  struct listener *l, char *err, size_t errlen)
+{
+	int fd, one = 1, zero = 0, r;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+		goto fail;
+	/* "::" serves IPv4 too (dual stack), whatever net.ipv6.bindv6only says */
+	if (sa->sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
+		goto fail;
+	/* inherited by accepted sockets: a response's last segment is not held
+	 * back waiting for the peer's delayed ACK */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+		goto fail;
+	/* accept(2) a connection once its first bytes are there (or after
+	 * about a second without any), so that the worker finds the request
+	 * waiting instead of an empty socket it must register and wait on;
+	 * mthttpd.socket does the same with DeferAcceptSec= */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one) < 0)
+		goto fail;
+	if (bind(fd, sa, salen) < 0)
+		goto fail;
+	if (listen(fd, LISTENER_BACKLOG) < 0)
+		goto fail;
+	l->fd = fd;
+	l->activated = false;
+	l->tls = false;
+	describe(l);
+	return 0;
+fail:
+	r = -errno;
+	snprintf(err, errlen, "cannot listen on %s: %s", what, strerror(-r));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 static int bind_one(const struct mth_config *cfg, unsigned port, struct listener *l, char *err,
 		    size_t errlen)
 {
 	struct sockaddr_storage ss = { 0 };
+	char what[INET6_ADDRSTRLEN + 16];
 	socklen_t sslen;
-	int fd = -1, one = 1, zero = 0, r;
 
 	if (inet_pton(AF_INET6, cfg->listen_address,
 		      &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
@@ -125,41 +166,8 @@ static int bind_one(const struct mth_config *cfg, unsigned port, struct listener
 			 cfg->listen_address);
 		return -EINVAL;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-		goto fail;
-	/* "::" serves IPv4 too (dual stack), whatever net.ipv6.bindv6only says */
-	if (ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
-		goto fail;
-	/* inherited by accepted sockets: a response's last segment is not held
-	 * back waiting for the peer's delayed ACK */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-		goto fail;
-	/* accept(2) a connection once its first bytes are there (or after
-	 * about a second without any), so that the worker finds the request
-	 * waiting instead of an empty socket it must register and wait on;
-	 * mthttpd.socket does the same with DeferAcceptSec= */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one) < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
-		goto fail;
-	if (listen(fd, LISTENER_BACKLOG) < 0)
-		goto fail;
-	l->fd = fd;
-	l->activated = false;
-	l->tls = false;
-	describe(l);
-	return 0;
-fail:
-	r = -errno;
-	snprintf(err, errlen, "cannot listen on %s port %u: %s", cfg->listen_address, port,
-		 strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return r;
+	snprintf(what, sizeof what, "%s port %u", cfg->listen_address, port);
+	return listener_bind((struct sockaddr *)&ss, sslen, what, l, err, errlen);
 }
 
 int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "config.h"
 
@@ -28,5 +29,12 @@ int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, 
 		   size_t errlen);
 
 void listeners_close(struct listener *l, size_t n);
+
+/* Bind and listen on SA (SALEN bytes) into *L (non-blocking, close-on-exec,
+ * SO_REUSEADDR, TCP_NODELAY, TCP_DEFER_ACCEPT; an IPv6 "::" also takes
+ * IPv4).  WHAT names the address in the error written to ERR.  Returns 0
+ * or a negative errno. */
+int listener_bind(const struct sockaddr *sa, socklen_t salen, const char *what,
+		  struct listener *l, char *err, size_t errlen);
 
 #endif

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define LOG_LINE_MAX 2048 /* bytes of one message, longer ones are cut */
@@ -34,6 +35,15 @@ static __thread pid_t thread_id;
 void log_set_level(int level)
 {
 	__atomic_store_n(&log_level_threshold, level, __ATOMIC_RELAXED);
+}
+
+bool log_ratelimit(int64_t *last, int64_t every_ms)
+{
+	int64_t now = mth_clock_coarse_ms(), prev = __atomic_load_n(last, __ATOMIC_RELAXED);
+
+	return now - prev >= every_ms &&
+	       __atomic_compare_exchange_n(last, &prev, now, false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
 }
 
 int log_get_level(void)
@@ -215,7 +225,7 @@ static int send_journal(int prio, const char *id, const struct log_field *fields
 	return sd_journal_sendv(m.iov, m.n);
 }
 
-__attribute__((format(printf, 7, 0))) static void emit(int prio, const char *id,
+__attribute__((format(printf, 7, 0))) static int emit(int prio, const char *id,
 						       const struct log_field *fields,
 						       const char *file, int line, const char *func,
 						       const char *fmt, va_list ap)
@@ -223,7 +233,7 @@ __attribute__((format(printf, 7, 0))) static void emit(int prio, const char *id,
 	char buf[LOG_HEAD_MAX + LOG_LINE_MAX + 1];
 	char *text = buf + LOG_HEAD_MAX;
 	int saved_errno = errno;
-	int n;
+	int n, r = 0;
 
 	n = vsnprintf(text, LOG_LINE_MAX, fmt, ap);
 	if (n < 0)
@@ -233,9 +243,10 @@ __attribute__((format(printf, 7, 0))) static void emit(int prio, const char *id,
 	/* the journal unreachable (journald restarting): the line still goes
 	 * to stderr, which is the journal's stream, rather than nowhere */
 	if (!log_uses_journal() ||
-	    send_journal(prio, id, fields, file, line, func, text, (size_t)n) < 0)
+	    (r = send_journal(prio, id, fields, file, line, func, text, (size_t)n)) < 0)
 		write_stderr(prio, text, (size_t)n);
 	errno = saved_errno;
+	return r;
 }
 
 void log_msg_at(int prio, const char *file, int line, const char *func, const char *fmt, ...)
@@ -249,14 +260,16 @@ void log_msg_at(int prio, const char *file, int line, const char *func, const ch
 	va_end(ap);
 }
 
-void log_event_at(int prio, const char *id, const struct log_field *fields, const char *file,
-		  int line, const char *func, const char *fmt, ...)
+int log_event_at(int prio, const char *id, const struct log_field *fields, const char *file,
+		 int line, const char *func, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
 	if (!log_enabled(prio))
-		return;
+		return 0;
 	va_start(ap, fmt);
-	emit(prio, id, fields, file, line, func, fmt, ap);
+	r = emit(prio, id, fields, file, line, func, fmt, ap);
 	va_end(ap);
+	return r;
 }

@@ -31,10 +31,17 @@
 #define LOG_ID_RELOAD_REJECTED "8a8098edf5754294a46ac376955b54cd"   /* SIGHUP, bad file */
 #define LOG_ID_SECURITY_REJECTED "8def32854e9c4301920c6931c2fd31a5" /* traversal, Host */
 #define LOG_ID_POOL_SATURATED "1ecb75b1b6ce49f8a645fe4d618638bd"    /* all workers busy */
+#define LOG_ID_ACCESS_LOG_DROPPED "8d2702ed40d44357a182a3f73927ba55" /* access-log records lost */
+#define LOG_ID_RATE_LIMITED "21717f9cbba14435b73da0579605a751"      /* 429s, counted */
+#define LOG_ID_UPLOAD_AUTH_FAILED "5ee2d2e0615e4cdeacac126cfbfebed2" /* 401 on upload */
 
 /* Lines above LEVEL (a syslog priority) are dropped.  May be called at any
  * time (reload); the threshold is an atomic. */
 void log_set_level(int level);
+/* Rate limiting for warnings a peer can provoke: true at most once per
+ * EVERY_MS for the same *LAST (a monotonic ms stamp, updated atomically, so
+ * any thread may call it). */
+bool log_ratelimit(int64_t *last, int64_t every_ms);
 int log_get_level(void);
 
 static inline bool log_enabled(int prio);
@@ -88,8 +95,10 @@ struct log_field {
  * or NULL.  Both check the level themselves too. */
 void log_msg_at(int prio, const char *file, int line, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
-void log_event_at(int prio, const char *id, const struct log_field *fields, const char *file,
-		  int line, const char *func, const char *fmt, ...)
+/* log_event_at() returns what sd_journal_sendv() returned when the journal
+ * refused the record (negative errno; it then went to stderr), else 0. */
+int log_event_at(int prio, const char *id, const struct log_field *fields, const char *file,
+		 int line, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 
 #define log_msg(prio, ...)                                                                         \

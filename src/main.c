@@ -1,6 +1,8 @@
 /* main.c - command line, start-up, the signal loop, shutdown. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <getopt.h>
 #include <signal.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -16,11 +19,14 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "guard.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "path.h"
 #include "pool.h"
+#include "reload_state.h"
+#include "quota.h"
 #include "site.h"
 #include "tls.h"
 #include "upload.h"
@@ -30,15 +36,19 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/mthttpd.conf"
 #define STATUS_EVERY_SEC 5
+#define RELOAD_TIMEOUT_MS 60000 /* --reload; systemd allows ExecReload= 90 s */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mthttpd [-c FILE] [-t]\n"
+		"Usage: mthttpd [-c FILE] [-t | --reload]\n"
 		"A multi-threaded HTTP/1.1 server for static files and JSON uploads.\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and exit (0 = valid)\n"
+		"      --reload       check FILE, make the running daemon reload it and wait\n"
+		"                     until it serves it (exit 0) or rejected it (exit 1);\n"
+		"                     for ExecReload= ($RUNTIME_DIRECTORY, $MAINPID)\n"
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n"
 		"\n"
@@ -59,14 +69,64 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 		  st.rejected);
 	sd_notifyf(0,
 		   "STATUS=workers %u/%u busy, queue %u/%u, %zu connections, %" PRIu64
-		   " requests, %" PRIu64 " TLS handshakes, %u reloads%s%s",
+		   " requests, %" PRIu64 " TLS handshakes, %u reloads, %" PRIu64
+		   " log records dropped%s%s",
 		   st.busy, st.workers, st.queued, st.queue_cap, st.connections, st.requests,
-		   tls_handshakes(), reloads, note ? "; " : "", note ? note : "");
+		   tls_handshakes(), reloads, access_log_dropped(), note ? "; " : "",
+		   note ? note : "");
 }
 
 static unsigned own_tls_port(const struct mth_config *c)
 {
 	return c->tls.enabled ? c->tls.port : 0;
+}
+
+/* The upload quota's totals, from what uploads_dir holds now (at start
+ * and on reload: files may have been removed by hand). */
+static void scan_quota(const struct site *s)
+{
+	int r;
+
+	if (!s->cfg->uploads_max_bytes && !s->cfg->uploads_max_files)
+		return;
+	r = quota_scan(guard_quota(), s->uploads_fd);
+	if (r < 0)
+		log_warning("cannot count the files in %s for the upload quota: %s",
+			    s->cfg->uploads_dir, strerror(-r));
+}
+
+/* Basic credentials travel in clear over plain HTTP: say so when uploads
+ * need them on a listener that other hosts can reach. */
+static void warn_cleartext_auth(const struct mth_config *cfg, const struct listener *ls,
+				size_t nls)
+{
+	if (!cfg->upload_users)
+		return;
+	for (size_t i = 0; i < nls; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		bool loop = false;
+
+		if (ls[i].tls || getsockname(ls[i].fd, (struct sockaddr *)&ss, &len) < 0)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+			loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+		} else if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+			loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+			       (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+		} else {
+			loop = ss.ss_family == AF_UNIX;
+		}
+		if (!loop)
+			log_warning("uploads need credentials (upload_users_file %s), but %s is "
+				    "plain HTTP beyond loopback: passwords cross the network in "
+				    "clear; serve uploads over HTTPS",
+				    cfg->upload_users_file, ls[i].name);
+	}
 }
 
 static bool same_address(const struct mth_config *a, const struct mth_config *b)
@@ -131,6 +191,7 @@ static void admin_gauges(void *arg, struct metrics_gauges *g)
 	g->conns_reading = st.conns_reading;
 	g->conns_writing = st.conns_writing;
 	g->conns_idle = st.conns_idle;
+	g->access_log_dropped = access_log_dropped();
 }
 
 /* Start the admin listener CFG asks for into *OUT (NULL when off). */
@@ -223,6 +284,12 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 		log_err("%s", err);
 	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip, s->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, s->cfg->busy_poll);
+	scan_quota(s);
+	if (rebind) {
+		warn_cleartext_auth(s->cfg, ls, nls);
+	} else {
+		warn_cleartext_auth(s->cfg, cur_ls, ncur);
+	}
 	site_publish(s);
 	if (rebind) {
 		pool_replace_listeners(pool, ls, nls);
@@ -320,6 +387,21 @@ static void wait_drain_delay(unsigned delay, const sigset_t *set)
 	}
 }
 
+/* For `mthttpd --reload` (reload_state.h); only under RuntimeDirectory=. */
+static void publish_reload(uint64_t gen, bool ok, const char *msg)
+{
+	static bool warned;
+	const char *dir = reload_state_dir();
+	int r;
+
+	if (!dir)
+		return;
+	r = reload_state_publish(dir, gen, ok, msg);
+	if (r < 0 && !warned)
+		log_warning("cannot publish the reload state in %s: %s", dir, strerror(-r));
+	warned = r < 0;
+}
+
 static int serve(const char *config_path, struct site *site)
 {
 	struct listener ls[LISTENER_MAX];
@@ -329,7 +411,7 @@ static int serve(const char *config_path, struct site *site)
 	struct admin *admin = NULL;
 	enum path_open_mode open_mode;
 	unsigned reloads = 0;
-	uint64_t next_status = 0, usec;
+	uint64_t next_status = 0, usec, reload_gen = 0;
 	char err[512], note[600] = "";
 	sigset_t set;
 	int r, sig;
@@ -376,6 +458,14 @@ static int serve(const char *config_path, struct site *site)
 	r = upload_cleanup_temp(site->uploads_fd);
 	if (r > 0)
 		log_notice("removed %d stale temporary upload files", r);
+	if (guard_init() < 0) {
+		log_err("out of memory for the per-client tables");
+		listeners_close(ls, nls);
+		site_unref(site);
+		return 1;
+	}
+	scan_quota(site);
+	warn_cleartext_auth(site->cfg, ls, nls);
 	log_info("serving %s, uploads into %s", site->cfg->document_root, site->cfg->uploads_dir);
 	open_mode = path_open_probe(site->root_fd);
 	log_msg(open_mode == PATH_OPEN_WALK ? LOG_WARNING : LOG_INFO, "opening files with %s",
@@ -406,6 +496,7 @@ static int serve(const char *config_path, struct site *site)
 		pool_probe(pool);
 	}
 	log_notice("mthttpd " PACKAGE_VERSION " ready");
+	publish_reload(reload_gen, true, config_path);
 	sd_notify(0, "READY=1");
 
 	for (;;) {
@@ -423,7 +514,7 @@ static int serve(const char *config_path, struct site *site)
 		ts.tv_sec = (time_t)(wait_us / 1000000);
 		ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
 		sig = sigtimedwait(&set, NULL, &ts);
-		access_log_flush();
+		access_log_tick();
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig == SIGUSR1) {
@@ -451,6 +542,7 @@ static int serve(const char *config_path, struct site *site)
 				log_event(LOG_NOTICE, LOG_ID_CONFIG_RELOADED, NULL,
 					  "configuration reloaded from %s", config_path);
 			}
+			publish_reload(++reload_gen, r >= 0, r < 0 ? err : config_path);
 			sd_notify(0, "READY=1");
 			next_status = 0; /* show the outcome at once */
 		}
@@ -473,8 +565,32 @@ out:
 	access_log_close();
 	site_publish(NULL);
 	tls_global_free();
+	guard_free();
 	log_notice("stopped");
 	return r < 0 ? 1 : 0;
+}
+
+/* --reload: the file was found valid; the daemon decides (it may still
+ * reject it, e.g. a document_root it cannot open). */
+static int reload_client_main(void)
+{
+	const char *dir = reload_state_dir(), *mainpid = getenv("MAINPID");
+	char msg[700];
+	int r;
+
+	if (!dir) {
+		fprintf(stderr, "mthttpd: --reload needs $RUNTIME_DIRECTORY (the unit's "
+				"RuntimeDirectory=): use systemctl reload mthttpd\n");
+		return 1;
+	}
+	r = reload_state_request(dir, mainpid ? (pid_t)atol(mainpid) : 0, RELOAD_TIMEOUT_MS, msg,
+				 sizeof msg);
+	if (r < 0) {
+		fprintf(stderr, "mthttpd: %s\n", msg);
+		return 1;
+	}
+	printf("mthttpd: %s\n", msg);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -484,13 +600,14 @@ int main(int argc, char **argv)
 		{ "test", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "reload", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = DEFAULT_CONFIG;
 	struct mth_config *cfg;
 	struct tls_ctx *tls = NULL;
 	struct site *site;
-	bool test = false;
+	bool test = false, reload_client = false;
 	char err[512];
 	int c;
 
@@ -501,6 +618,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			test = true;
+			break;
+		case 'R':
+			reload_client = true;
 			break;
 		case 'V':
 			printf("mthttpd " PACKAGE_VERSION "\n");
@@ -518,8 +638,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (test && reload_client) {
+		fprintf(stderr, "mthttpd: -t and --reload exclude each other\n");
+		return 2;
+	}
 	if (config_load(config_path, &cfg, err, sizeof err) < 0) {
-		if (test)
+		if (test || reload_client)
 			fprintf(stderr, "mthttpd: %s\n", err);
 		else
 			log_err("%s", err);
@@ -536,6 +660,10 @@ int main(int argc, char **argv)
 		}
 		printf("mthttpd: %s: configuration OK\n", config_path);
 		return 0;
+	}
+	if (reload_client) {
+		config_free(cfg);
+		return reload_client_main();
 	}
 	log_set_level(cfg->log_level);
 	if (tls_global_init(err, sizeof err) < 0 ||

@@ -124,11 +124,7 @@ struct pool {
 /* Rate-limited warnings: at most one per LOG_EVERY_MS for each kind. */
 static bool log_due(int64_t *last)
 {
-	int64_t now = mth_clock_coarse_ms(), prev = __atomic_load_n(last, __ATOMIC_RELAXED);
-
-	return now - prev >= LOG_EVERY_MS &&
-	       __atomic_compare_exchange_n(last, &prev, now, false, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
+	return log_ratelimit(last, LOG_EVERY_MS);
 }
 
 /* ------------------------------------------------------------------------

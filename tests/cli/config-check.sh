@@ -47,6 +47,23 @@ expect "wrong type names the key" 1 "type.conf:1.*port" -- "$bin" -t -c "$tmp/ty
 expect "missing file" 1 "nonexistent.conf" -- "$bin" -t -c "$tmp/nonexistent.conf"
 expect "a bad config stops the daemon too" 1 "pool_size" -- "$bin" -c "$tmp/range.conf"
 
+# upload_users_file: weak hash formats are refused by -t, naming the line
+if command -v htpasswd >/dev/null 2>&1; then
+    htpasswd -nbB -C 5 alice pw-alice | sed '/^$/d' > "$tmp/users"
+    printf 'upload_users_file = "%s/users";\n' "$tmp" > "$tmp/users.conf"
+    expect "bcrypt users file is valid" 0 "configuration OK" -- "$bin" -t -c "$tmp/users.conf"
+    for weak in "-m:apr1" "-s:SHA" "-d:DES" "-p:plain"; do
+        flag=${weak%%:*} what=${weak#*:}
+        cp "$tmp/users" "$tmp/users.weak"
+        htpasswd -nb $flag bob pw-bob 2>/dev/null | sed '/^$/d' >> "$tmp/users.weak"
+        printf 'port = 0;\nupload_users_file = "%s/users.weak";\n' "$tmp" > "$tmp/weak.conf"
+        expect "$what hash refused by -t with file:line" 1 \
+            "weak.conf:2.*upload_users_file.*users.weak:2" -- "$bin" -t -c "$tmp/weak.conf"
+    done
+else
+    echo "skip: htpasswd (apache2-utils) not installed"
+fi
+
 expect "--version" 0 "^mthttpd [0-9]" -- "$bin" --version
 expect "--help" 0 "Usage: mthttpd" -- "$bin" --help
 expect "unknown option" 2 "Usage" -- "$bin" --no-such-option

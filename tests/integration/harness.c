@@ -151,6 +151,48 @@ unsigned free_port(void)
 	return ntohs(sin.sin_port);
 }
 
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* This test process (and the daemon it starts) in a mount namespace of its
+ * own, so that a tmpfs mounted here is seen by nobody else and goes away
+ * with the test.  As root: a new mount namespace; otherwise inside a user
+ * namespace that maps us to root (Debian 12 allows unprivileged ones). */
+static int private_mounts(void)
+{
+	static bool done;
+	char map[64];
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	if (done)
+		return 0;
+	if (unshare(CLONE_NEWNS) != 0) {
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+			return -1;
+		snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+		if (write_file("/proc/self/setgroups", "deny") != 0 ||
+		    write_file("/proc/self/uid_map", map) != 0)
+			return -1;
+		snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+		if (write_file("/proc/self/gid_map", map) != 0)
+			return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return -1;
+	done = true;
+	return 0;
+}
+
 void server_start(struct server *s, const struct server_opts *o)
 {
 	static const struct server_opts defaults = { 0 };
@@ -175,11 +217,23 @@ void server_start(struct server *s, const struct server_opts *o)
 	if (o->uploads_tmpfs_kb) {
 		char opts[64];
 		snprintf(opts, sizeof opts, "size=%uk,mode=0755", o->uploads_tmpfs_kb);
-		if (geteuid() != 0 || mount("tmpfs", s->uploads, "tmpfs", 0, opts) != 0) {
+		if (private_mounts() != 0 || mount("tmpfs", s->uploads, "tmpfs", 0, opts) != 0) {
 			harness_rm_rf(s->dir);
-			cr_skip_test("cannot mount a tmpfs (needs root): %s", strerror(errno));
+			cr_skip_test("cannot mount a tmpfs in a private mount namespace: %s",
+				     strerror(errno));
 		}
 		s->mounted = true;
+	}
+	snprintf(s->logs, sizeof s->logs, "%s/logs", s->dir);
+	cr_assert_eq(mkdir(s->logs, 0755), 0);
+	if (o->logs_tmpfs_kb) {
+		char opts[64];
+		snprintf(opts, sizeof opts, "size=%uk,mode=0755", o->logs_tmpfs_kb);
+		if (private_mounts() != 0 || mount("tmpfs", s->logs, "tmpfs", 0, opts) != 0) {
+			harness_rm_rf(s->dir);
+			cr_skip_test("cannot mount a tmpfs in a private mount namespace: %s",
+				     strerror(errno));
+		}
 	}
 	if (o->own_docroot) {
 		snprintf(s->docroot, sizeof s->docroot, "%s/www", s->dir);
@@ -288,6 +342,10 @@ void server_start(struct server *s, const struct server_opts *o)
 		for (const char *const *e = o->env; e && *e; e++)
 			putenv((char *)*e);
 		setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+		if (o->runtime_dir)
+			setenv("RUNTIME_DIRECTORY", s->dir, 1);
+		else
+			unsetenv("RUNTIME_DIRECTORY");
 		unsetenv("JOURNAL_STREAM");
 		execl(bin, "mthttpd", "-c", s->conf, (char *)NULL);
 		perror(bin);
@@ -331,6 +389,7 @@ void server_stop(struct server *s)
 	}
 	if (s->mounted)
 		umount2(s->uploads, MNT_DETACH);
+	umount2(s->logs, MNT_DETACH); /* a private tmpfs, if any: its files vanish */
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "server exit status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
@@ -443,6 +502,23 @@ void send_all(int fd, const void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+bool send_some(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
 }
 
 void send_str(int fd, const char *s)

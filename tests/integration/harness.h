@@ -26,6 +26,9 @@ struct server_opts {
 	bool self_bind;             /* no socket activation: the daemon binds port */
 	unsigned watchdog_usec;     /* set WATCHDOG_USEC/WATCHDOG_PID */
 	bool one_cpu;               /* run the daemon on one CPU (affinity) */
+	unsigned logs_tmpfs_kb;     /* a tmpfs this small on DIR/logs, in a private
+				       mount namespace (root or a user namespace) */
+	bool runtime_dir;           /* RUNTIME_DIRECTORY=DIR, as RuntimeDirectory= */
 	bool ipv6;                  /* listen on [::] (dual stack), not 127.0.0.1 */
 	bool https_socket;          /* also pass a socket named "https" (TLS) */
 	const char *const *env;     /* more "NAME=value" for the daemon, NULL-ended */
@@ -41,6 +44,7 @@ struct server {
 	char uploads[256];
 	char docroot[256];
 	char log[256];      /* the daemon's stderr */
+	char logs[256];     /* DIR/logs, with logs_tmpfs_kb a tmpfs */
 	bool mounted;       /* uploads is a tmpfs we mounted */
 };
 
@@ -72,6 +76,10 @@ void harness_private_netns(void);
 /* Add ADDR/128 to lo (in the test's own namespace, see above). */
 void harness_add_lo_addr6(const char *addr);
 void send_all(int fd, const void *buf, size_t len);
+/* Send what it can (no assertion, no SIGPIPE): false once the peer is
+ * gone, as when a server answers early and closes.  Safe off the test's
+ * main thread. */
+bool send_some(int fd, const void *buf, size_t len);
 void send_str(int fd, const char *s);
 
 struct http_resp {

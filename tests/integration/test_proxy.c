@@ -294,3 +294,27 @@ Test(proxy_untrusted, reload_trusts_the_new_list)
 	get_through(h, strlen(h), fmt("127.0.0.1:%u", srv.port), 200);
 	cr_expect(log_soon("192.0.2.9:40009 \"GET / HTTP/1.1\" 200"));
 }
+
+/* The header in pieces (byte by byte, then the request in the same write
+ * as its last byte): waiting for the rest of it, then serving. */
+Test(proxy, header_in_pieces)
+{
+	const char *h = fmt("PROXY TCP4 192.0.2.77 127.0.0.1 40077 %u\r\n", srv.port);
+	const char *req = fmt("GET / HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", srv.port);
+	size_t n = strlen(h);
+	char last[512];
+	struct http_resp r;
+	int fd = http_connect(srv.port);
+
+	for (size_t i = 0; i + 1 < n; i++) {
+		send_all(fd, h + i, 1);
+		usleep(2000);
+	}
+	snprintf(last, sizeof last, "%c%s", h[n - 1], req);
+	send_str(fd, last);
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	cr_expect_eq(r.status, 200);
+	http_resp_free(&r);
+	close(fd);
+	cr_expect(log_soon("192.0.2.77:40077 \"GET / HTTP/1.1\" 200"));
+}

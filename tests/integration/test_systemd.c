@@ -565,3 +565,199 @@ Test(selfbind, reload_moves_to_a_new_port, .init = self_bound, .fini = stop, .ti
 	http_resp_free(&r);
 	cr_assert(wait_log(fmt("no longer listening on 127.0.0.1:%u", old), 2000));
 }
+
+/* ---- `mthttpd --reload` (ExecReload=): returns once the new file serves -- */
+
+static void start_with_runtime_dir(void)
+{
+	memset(&opts, 0, sizeof opts);
+	opts.runtime_dir = true;
+	server_start(&srv, &opts);
+}
+
+/* Read what the daemon sent to the notify socket, as systemd does (a full
+ * socket would block its sd_notify()). */
+static void drain_notify(void)
+{
+	char buf[4096];
+
+	while (recv(srv.notify_fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Runs `mthttpd -c CONF --reload` as systemd's ExecReload= would (with
+ * $MAINPID and $RUNTIME_DIRECTORY); returns its exit status, its output in
+ * OUT. */
+static int run_reload_client(char *out, size_t cap)
+{
+	const char *bin = getenv("MTHTTPD_BIN") ? getenv("MTHTTPD_BIN") : MTHTTPD_BIN_DEFAULT;
+	char cmd[1200];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof cmd, "MAINPID=%ld RUNTIME_DIRECTORY='%s' '%s' -c '%s' --reload 2>&1",
+		 (long)srv.pid, srv.dir, bin, srv.conf);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	cr_assert(WIFEXITED(st), "reload client died: %s", out);
+	drain_notify();
+	return WEXITSTATUS(st);
+}
+
+/* Two configurations that differ visibly: whether .html files are sent as
+ * attachments.  Each reload is followed at once by a request on a new
+ * connection, which must see the configuration just loaded: 40 in a row. */
+Test(reloadwait, each_reload_is_in_force_when_the_client_returns,
+     .init = start_with_runtime_dir, .fini = stop, .timeout = 120)
+{
+	char out[1024], cd[256];
+	struct http_resp r;
+
+	for (int i = 0; i < 40; i++) {
+		bool attach = i % 2 == 0;
+
+		opts.extra = attach ? "download_extensions = [\"html\", \"png\"];"
+				    : "download_extensions = [\"png\"];";
+		server_write_config(&srv, &opts, srv.port);
+		cr_assert_eq(run_reload_client(out, sizeof out), 0, "reload %d: %s", i, out);
+		cr_assert(strstr(out, "reloaded (generation"), "%s", out);
+		cr_assert_eq(http_get(&srv, "GET", "/about.html", &r), 0);
+		cr_assert_eq(r.status, 200);
+		cr_assert_eq(http_header(&r, "Content-Disposition", cd, sizeof cd), attach,
+			     "reload %d: the request after the reload saw the old configuration",
+			     i);
+		http_resp_free(&r);
+	}
+}
+
+static int count_in_log(const char *needle)
+{
+	char *log = read_whole(srv.log, NULL);
+	int n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(log);
+	return n;
+}
+
+/* A file the daemon rejects (valid syntax, but a document_root it cannot
+ * open): the client exits 1 with the daemon's reason, the old one serves. */
+Test(reloadwait, a_rejected_reload_fails_the_client, .init = start_with_runtime_dir,
+     .fini = stop, .timeout = 30)
+{
+	char out[1024];
+	struct http_resp r;
+	char good[sizeof srv.docroot];
+
+	memcpy(good, srv.docroot, sizeof good);
+	snprintf(srv.docroot, sizeof srv.docroot, "%s/no-such-dir", srv.dir);
+	server_write_config(&srv, &opts, srv.port);
+	memcpy(srv.docroot, good, sizeof good);
+	cr_assert_eq(run_reload_client(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "reload rejected:") && strstr(out, "no-such-dir"), "%s", out);
+	cr_assert_eq(http_get(&srv, "GET", "/about.html", &r), 0);
+	cr_assert_eq(r.status, 200, "the old configuration still serves");
+	http_resp_free(&r);
+
+	/* a syntax error never reaches the daemon: checked first */
+	opts.extra = "pool_size = ;";
+	server_write_config(&srv, &opts, srv.port);
+	cr_assert_eq(run_reload_client(out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "mthttpd.conf:"), "file:line named: %s", out);
+	cr_assert_eq(count_in_log("reload rejected"), 1, "no second SIGHUP was sent");
+}
+
+Test(reloadwait, without_runtime_directory_the_client_says_so, .init = start_default,
+     .fini = stop, .timeout = 30)
+{
+	const char *bin = getenv("MTHTTPD_BIN") ? getenv("MTHTTPD_BIN") : MTHTTPD_BIN_DEFAULT;
+	char cmd[1024], out[512] = "";
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof cmd, "env -u RUNTIME_DIRECTORY '%s' -c '%s' --reload 2>&1", bin,
+		 srv.conf);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	out[fread(out, 1, sizeof out - 1, p)] = '\0';
+	st = pclose(p);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", out);
+	cr_assert(strstr(out, "RUNTIME_DIRECTORY"), "%s", out);
+}
+
+/* ---- the access log on a full disk ------------------------------------------- */
+
+static void with_small_log_tmpfs(void)
+{
+	memset(&opts, 0, sizeof opts);
+	opts.logs_tmpfs_kb = 64;
+	opts.extra = "access_log = \"logs/access.log\";";
+	server_start(&srv, &opts);
+}
+
+static size_t lines_in(const char *path)
+{
+	size_t len = 0, n = 0;
+	char *data = read_whole(path, &len);
+
+	for (size_t i = 0; data && i < len; i++)
+		n += data[i] == '\n';
+	free(data);
+	return n;
+}
+
+static void get_ok(const char *path)
+{
+	struct http_resp r;
+
+	cr_assert_eq(http_get(&srv, "GET", path, &r), 0);
+	cr_assert_eq(r.status, 200, "the server keeps serving");
+	http_resp_free(&r);
+}
+
+/* The log directory fills up: requests are still served, the lost records
+ * are counted in STATUS= and warned about, and once there is room again the
+ * records are written again. */
+Test(accesslog, disk_full_counts_drops_and_resumes_when_space_returns,
+     .init = with_small_log_tmpfs, .fini = stop, .timeout = 60)
+{
+	char access[300], filler[300], zeros[4096] = { 0 };
+	int64_t end;
+	int fd;
+
+	snprintf(access, sizeof access, "%s/access.log", srv.logs);
+	snprintf(filler, sizeof filler, "%s/filler", srv.logs);
+	/* (the log is still empty: a block of its own would leave room) */
+	/* fill the file system to the last block */
+	fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	while (write(fd, zeros, sizeof zeros) > 0)
+		;
+	while (write(fd, zeros, 1) > 0)
+		;
+	cr_assert_eq(errno, ENOSPC);
+	close(fd);
+
+	for (int i = 0; i < 20; i++)
+		get_ok("/about.html");
+	cr_assert_eq(server_wait_notify(&srv, "20 log records dropped", 15000), 0,
+		     "STATUS= counts the 20 records that found no room");
+	cr_assert(wait_log("records dropped (No space left on device)", 3000),
+		  "a warning in the main log");
+	cr_assert_eq(lines_in(access), 0);
+
+	/* room again: records are written again, nothing more is dropped */
+	cr_assert_eq(unlink(filler), 0);
+	for (int i = 0; i < 5; i++)
+		get_ok("/contact.html");
+	end = harness_now_ms() + 5000;
+	while (lines_in(access) < 5 && harness_now_ms() < end)
+		usleep(20000);
+	cr_assert_eq(lines_in(access), 5);
+	cr_assert_eq(server_wait_notify(&srv, "20 log records dropped", 8000), 0);
+}

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
@@ -37,6 +38,7 @@
 static int fake_calls;
 static char fake_fields[64][512];
 static int fake_n;
+static int fake_ret; /* what the fake journal answers */
 
 int sd_journal_sendv(const struct iovec *iov, int n)
 {
@@ -45,7 +47,7 @@ int sd_journal_sendv(const struct iovec *iov, int n)
 	for (int i = 0; i < fake_n; i++)
 		snprintf(fake_fields[i], sizeof fake_fields[i], "%.*s", (int)iov[i].iov_len,
 			 (const char *)iov[i].iov_base);
-	return 0;
+	return fake_ret;
 }
 
 static const char *sent(const char *name)
@@ -140,13 +142,16 @@ static char *clf(const struct access_log_entry *e)
 	return buf;
 }
 
-/* The whole file ("" when it does not exist). */
+/* The whole file ("" when it does not exist), once the writer thread has
+ * written what was handed to it (the threads' buffers stay as they are). */
 static char *slurp(const char *path)
 {
 	static char buf[1 << 20];
-	FILE *f = fopen(path, "r");
+	FILE *f;
 	size_t n;
 
+	access_log_sync();
+	f = fopen(path, "r");
 	if (!f) {
 		buf[0] = '\0';
 		return buf;
@@ -231,6 +236,19 @@ Test(access_log, clf_dashes_for_missing_values)
 	e.status = 400;
 	cr_assert_str_eq(clf(&e), "127.0.0.1 - - [25/Nov/2026:20:49:11 +0000] \"-\" 400 - "
 				  "\"-\" \"-\"\n");
+}
+
+/* The authuser field: the upload user (#14), escaped like the others. */
+Test(access_log, clf_user_field)
+{
+	struct access_log_entry e = sample();
+
+	e.user = "alice";
+	assert_matches(clf(&e), "^127\\.0\\.0\\.1 - alice \\[25/Nov/2026:20:49:11 \\+0000\\] ");
+	e.user = "a\"b\\c\x01";
+	assert_matches(clf(&e), "^127\\.0\\.0\\.1 - a\\\\x22b\\\\x5Cc\\\\x01 \\[");
+	e.user = "";
+	cr_assert_str_eq(clf(&e), SAMPLE_CLF);
 }
 
 Test(access_log, clf_date_format)
@@ -707,6 +725,100 @@ Test(access_log, reload_writes_a_live_threads_lines_to_the_old_file_first)
 	pthread_barrier_destroy(&h.go);
 }
 
+/* ---- records that cannot be written: counted, warned once a minute ------- */
+
+/* /dev/full answers every write with ENOSPC, like a full disk. */
+Test(access_log, disk_full_lines_are_counted_warned_once_a_minute_then_resume)
+{
+	struct mth_config full = file_cfg("/dev/full"), good = file_cfg(g_file);
+	struct access_log_entry e = sample();
+	const char *err;
+
+	configure_ok(&full);
+	for (int i = 0; i < 5; i++)
+		access_log_request(&full, &e);
+	cr_assert_eq(access_log_dropped(), 0, "still buffered");
+	access_log_flush();
+	cr_assert_eq(access_log_dropped(), 5);
+	access_log_tick();
+	err = drain_stderr();
+	cr_assert_not_null(strstr(err, "<4>"), "a warning: %s", err);
+	cr_assert_not_null(strstr(err, "access log /dev/full: 5 records dropped (No space left "
+				       "on device); 5 since start"),
+			   "%s", err);
+	/* more losses within the minute: counted, not warned again */
+	access_log_request(&full, &e);
+	access_log_request(&full, &e);
+	access_log_flush();
+	cr_assert_eq(access_log_dropped(), 7);
+	access_log_tick();
+	cr_assert_str_eq(drain_stderr(), "");
+	/* room again (here: another file): lines are written, none counted */
+	configure_ok(&good);
+	access_log_request(&good, &e);
+	access_log_flush();
+	cr_assert_str_eq(slurp(g_file), SAMPLE_CLF);
+	cr_assert_eq(access_log_dropped(), 7);
+	access_log_tick();
+	cr_assert_str_eq(drain_stderr(), "", "still within the minute");
+}
+
+struct fifo_reader {
+	int fd;
+	size_t lines;
+};
+
+static void *fifo_read_all(void *arg)
+{
+	struct fifo_reader *r = arg;
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(r->fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			r->lines += buf[i] == '\n';
+	return NULL;
+}
+
+/* A log whose writes block (a FIFO nobody reads, as a stalled disk): the
+ * logging thread never waits, the lines beyond what the writer holds are
+ * counted as dropped, and every line is either in the log or in the count. */
+Test(access_log, stalled_disk_never_blocks_the_logger_and_every_line_is_accounted,
+     .timeout = 60)
+{
+	char fifo[192];
+	struct mth_config cfg;
+	struct access_log_entry e = sample();
+	struct fifo_reader r = { .lines = 0 };
+	const size_t n = 60000; /* ~6 MB: more than the writer may hold */
+	pthread_t t;
+
+	snprintf(fifo, sizeof fifo, "%s/fifo", g_dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	r.fd = open(fifo, O_RDONLY | O_NONBLOCK); /* a reader exists, reads nothing yet */
+	cr_assert_geq(r.fd, 0);
+	cfg = file_cfg(fifo);
+	configure_ok(&cfg);
+	for (size_t i = 0; i < n; i++) {
+		access_log_request(&cfg, &e);
+		if (i % 1000 == 0)
+			access_log_flush_thread();
+	}
+	/* we got here although nothing was read: the writer is stuck in
+	 * write(2), the lines it could not take are counted */
+	cr_assert_gt(access_log_dropped(), 0);
+	cr_assert_lt(access_log_dropped(), n);
+	cr_assert_eq(fcntl(r.fd, F_SETFL, 0), 0); /* blocking reads from now on */
+	cr_assert_eq(pthread_create(&t, NULL, fifo_read_all, &r), 0);
+	access_log_close(); /* everything written, the FIFO's writer closed: EOF */
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	close(r.fd);
+	cr_assert_eq(r.lines + access_log_dropped(), n, "%zu read + %llu dropped", r.lines,
+		     (unsigned long long)access_log_dropped());
+	access_log_tick();
+	cr_assert_not_null(strstr(drain_stderr(), "the writer is behind"));
+}
+
 /* ---- "journal" and "off" ------------------------------------------------------ */
 
 Test(access_log, journal_mode_on_stderr_is_the_classic_line)
@@ -767,6 +879,20 @@ Test(access_log, journal_mode_fields)
 	access_log_request(&cfg, &e);
 	cr_assert_str_eq(sent("MTHTTPD_METHOD"), "GET");
 	cr_assert_str_eq(sent("MTHTTPD_PATH"), "/no-version");
+	cr_assert_eq(access_log_dropped(), 0);
+
+	/* the journal refuses: the line goes to stderr and counts as dropped */
+	fake_ret = -EAGAIN;
+	access_log_request(&cfg, &e);
+	access_log_request(&cfg, &e);
+	cr_assert_eq(access_log_dropped(), 2);
+	cr_assert_not_null(strstr(drain_stderr(), "\"GET /no-version\" 201"));
+	access_log_tick();
+	fake_ret = 0;
+	cr_assert_str_eq(sent("MTHTTPD_DROPPED"), "2", "the warning, in the journal");
+	cr_assert_str_eq(sent("MESSAGE_ID"), LOG_ID_ACCESS_LOG_DROPPED);
+	assert_matches(sent("MESSAGE"), "^access log journal: 2 records dropped \\(Resource "
+					 "temporarily unavailable\\); 2 since start");
 }
 
 Test(access_log, off_logs_nothing)

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include "config.h"
+#include "htpasswd.h"
 #include "survives.h"
 
 #ifndef PKGDATADIR
@@ -157,6 +158,13 @@ static void sed_file(const char *in, const char *out, const char *const *exprs, 
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sed %s failed", in);
 }
 
+static void assert_default_access_log(const struct mth_config *c)
+{
+	cr_assert_eq(c->access_log, CONFIG_DEFAULT_ACCESS_LOG);
+	cr_assert_null(c->access_log_path);
+}
+
+/* (access_log is a path, see assert_default_access_log()) */
 static void assert_defaults_except_paths(const struct mth_config *c)
 {
 	cr_assert_eq(c->port, CONFIG_DEFAULT_PORT);
@@ -169,8 +177,6 @@ static void assert_defaults_except_paths(const struct mth_config *c)
 	cr_assert_eq(c->log_level, CONFIG_DEFAULT_LOG_LEVEL);
 	cr_assert_eq(c->shutdown_timeout, CONFIG_DEFAULT_SHUTDOWN_TIMEOUT);
 	cr_assert_eq(c->max_ranges, CONFIG_DEFAULT_MAX_RANGES);
-	cr_assert_eq(c->access_log, CONFIG_DEFAULT_ACCESS_LOG);
-	cr_assert_null(c->access_log_path);
 	cr_assert_eq(c->n_trusted_proxies, 0);
 	cr_assert_null(c->admin_listen);
 	cr_assert_eq(c->admin_addrlen, 0);
@@ -194,6 +200,7 @@ Test(config, defaults_for_empty_file)
 
 	load_ok("");
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 	cr_assert_str_eq(g_cfg->document_root, PKGDATADIR "/www");
 	cr_assert_str_eq(g_cfg->uploads_dir, "/var/lib/mthttpd/uploads");
 	cr_assert_not_null(realpath(g_path, abs));
@@ -208,6 +215,7 @@ Test(config, defaults_for_comments_only)
 {
 	load_ok("# nothing\n// at all\n/* really\n nothing */\n");
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 }
 
 Test(config, every_key_parsed)
@@ -600,9 +608,15 @@ Test(config, range_max_requests)
 
 Test(config, range_max_body_size)
 {
-	check_range("max_body_size", 0, CONFIG_MAX_BODY_SIZE_MAX);
-	cr_assert_eq(CONFIG_MAX_BODY_SIZE_MAX, 1073741824LL);
-	load_int("max_body_size", 4294967296LL, true, false, 0, CONFIG_MAX_BODY_SIZE_MAX);
+	/* 16 GiB: bodies stream to disk, memory does not grow with them */
+	cr_assert_eq(CONFIG_MAX_BODY_SIZE_MAX, 17179869184LL);
+	load_int("max_body_size", 0, false, true, 0, CONFIG_MAX_BODY_SIZE_MAX);
+	load_int("max_body_size", -1, false, false, 0, CONFIG_MAX_BODY_SIZE_MAX);
+	load_int("max_body_size", 1073741824LL, false, true, 0, CONFIG_MAX_BODY_SIZE_MAX);
+	load_int("max_body_size", 4294967296LL, true, true, 0, CONFIG_MAX_BODY_SIZE_MAX);
+	load_int("max_body_size", CONFIG_MAX_BODY_SIZE_MAX, true, true, 0, CONFIG_MAX_BODY_SIZE_MAX);
+	load_int("max_body_size", CONFIG_MAX_BODY_SIZE_MAX + 1, true, false, 0,
+		 CONFIG_MAX_BODY_SIZE_MAX);
 	load_int("max_body_size", -4294967296LL, true, false, 0, CONFIG_MAX_BODY_SIZE_MAX);
 }
 
@@ -1017,6 +1031,9 @@ Test(config, shipped_config_loads)
 	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
 	/* the file spells out the compiled-in defaults */
 	assert_defaults_except_paths(g_cfg);
+	/* the package logs requests to a file (LogsDirectory= of the unit) */
+	cr_assert_eq(g_cfg->access_log, CONFIG_ACCESS_LOG_FILE);
+	cr_assert_str_eq(g_cfg->access_log_path, "/var/log/mthttpd/access.log");
 	cr_assert_str_eq(g_cfg->document_root, "/usr/share/mthttpd/www");
 	cr_assert_str_eq(g_cfg->uploads_dir, "/var/lib/mthttpd/uploads");
 }
@@ -1031,6 +1048,7 @@ Test(config, dev_config_loads)
 	sed_file(in, g_path, exprs, 1);
 	cr_assert_eq(load_path(g_path), 0, "%s", g_err);
 	assert_defaults_except_paths(g_cfg);
+	assert_default_access_log(g_cfg);
 	snprintf(want, sizeof(want), "%s/resources", srcdir());
 	cr_assert_str_eq(g_cfg->document_root, want);
 	snprintf(want, sizeof(want), "%s/resources/uploads", srcdir());
@@ -1194,4 +1212,72 @@ Test(config, tls_certificates_bounded)
 	sprintf(buf + n, "); };\n");
 	load_fail_key(buf, 1, "tls");
 	free(buf);
+}
+
+/* ---- uploads: users file, rate limits, quotas (#14) ---------------------- */
+
+#define H_BCRYPT "$2y$04$MtF0OFvR7p/0LqP1Ru/fcOCNQrwU./NBO7wTQnDLTddZHewWinZHG"
+
+Test(config, upload_keys_default_off)
+{
+	load_ok("");
+	cr_assert_null(g_cfg->upload_users_file);
+	cr_assert_null(g_cfg->upload_users);
+	cr_assert_eq(g_cfg->rate_limit_requests, 0);
+	cr_assert_eq(g_cfg->rate_limit_burst, 0);
+	cr_assert_eq(g_cfg->rate_limit_uploads, 0);
+	cr_assert_eq(g_cfg->uploads_max_bytes, 0);
+	cr_assert_eq(g_cfg->uploads_max_files, 0);
+}
+
+Test(config, upload_keys_parsed)
+{
+	char users[128];
+
+	snprintf(users, sizeof(users), "%s/users", g_dir);
+	write_str(users, "alice:" H_BCRYPT "\n");
+	load_ok("upload_users_file = \"users\";\n"
+		"rate_limit_requests = 20;\n"
+		"rate_limit_burst = 40;\n"
+		"rate_limit_uploads = 6;\n"
+		"uploads_max_bytes = 10737418240L;\n"
+		"uploads_max_files = 100000;\n");
+	cr_assert_str_eq(g_cfg->upload_users_file, users, "resolved against the file's directory");
+	cr_assert_eq(htpasswd_count(g_cfg->upload_users), 1);
+	cr_assert_str_eq(htpasswd_lookup(g_cfg->upload_users, "alice", 5), H_BCRYPT);
+	cr_assert_eq(g_cfg->rate_limit_requests, 20);
+	cr_assert_eq(g_cfg->rate_limit_burst, 40);
+	cr_assert_eq(g_cfg->rate_limit_uploads, 6);
+	cr_assert_eq(g_cfg->uploads_max_bytes, 10737418240ull);
+	cr_assert_eq(g_cfg->uploads_max_files, 100000);
+	load_ok("upload_users_file = \"\";\n");
+	cr_assert_null(g_cfg->upload_users_file);
+	cr_assert_null(g_cfg->upload_users);
+}
+
+Test(config, upload_users_file_refused_names_its_line)
+{
+	char users[128], text[256], want[512];
+
+	snprintf(users, sizeof(users), "%s/users", g_dir);
+	write_str(users, "alice:" H_BCRYPT "\nbob:$apr1$MS43wi4j$ueTdsLI6m6QEnnfFYd8Y2/\n");
+	snprintf(text, sizeof(text), "port = 1;\nupload_users_file = \"%s\";\n", users);
+	load_fail_key(text, 2, "upload_users_file");
+	snprintf(want, sizeof(want), "%s:2: $apr1$", users);
+	cr_assert_not_null(strstr(g_err, want), "%s", g_err);
+	load_fail_key("upload_users_file = \"missing\";\n", 1, "upload_users_file");
+	cr_assert_not_null(strstr(g_err, "No such file"), "%s", g_err);
+	load_fail_key("upload_users_file = 1;\n", 1, "upload_users_file");
+}
+
+Test(config, upload_limits_ranges)
+{
+	load_fail_key("rate_limit_requests = -1;\n", 1, "rate_limit_requests");
+	load_fail_key("rate_limit_requests = 1000001;\n", 1, "rate_limit_requests");
+	load_fail_key("rate_limit_burst = 1000001;\n", 1, "rate_limit_burst");
+	load_fail_key("rate_limit_uploads = 1000001;\n", 1, "rate_limit_uploads");
+	load_fail_key("uploads_max_bytes = -1;\n", 1, "uploads_max_bytes");
+	load_fail_key("uploads_max_bytes = 2305843009213693952L;\n", 1, "uploads_max_bytes");
+	load_fail_key("uploads_max_files = -5;\n", 1, "uploads_max_files");
+	load_fail_key("uploads_max_files = \"10\";\n", 1, "uploads_max_files");
 }

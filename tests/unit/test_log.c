@@ -437,3 +437,18 @@ Test(log, message_ids_are_distinct_128_bit_hex)
 			cr_assert_str_neq(ids[i], ids[j]);
 	}
 }
+
+Test(log, ratelimit_once_per_interval)
+{
+	/* long ago, whatever the monotonic clock reads now */
+	int64_t a = -((int64_t)1 << 40), b = a;
+
+	cr_expect(log_ratelimit(&a, 60000));
+	cr_expect_not(log_ratelimit(&a, 60000), "a second warning within the interval");
+	cr_expect(log_ratelimit(&b, 60000), "another stamp is independent");
+	/* an interval of 0 never holds anything back */
+	cr_expect(log_ratelimit(&a, 0));
+	/* the stamp moved on: the interval counts from the last true */
+	a -= 60000;
+	cr_expect(log_ratelimit(&a, 60000));
+}
