@@ -19,7 +19,8 @@ cd "$top"
 # nothing is skipped on a fresh machine (python3: tests/clients/test_python.py;
 # systemd: systemd.pc for the unit directories)
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
-libjson-c-dev libsystemd-dev libcriterion-dev media-types curl wget prometheus haproxy python3 systemd"
+libjson-c-dev libsystemd-dev libssl-dev libcriterion-dev media-types curl wget \
+openssl prometheus haproxy python3 systemd libcrypt-dev apache2-utils whois"
 
 install_deps() {
     missing=

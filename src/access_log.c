@@ -343,7 +343,12 @@ size_t access_log_format_clf(char *buf, size_t cap, const struct access_log_entr
 		return 0;
 	/* host ident authuser [date] "request" status bytes "referer" "agent" */
 	put_host(&o, e->client);
-	PUT_LIT(&o, " - - ");
+	PUT_LIT(&o, " - ");
+	if (e->user && *e->user)
+		put_escaped(&o, e->user, FIELD_OUT_MAX);
+	else
+		put_char(&o, '-');
+	put_char(&o, ' ');
 	date_len = clf_date(e->time ? e->time : time(NULL), &date);
 	put(&o, date, date_len);
 	PUT_LIT(&o, " \"");
@@ -907,18 +912,29 @@ static void to_main_log(const struct access_log_entry *e, const char *file, int 
 {
 	char method[METHOD_MAX + 1] = "", path[PATH_MAX_LOG] = "";
 	const char *req = e->request ? e->request : "";
-	const struct log_field fields[] = {
+	struct log_field fields[] = {
 		LOG_STR("MTHTTPD_CLIENT", e->client),
 		LOG_STR("MTHTTPD_METHOD", method),
 		LOG_STR("MTHTTPD_PATH", path),
 		LOG_INT("MTHTTPD_STATUS", e->status),
 		LOG_UINT("MTHTTPD_BYTES", e->bytes),
 		LOG_INT("MTHTTPD_DURATION_USEC", e->duration_us),
+		/* the optional ones (TLS, user) are filled in below; a NULL
+		 * name ends the list */
+		{ .name = NULL },
+		{ .name = NULL },
 		{ .name = NULL },
 	};
+	size_t nf = ARRAY_SIZE(fields) - 3;
 	bool journal;
 	int r;
 
+	/* MTHTTPD_TLS only over TLS, MTHTTPD_USER only for an authenticated
+	 * request */
+	if (e->tls)
+		fields[nf++] = (struct log_field)LOG_STR("MTHTTPD_TLS", e->tls);
+	if (e->user && *e->user)
+		fields[nf++] = (struct log_field)LOG_STR("MTHTTPD_USER", e->user);
 	if (!log_enabled(LOG_INFO))
 		return;
 	/* the fields only exist in the journal: no work for them on stderr */

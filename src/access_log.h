@@ -59,6 +59,8 @@ struct access_log_entry {
 	time_t time;		/* wall clock at the request's start (file); 0 = now */
 	const char *referer;	/* file only */
 	const char *user_agent; /* file only */
+	const char *tls;	/* "TLSv1.3/TLS_AES_128_GCM_SHA256", NULL: cleartext (journal) */
+	const char *user;	/* the authenticated user (upload auth), or NULL */
 };
 
 /* Log E as CFG->access_log says.  The journal's CODE_* fields name the

@@ -24,6 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "htpasswd.h"
 #include "client_key.h"
 #include "util.h"
 
@@ -189,10 +190,17 @@ void config_free(struct mth_config *cfg)
 	free(cfg->document_root);
 	free(cfg->uploads_dir);
 	free(cfg->access_log_path);
+	free(cfg->upload_users_file);
+	htpasswd_free(cfg->upload_users);
 	free(cfg->trusted_proxies);
 	free(cfg->admin_listen);
 	free_strv(cfg->allowed_hosts, cfg->n_allowed_hosts);
 	free_strv(cfg->download_extensions, cfg->n_download_extensions);
+	for (size_t i = 0; i < cfg->tls.n_certs; i++) {
+		free(cfg->tls.certs[i].certificate);
+		free(cfg->tls.certs[i].key);
+	}
+	free(cfg->tls.certs);
 	free(cfg);
 }
 
@@ -570,6 +578,55 @@ static int key_uploads_dir(struct load_ctx *ctx, const config_setting_t *s, stru
 	return key_path(ctx, s, &cfg->uploads_dir);
 }
 
+/* "" turns authentication off; a path is read now, so that -t and a
+ * reload refuse a users file with a weak hash or a bad line. */
+static int key_upload_users_file(struct load_ctx *ctx, const config_setting_t *s,
+				 struct mth_config *cfg)
+{
+	char err[512];
+	int ret;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return invalid(ctx, s, "must be a string");
+	htpasswd_free(cfg->upload_users);
+	cfg->upload_users = NULL;
+	free(cfg->upload_users_file);
+	cfg->upload_users_file = NULL;
+	if (!config_setting_get_string(s) || !*config_setting_get_string(s))
+		return 0;
+	ret = key_path(ctx, s, &cfg->upload_users_file);
+	if (ret < 0)
+		return ret;
+	ret = htpasswd_load(cfg->upload_users_file, &cfg->upload_users, err, sizeof(err));
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0)
+		return invalid(ctx, s, "%s", err);
+	return 0;
+}
+
+static int key_u64(struct load_ctx *ctx, const config_setting_t *s, long long max, uint64_t *out)
+{
+	long long v;
+	int ret = get_int(ctx, s, 0, max, &v);
+
+	if (ret == 0)
+		*out = (uint64_t)v;
+	return ret;
+}
+
+static int key_uploads_max_bytes(struct load_ctx *ctx, const config_setting_t *s,
+				 struct mth_config *cfg)
+{
+	return key_u64(ctx, s, CONFIG_UPLOADS_MAX_BYTES_MAX, &cfg->uploads_max_bytes);
+}
+
+static int key_uploads_max_files(struct load_ctx *ctx, const config_setting_t *s,
+				 struct mth_config *cfg)
+{
+	return key_u64(ctx, s, CONFIG_UPLOADS_MAX_FILES_MAX, &cfg->uploads_max_files);
+}
+
 static int key_allowed_hosts(struct load_ctx *ctx, const config_setting_t *s,
 			     struct mth_config *cfg)
 {
@@ -651,6 +708,120 @@ static int key_access_log(struct load_ctx *ctx, const config_setting_t *s, struc
 	if (ret == 0)
 		cfg->access_log = CONFIG_ACCESS_LOG_FILE;
 	return ret;
+}
+
+/* ---- the tls group ------------------------------------------------------ */
+
+static int tls_certificates(struct load_ctx *ctx, const config_setting_t *s,
+			    struct config_tls *tls)
+{
+	int type = config_setting_type(s);
+	size_t n;
+	int ret;
+
+	if (type != CONFIG_TYPE_LIST)
+		return invalid(ctx, s, "certificates must be a list of groups, e.g. "
+				       "( { certificate = \"a.pem\"; key = \"a.key\"; } )");
+	n = (size_t)config_setting_length(s);
+	if (n == 0)
+		return invalid(ctx, s, "certificates needs at least one entry");
+	if (n > CONFIG_TLS_CERTIFICATES_MAX)
+		return invalid(ctx, s, "certificates: at most %d entries are allowed (got %zu)",
+			       CONFIG_TLS_CERTIFICATES_MAX, n);
+	tls->certs = calloc(n, sizeof *tls->certs);
+	if (!tls->certs)
+		return -ENOMEM;
+	tls->n_certs = n;
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *c, *k;
+		int m;
+
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return invalid(ctx, e, "certificates: every entry must be a group "
+					       "{ certificate = \"...\"; key = \"...\"; }");
+		m = config_setting_length(e);
+		for (int j = 0; j < m; j++) {
+			const char *name = config_setting_name(config_setting_get_elem(e, (unsigned)j));
+			if (!name || (strcmp(name, "certificate") != 0 && strcmp(name, "key") != 0))
+				return invalid(ctx, config_setting_get_elem(e, (unsigned)j),
+					       "certificates: unknown key '%s' (expected certificate "
+					       "and key)",
+					       name ? name : "");
+		}
+		c = config_setting_get_member(e, "certificate");
+		k = config_setting_get_member(e, "key");
+		if (!c || !k)
+			return invalid(ctx, e, "certificates: entry %zu needs both certificate and "
+					       "key",
+				       i + 1);
+		ret = key_path(ctx, c, &tls->certs[i].certificate);
+		if (ret < 0)
+			return ret;
+		ret = key_path(ctx, k, &tls->certs[i].key);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int key_tls(struct load_ctx *ctx, const config_setting_t *s, struct mth_config *cfg)
+{
+	char qbuf[QUOTE_BUF_SIZE];
+	struct config_tls *tls = &cfg->tls;
+	const config_setting_t *certs = NULL;
+	long long v;
+	int n, ret;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return invalid(ctx, s, "must be a group: tls = { port = 8443; certificates = "
+				       "( ... ); };");
+	tls->enabled = true;
+	n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(e);
+		const char *str;
+
+		if (!name) {
+			return invalid(ctx, e, "unnamed setting");
+		} else if (strcmp(name, "port") == 0) {
+			ret = get_int(ctx, e, 0, 65535, &v);
+			if (ret < 0)
+				return ret;
+			tls->port = (unsigned)v;
+		} else if (strcmp(name, "hsts_max_age") == 0) {
+			ret = get_int(ctx, e, 0, CONFIG_TLS_HSTS_MAX_AGE_MAX, &v);
+			if (ret < 0)
+				return ret;
+			tls->hsts_max_age = (unsigned)v;
+		} else if (strcmp(name, "redirect_http") == 0) {
+			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
+				return invalid(ctx, e, "redirect_http must be true or false");
+			tls->redirect_http = config_setting_get_bool(e) != 0;
+		} else if (strcmp(name, "min_version") == 0) {
+			ret = get_string(ctx, e, &str);
+			if (ret < 0)
+				return ret;
+			if (strcmp(str, "TLSv1.2") == 0)
+				tls->min_version = CONFIG_TLS_1_2;
+			else if (strcmp(str, "TLSv1.3") == 0)
+				tls->min_version = CONFIG_TLS_1_3;
+			else
+				return invalid(ctx, e,
+					       "min_version must be \"TLSv1.2\" or \"TLSv1.3\" "
+					       "(got %s)",
+					       quote(qbuf, sizeof qbuf, str));
+		} else if (strcmp(name, "certificates") == 0) {
+			certs = e;
+		} else {
+			return invalid(ctx, e, "unknown key '%s' in the tls group", name);
+		}
+	}
+	if (!certs)
+		return invalid(ctx, s, "the tls group needs certificates = ( { certificate = "
+				       "\"...\"; key = \"...\"; } )");
+	return tls_certificates(ctx, certs, tls);
 }
 
 /* A list of addresses and CIDR prefixes, compiled once into an array. */
@@ -782,6 +953,11 @@ static const struct {
     {"max_path_depth", 1, CONFIG_DEFAULT_MAX_PATH_DEPTH,
      offsetof(struct mth_config, max_path_depth)},
     {"busy_poll", 0, CONFIG_BUSY_POLL_MAX, offsetof(struct mth_config, busy_poll)},
+    {"rate_limit_requests", 0, CONFIG_RATE_LIMIT_MAX,
+     offsetof(struct mth_config, rate_limit_requests)},
+    {"rate_limit_burst", 0, CONFIG_RATE_LIMIT_MAX, offsetof(struct mth_config, rate_limit_burst)},
+    {"rate_limit_uploads", 0, CONFIG_RATE_LIMIT_MAX,
+     offsetof(struct mth_config, rate_limit_uploads)},
     {"drain_delay", 0, CONFIG_DRAIN_DELAY_MAX, offsetof(struct mth_config, drain_delay)},
 };
 
@@ -810,6 +986,10 @@ static const struct {
     {"log_level", key_log_level},
     {"sendfile", key_sendfile},
     {"access_log", key_access_log},
+    {"tls", key_tls},
+    {"upload_users_file", key_upload_users_file},
+    {"uploads_max_bytes", key_uploads_max_bytes},
+    {"uploads_max_files", key_uploads_max_files},
     {"trusted_proxies", key_trusted_proxies},
     {"admin_listen", key_admin_listen},
 };
@@ -1072,6 +1252,12 @@ int config_load(const char *path, struct mth_config **out, char *err, size_t err
 		ret = keys[k].parse(&ctx, s, cfg);
 		if (ret < 0)
 			goto fail;
+	}
+
+	if (cfg->tls.enabled && cfg->tls.port && cfg->tls.port == cfg->port) {
+		ret = report(&ctx, -EINVAL, 0, "tls", "port must differ from the HTTP port (%u)",
+			     cfg->port);
+		goto fail;
 	}
 
 	config_destroy(&lc);

@@ -7,11 +7,14 @@
 #define MTH_CONFIG_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "cidr.h"
+
+struct htpasswd;
 
 /* Defaults (also documented in etc/mthttpd.conf.in and README.md). */
 #define CONFIG_DEFAULT_PORT 8080
@@ -48,8 +51,14 @@
 #define CONFIG_DEFAULT_MAX_HEADER_COUNT 100 /* = HTTP_MAX_HEADERS, the most */
 #define CONFIG_DEFAULT_MAX_PATH_DEPTH 32    /* = PATH_MAX_DEPTH, the most */
 #define CONFIG_MAX_REQUESTS_MAX 1000000
-#define CONFIG_MAX_BODY_SIZE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
+/* uploads stream to disk through a fixed buffer (upload_stream_*) */
+#define CONFIG_MAX_BODY_SIZE_MAX (16LL * 1024 * 1024 * 1024) /* 16 GiB */
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
+#define CONFIG_TLS_CERTIFICATES_MAX 64
+#define CONFIG_TLS_HSTS_MAX_AGE_MAX 2147483647 /* seconds */
+#define CONFIG_RATE_LIMIT_MAX 1000000   /* rate_limit_requests, _burst, _uploads */
+#define CONFIG_UPLOADS_MAX_BYTES_MAX (1LL << 60)
+#define CONFIG_UPLOADS_MAX_FILES_MAX (1LL << 40)
 #define CONFIG_DRAIN_DELAY_MAX 600
 #define CONFIG_TRUSTED_PROXIES_MAX 256
 
@@ -66,6 +75,30 @@ enum config_sendfile {
 				 * more to a client on this host (copied) */
 	CONFIG_SENDFILE_ALWAYS, /* "always": sendfile(2) for every file body */
 	CONFIG_SENDFILE_NEVER,  /* "never": pread + send through a buffer */
+};
+
+/* The oldest TLS version accepted (tls.min_version). */
+enum config_tls_version {
+	CONFIG_TLS_1_2, /* "TLSv1.2" (the default) */
+	CONFIG_TLS_1_3, /* "TLSv1.3" */
+};
+
+/* One entry of tls.certificates: absolute paths of PEM files. */
+struct config_tls_cert {
+	char *certificate; /* the certificate, then any intermediates */
+	char *key;         /* its private key */
+};
+
+/* The tls group.  Present (ENABLED) means TLS is on: on tls.port when it is
+ * not 0, and on any socket systemd passes under the name "https". */
+struct config_tls {
+	bool enabled;
+	unsigned port;                 /* 0: no TLS listener of our own */
+	struct config_tls_cert *certs; /* at least one; the first is the default */
+	size_t n_certs;
+	enum config_tls_version min_version;
+	unsigned hsts_max_age;         /* seconds; 0: no Strict-Transport-Security */
+	bool redirect_http;            /* cleartext requests get a 308 to https */
 };
 
 struct mth_config {
@@ -99,6 +132,17 @@ struct mth_config {
 	unsigned max_ranges;       /* ranges in one Range request, 0 = no ranges */
 	enum config_sendfile sendfile;
 	unsigned busy_poll; /* microseconds a worker polls before it sleeps, 0 = off */
+	struct config_tls tls;
+	/* POST /upload needs HTTP Basic credentials from this file when set
+	 * (absolute; NULL: uploads open to all); loaded with the config, so a
+	 * weak hash or a bad line fails config_load() like any bad key */
+	char *upload_users_file;
+	struct htpasswd *upload_users;
+	unsigned rate_limit_requests; /* per second per client, 0 = off */
+	unsigned rate_limit_burst;    /* bucket size, 0 = rate_limit_requests */
+	unsigned rate_limit_uploads;  /* per minute per client, 0 = off */
+	uint64_t uploads_max_bytes;   /* bytes stored in uploads_dir, 0 = no cap */
+	uint64_t uploads_max_files;   /* files stored in uploads_dir, 0 = no cap */
 	/* peers that must start each connection with a PROXY header */
 	struct cidr *trusted_proxies;
 	size_t n_trusted_proxies;

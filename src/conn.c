@@ -25,6 +25,8 @@
 #include "clock.h"
 #include "conn_priv.h"
 #include "file_cache.h"
+#include "host.h"
+#include "guard.h"
 #include "http_parse.h"
 #include "listener.h"
 #include "log.h"
@@ -33,6 +35,7 @@
 #include "response.h"
 #include "router.h"
 #include "site.h"
+#include "tls_sniff.h"
 
 #define LINGER_MS 2000
 #define COPY_MIN (1u << 20) /* files this large to a loopback client: pread + send */
@@ -51,6 +54,12 @@ static struct conn *free_list;
 static __thread struct iobuf *io_spare;
 
 static bool draining;
+static unsigned https_port;
+
+void conn_set_https_port(unsigned port)
+{
+	__atomic_store_n(&https_port, port, __ATOMIC_RELAXED);
+}
 static uint64_t requests_served;
 
 static void (*block_begin)(void), (*block_end)(void);
@@ -152,7 +161,6 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 {
 	struct conn *c;
 
-	(void)peerlen;
 	pthread_mutex_lock(&free_lock);
 	c = free_list;
 	if (c)
@@ -172,12 +180,28 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	c->port = l->port;
 	c->site_gen = site_generation();
 	c->site = site_acquire();
+	if (l->tls) {
+		/* an "https" socket while the configuration has no tls group:
+		 * nothing to answer with */
+		if (!c->site->tls || tls_transport_init(&c->tp, fd, c->site->tls) < 0)
+			c->state = CONN_CLOSING;
+		else
+			c->state = CONN_HANDSHAKE;
+		/* header_timeout bounds the whole handshake (TLS slowloris) */
+		c->hs_deadline = mth_clock_coarse_ms() + (int64_t)c->site->cfg->header_timeout * 1000;
+	}
 	/* not idle until a response has gone out: a client that connected
 	 * before a stop began still gets its first request answered */
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
 	c->loopback = is_loopback(peer);
-	if (c->site->cfg->n_trusted_proxies &&
+	c->has_ckey = client_key_from_sockaddr(&c->ckey, peer, peerlen,
+					       c->site->cfg->client_ipv6_prefix) == 0;
+	/* PROXY headers are read on cleartext listeners only: on a TLS one
+	 * the header would have to be taken from the socket before OpenSSL
+	 * reads it (not supported yet; a trusted proxy terminates TLS itself
+	 * or talks to the HTTP port) */
+	if (!l->tls && c->site->cfg->n_trusted_proxies &&
 	    cidr_match(c->site->cfg->trusted_proxies, c->site->cfg->n_trusted_proxies, peer)) {
 		/* the header first, within header_timeout of the accept */
 		c->state = CONN_READ_PROXY;
@@ -225,7 +249,7 @@ static void io_release(struct conn *c)
 	if (io->file_fd >= 0)
 		close(io->file_fd);
 	file_cache_put(io->mem_file);
-	free(io->body);
+	serve_upload_release(io);
 	c->io = NULL;
 	if (!io_spare) {
 		io_spare = io;
@@ -408,6 +432,7 @@ void conn_set_response(struct conn *c, int status, const char *ctype, const char
 		.keep_alive = !io->close_after,
 		.ka_timeout = cfg->keepalive_timeout,
 		.ka_max = cfg->max_requests - c->requests - 1,
+		.hsts_max_age = c->tls ? cfg->tls.hsts_max_age : 0,
 		.extra = extra,
 		.extra_len = extra_len,
 	};
@@ -431,20 +456,48 @@ void conn_set_response(struct conn *c, int status, const char *ctype, const char
 	io->out_off = 0;
 }
 
-void conn_respond_error(struct conn *c, int status, bool json, const char *message,
-			const char *allow, bool head_only)
+void conn_respond_error_extra(struct conn *c, int status, bool json, const char *message,
+			      const char *extra, bool head_only)
 {
-	char body[512], extra[128];
-	size_t blen, elen = 0;
+	char body[512];
+	size_t blen;
 
 	if (json)
 		blen = response_error_json(body, sizeof body, status, message);
 	else
 		blen = response_error_html(body, sizeof body, status);
-	if (allow)
-		elen = (size_t)snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
 	conn_set_response(c, status, json ? "application/json" : "text/html; charset=utf-8", body,
-			  blen, blen, elen ? extra : NULL, elen, head_only);
+			  blen, blen, extra, extra ? strlen(extra) : 0, head_only);
+}
+
+void conn_respond_error(struct conn *c, int status, bool json, const char *message,
+			const char *allow, bool head_only)
+{
+	char extra[128];
+
+	if (allow)
+		snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+	conn_respond_error_extra(c, status, json, message, allow ? extra : NULL, head_only);
+}
+
+/* rate_limit_requests: 0 when the request may go on, else it is answered
+ * 429 with Retry-After (RFC 6585 section 4).  The connection stays unless
+ * a body would be left unread. */
+static bool over_request_rate(struct conn *c, const struct http_request *req)
+{
+	char extra[64];
+	uint32_t wait;
+
+	if (!c->site->cfg->rate_limit_requests || !c->has_ckey)
+		return false;
+	wait = guard_request(&c->ckey, c->site->cfg, c->peer);
+	if (!wait)
+		return false;
+	if (req->content_length > 0 || req->has_transfer_encoding)
+		c->io->close_after = true;
+	snprintf(extra, sizeof extra, "Retry-After: %" PRIu32 "\r\n", wait);
+	conn_respond_error_extra(c, 429, false, NULL, extra, req->method == HTTP_M_HEAD);
+	return true;
 }
 
 /* A status for a request we could not even parse: always closes. */
@@ -483,6 +536,35 @@ void conn_consume_input(struct iobuf *io, size_t n)
 	io->in_len -= n;
 }
 
+/* tls.redirect_http: RFC 9110 section 15.4.9, 308 keeps the method and
+ * body, so an upload is sent again to https.  The name comes from the Host
+ * (or the absolute-form authority), the port is ours. */
+static void respond_redirect_tls(struct conn *c, const struct http_request *req, bool head)
+{
+	const struct mth_str *a = req->target_authority.len ? &req->target_authority : &req->host;
+	unsigned port = __atomic_load_n(&https_port, __ATOMIC_RELAXED);
+	char loc[2048], body[512], portbuf[16] = ""; /* loc: within OUT_CAP */
+	struct host_name h;
+	size_t blen;
+	int n;
+
+	if (host_parse(a->p, a->len, &h) < 0) {
+		conn_respond_error(c, 400, false, "invalid Host", NULL, head);
+		return;
+	}
+	if (port && port != 443)
+		snprintf(portbuf, sizeof portbuf, ":%u", port);
+	n = snprintf(loc, sizeof loc, "Location: https://%s%s%.*s\r\n", h.name, portbuf,
+		     (int)req->path.len, req->path.p);
+	if (n < 0 || (size_t)n >= sizeof loc) {
+		conn_respond_error(c, 414, false, NULL, NULL, head);
+		return;
+	}
+	blen = response_error_html(body, sizeof body, 308);
+	conn_set_response(c, 308, "text/html; charset=utf-8", body, blen, blen, loc, (size_t)n,
+			  head);
+}
+
 /* A whole head is buffered: decide, and either build the response or start
  * reading a body. */
 static void handle_request(struct conn *c, const struct http_request *req)
@@ -495,8 +577,21 @@ static void handle_request(struct conn *c, const struct http_request *req)
 		copy_field(io->referer, req, "Referer");
 		copy_field(io->user_agent, req, "User-Agent");
 	}
-	router_route(c->site, req, c->port, &r);
-	io->close_after = r.close || !want_keep_alive(c, req);
+	io->close_after = !want_keep_alive(c, req);
+	if (over_request_rate(c, req)) {
+		conn_consume_input(io, io->close_after ? io->in_len : req->head_len);
+		c->state = CONN_WRITE;
+		return;
+	}
+	{
+		const struct route_conn rc = {
+			.port = c->port,
+			.tls = c->tls,
+			.sni = c->tls ? tls_server_name(&c->tp) : NULL,
+		};
+		router_route_conn(c->site, req, &rc, &r);
+	}
+	io->close_after = io->close_after || r.close;
 
 	switch (r.kind) {
 	case ROUTE_ERROR:
@@ -513,6 +608,9 @@ static void handle_request(struct conn *c, const struct http_request *req)
 	case ROUTE_UPLOAD_POST:
 		serve_upload_start(c, req);
 		return;
+	case ROUTE_REDIRECT_TLS:
+		respond_redirect_tls(c, req, r.head);
+		break;
 	}
 	/* Whatever the handler left unread is not consumed as a new request:
 	 * close_after is set for every route that leaves a body behind. */
@@ -556,6 +654,8 @@ static void log_access(struct conn *c)
 		.time = io->start_time,
 		.referer = io->referer,
 		.user_agent = io->user_agent,
+		.tls = c->tls ? c->tls_desc : NULL,
+		.user = io->user,
 	};
 
 	access_log_request(c->site->cfg, &e);
@@ -664,6 +764,62 @@ static void begin_request(struct conn *c)
 	io->reqline[0] = '\0';
 	io->referer[0] = '\0';
 	io->user_agent[0] = '\0';
+	io->user[0] = '\0';
+}
+
+/* The first bytes of a cleartext connection: a TLS ClientHello on the HTTP
+ * port is closed without a word (an answer in cleartext would only be a
+ * garbled alert to the client); plain HTTP that came to the TLS port gets a
+ * short 400 in cleartext.  True when it decided the step *ST. */
+static bool first_bytes(struct conn *c, enum step *st)
+{
+	struct iobuf *io = c->io;
+
+	if (c->plain_on_tls) {
+		log_debug("%s: plain HTTP on the TLS port -> 400", c->peer);
+		respond_parse_error(c, 400);
+		conn_consume_input(io, io->in_len);
+		c->state = CONN_WRITE;
+		*st = STEP_AGAIN;
+		return true;
+	}
+	if (tls_sniff((const unsigned char *)io->in, io->in_len) == TLS_SNIFF_TLS) {
+		log_debug("%s: a TLS ClientHello on the HTTP port; closing", c->peer);
+		*st = STEP_CLOSE;
+		return true;
+	}
+	return false;
+}
+
+/* CONN_HANDSHAKE: one more round of the TLS handshake, as far as the socket
+ * lets it go. */
+static enum step do_handshake(struct conn *c)
+{
+	const char *why;
+
+	switch (tls_handshake(&c->tp, &why)) {
+	case TLS_HS_DONE:
+		c->tls = true;
+		tls_describe(&c->tp, c->tls_desc);
+		break;
+	case TLS_HS_PLAIN:
+		c->plain_on_tls = true;
+		break;
+	case TLS_HS_WANT_READ:
+		return STEP_READ;
+	case TLS_HS_WANT_WRITE:
+		return STEP_WRITE;
+	case TLS_HS_FAIL:
+	default:
+		log_debug("%s: TLS handshake failed: %s", c->peer, why ? why : "?");
+		return STEP_CLOSE;
+	}
+	c->state = CONN_READ_HEAD;
+	if (!io_get(c)) {
+		log_err("%s: out of memory", c->peer);
+		return STEP_CLOSE;
+	}
+	return STEP_AGAIN;
 }
 
 /* PROXY protocol warnings: at most one a second, so a misconfigured proxy
@@ -701,6 +857,9 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 	if (!h->local) {
 		format_peer(c->peer, sizeof c->peer, src);
 		c->loopback = is_loopback(src);
+		/* per-client limits (rate_limit_*) count the real client */
+		c->has_ckey = client_key_from_sockaddr(&c->ckey, src, sizeof h->src,
+						       c->site->cfg->client_ipv6_prefix) == 0;
 		c->port = ntohs(h->dst.ss_family == AF_INET
 					? ((const struct sockaddr_in *)&h->dst)->sin_port
 					: ((const struct sockaddr_in6 *)&h->dst)->sin6_port);
@@ -808,6 +967,11 @@ static enum step do_read_head(struct conn *c, unsigned *budget)
 			}
 			io->in_len += (size_t)n;
 			*budget += (unsigned)n;
+			if (c->requests == 0 && old < TLS_SNIFF_BYTES && !c->tls) {
+				enum step st;
+				if (first_bytes(c, &st))
+					return st;
+			}
 			/* a PROXY header from a peer that is not a trusted proxy:
 			 * someone claims to speak for others */
 			if (c->requests == 0 && old < 12 &&
@@ -1001,6 +1165,8 @@ static int64_t next_deadline(const struct conn *c)
 	int64_t now = mth_clock_coarse_ms();
 
 	switch (c->state) {
+	case CONN_HANDSHAKE:
+		return c->hs_deadline;
 	case CONN_READ_PROXY:
 		return c->proxy_deadline;
 	case CONN_LINGER:
@@ -1031,12 +1197,14 @@ static enum step on_timeout(struct conn *c)
 		if (!io->reqline[0])
 			copy_reqline(io, io->in, io->in_len);
 		io->close_after = true;
-		free(io->body);
-		io->body = NULL;
+		serve_upload_release(io);
 		conn_respond_error(c, 408, false, NULL, NULL, false);
 		(void)transport_send(&c->tp, io->out, io->out_len, false);
 		io->bytes_sent = io->out_len;
 		log_access(c);
+	} else if (c->state == CONN_HANDSHAKE) {
+		log_debug("%s: TLS handshake not done within %us; closing", c->peer,
+			  c->site->cfg->header_timeout);
 	} else if (c->state == CONN_READ_PROXY) {
 		return proxy_reject(c, "trusted proxy sent no complete PROXY header within "
 				       "header_timeout");
@@ -1050,6 +1218,8 @@ static enum step on_timeout(struct conn *c)
 static enum step run_state(struct conn *c, unsigned *budget)
 {
 	switch (c->state) {
+	case CONN_HANDSHAKE:
+		return do_handshake(c);
 	case CONN_READ_PROXY:
 		return do_read_proxy(c, budget);
 	case CONN_READ_HEAD:
@@ -1079,7 +1249,8 @@ enum conn_want conn_run(struct conn *c)
 		st = on_timeout(c);
 		goto out;
 	}
-	if (c->state != CONN_LINGER && !io_get(c)) {
+	/* a handshake needs no buffers yet: a stalled one costs little */
+	if (c->state > CONN_HANDSHAKE && c->state < CONN_LINGER && !io_get(c)) {
 		log_err("%s: out of memory", c->peer);
 		st = STEP_CLOSE;
 		goto out;
@@ -1093,6 +1264,12 @@ out:
 	switch (st) {
 	case STEP_READ:
 	case STEP_WRITE:
+		/* TLS may need the other direction to go on (a read that must
+		 * send, a write that must receive first) */
+		if (st == STEP_READ && c->tp.want_write)
+			st = STEP_WRITE;
+		else if (st == STEP_WRITE && c->tp.want_read)
+			st = STEP_READ;
 		if ((st == STEP_READ && c->rd_more) || (st == STEP_WRITE && c->wr_more))
 			return CONN_WANT_AGAIN;
 		__atomic_store_n(&c->phase, (unsigned char)phase_of(c), __ATOMIC_RELAXED);

@@ -19,6 +19,7 @@ struct listener;
 
 /* The states, visible in one place (STYLE.md rule 4). */
 enum conn_state {
+	CONN_HANDSHAKE,  /* TLS: the handshake is in progress */
 	CONN_READ_PROXY, /* from a trusted proxy: waiting for its PROXY header */
 	CONN_READ_HEAD,  /* waiting for (more of) a request head; idle if empty */
 	CONN_READ_BODY,  /* reading a POST body */
@@ -110,6 +111,10 @@ void conn_timeout(struct conn *c);
  * without the blocked worker: the pool's pool_block_begin/_end, set by the
  * pool before its workers start (this way conn.c needs no pool.h). */
 void conn_set_block_hooks(void (*begin)(void), void (*end)(void));
+
+/* The port https:// redirects name (tls.redirect_http): tls.port, or the
+ * port of the socket systemd passed as "https"; set by main. */
+void conn_set_https_port(unsigned port);
 
 /* While draining for shutdown, no response keeps its connection open. */
 void conn_set_draining(bool on);

@@ -6,8 +6,9 @@
  * Memory: a struct conn is small and lives as long as the socket.  While a
  * request is in progress it owns a struct iobuf (request head buffer,
  * response head buffer, per-request state); an idle keep-alive connection
- * gives the iobuf back, so ten thousand idle clients cost little.  The POST
- * body, when there is one, is a separate allocation owned by the iobuf. */
+ * gives the iobuf back, so ten thousand idle clients cost little.  An
+ * upload's body never is in memory: it streams through a struct
+ * upload_stream (one 64 KiB buffer, upload.h) owned by the iobuf. */
 #ifndef MTH_CONN_PRIV_H
 #define MTH_CONN_PRIV_H
 
@@ -17,12 +18,15 @@
 #include <time.h>
 
 #include "chunked.h"
+#include "client_key.h"
 #include "conn.h"
 #include "file_cache.h"
+#include "htpasswd.h"
 #include "http_parse.h"
 #include "http_range.h"
 #include "router.h"
 #include "site.h"
+#include "tls.h"
 #include "transport.h"
 
 /* The request head buffer holds the largest head the site's limits accept:
@@ -41,8 +45,11 @@ struct iobuf {
 	size_t out_len, out_off;
 	int file_fd;
 	uint64_t file_off, file_end;
-	char *body;
-	size_t body_len, body_need; /* body_need: Content-Length, or capacity when chunked */
+	struct upload_stream *up; /* POST /upload: where the body goes */
+	uint64_t body_len;        /* body bytes taken so far */
+	uint64_t body_need;       /* Content-Length (not used when chunked) */
+	uint64_t quota_reserved;  /* bytes reserved in the upload quota */
+	bool quota_held;          /* a reservation (one file) is held */
 	bool expect_continue;
 	bool chunked; /* the body is Transfer-Encoding: chunked */
 	struct chunked ck;
@@ -72,6 +79,7 @@ struct iobuf {
 	char reqline[256];
 	char referer[LOG_FIELD_CAP];	/* only with an access_log file */
 	char user_agent[LOG_FIELD_CAP]; /* only with an access_log file */
+	char user[HTPASSWD_USER_MAX + 1]; /* the authenticated upload user, or "" */
 
 	char out[OUT_CAP];
 	size_t in_cap;
@@ -96,7 +104,13 @@ struct conn {
 	bool rd_more;	  /* the last read filled its buffer: more may wait */
 	bool wr_more;	  /* yielded while the socket was still writable */
 	bool loopback;	  /* the client is on this host: copy file bodies */
+	bool tls;         /* the TLS handshake is done: HSTS, SNI, log fields */
+	bool plain_on_tls; /* plain HTTP arrived on the TLS port: 400, close */
+	bool has_ckey;	  /* ckey is set (not for a Unix socket peer) */
+	struct client_key ckey; /* who the client is for per-client limits */
 	char peer[56];	  /* "ip:port" / "[ip6]:port" */
+	int64_t hs_deadline; /* monotonic ms: the TLS handshake by then */
+	char tls_desc[TLS_DESC_MAX]; /* "TLSv1.3/TLS_AES_128_GCM_SHA256" */
 	/* atomic enum conn_phase, read by the reaper */
 	unsigned char phase;
 	/* CONN_READ_PROXY: the whole header by then (monotonic ms) */
@@ -120,6 +134,9 @@ void conn_set_response(struct conn *c, int status, const char *ctype, const char
 		       size_t extra_len, bool head_only);
 void conn_respond_error(struct conn *c, int status, bool json, const char *message,
 			const char *allow, bool head_only);
+/* The same with EXTRA field lines (each ending in CRLF), e.g. Retry-After. */
+void conn_respond_error_extra(struct conn *c, int status, bool json, const char *message,
+			      const char *extra, bool head_only);
 /* A request refused for safety, logged as a warning whatever access_log says. */
 void conn_log_security(const struct conn *c, int status, const char *why);
 /* Drop N bytes from the front of the input buffer, keeping what follows. */
@@ -140,5 +157,8 @@ bool serve_static_next_part(struct iobuf *io);
 void serve_upload_start(struct conn *c, const struct http_request *req);
 /* CONN_READ_BODY: read the body, then validate, store and answer. */
 enum step serve_upload_read_body(struct conn *c, unsigned *budget);
+/* Drop what an unfinished upload holds (its temporary file, its quota
+ * reservation): the request ended early (timeout, lost connection). */
+void serve_upload_release(struct iobuf *io);
 
 #endif

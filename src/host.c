@@ -203,6 +203,12 @@ void host_allow_free(struct host_allow *ha)
 enum host_verdict host_check(const struct host_allow *ha, const char *value, size_t len,
 			     unsigned conn_port)
 {
+	return host_check_port(ha, value, len, conn_port, HOST_HTTP_PORT);
+}
+
+enum host_verdict host_check_port(const struct host_allow *ha, const char *value, size_t len,
+				  unsigned conn_port, unsigned default_port)
+{
 	struct host_name h;
 	size_t n;
 
@@ -223,8 +229,9 @@ enum host_verdict host_check(const struct host_allow *ha, const char *value, siz
 			continue;
 		if (e->port >= 0) {
 			/* "name:port": exactly that port, wherever the
-			 * connection arrived; no port in Host means 80 */
-			if ((h.port < 0 ? HOST_HTTP_PORT : h.port) == e->port)
+			 * connection arrived; no port in Host means the
+			 * scheme's (80, or 443 over TLS) */
+			if ((h.port < 0 ? (int)default_port : h.port) == e->port)
 				return HOST_OK;
 		} else if (h.port < 0 || (unsigned)h.port == conn_port) {
 			/* a bare name: the port we listen on, or none */

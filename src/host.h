@@ -51,4 +51,9 @@ enum host_verdict {
 enum host_verdict host_check(const struct host_allow *ha, const char *value,
 			     size_t len, unsigned conn_port);
 
+/* The same with DEFAULT_PORT for a VALUE without a port: 443 for https
+ * (RFC 9110 section 4.2.2), 80 for http. */
+enum host_verdict host_check_port(const struct host_allow *ha, const char *value, size_t len,
+				  unsigned conn_port, unsigned default_port);
+
 #endif

@@ -75,8 +75,17 @@ static int from_systemd(struct listener *l, size_t *n, char *err, size_t errlen)
 			snprintf(err, errlen, "passed fd %d: %s", fd, strerror(errno));
 			goto out;
 		}
+		/* as NoDelay=true in the socket units, in case a unit lacks
+		 * it: a TLS handshake's last flight (session tickets) and a
+		 * response's last segment are not held back by Nagle waiting
+		 * for a delayed ACK (inherited by accepted sockets) */
+		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0) {
+			int one = 1;
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
 		l[i].fd = fd;
 		l[i].activated = true;
+		l[i].tls = names && names[i] && strcmp(names[i], "https") == 0;
 		describe(&l[i]);
 		/* FileDescriptorName= of the socket unit, for the log */
 		if (names && names[i] && strcmp(names[i], "unknown")) {
@@ -124,6 +133,7 @@ int listener_bind(const struct sockaddr *sa, socklen_t salen, const char *what,
 		goto fail;
 	l->fd = fd;
 	l->activated = false;
+	l->tls = false;
 	describe(l);
 	return 0;
 fail:
@@ -134,34 +144,30 @@ fail:
 	return r;
 }
 
-static int bind_own(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,
+static int bind_one(const struct mth_config *cfg, unsigned port, struct listener *l, char *err,
 		    size_t errlen)
 {
 	struct sockaddr_storage ss = { 0 };
 	char what[INET6_ADDRSTRLEN + 16];
 	socklen_t sslen;
-	int r;
 
 	if (inet_pton(AF_INET6, cfg->listen_address,
 		      &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->port);
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
 		sslen = sizeof(struct sockaddr_in6);
 	} else if (inet_pton(AF_INET, cfg->listen_address,
 			     &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
 		sslen = sizeof(struct sockaddr_in);
 	} else {
 		snprintf(err, errlen, "listen_address '%s' is not a numeric address",
 			 cfg->listen_address);
 		return -EINVAL;
 	}
-	snprintf(what, sizeof what, "%s port %u", cfg->listen_address, cfg->port);
-	r = listener_bind((struct sockaddr *)&ss, sslen, what, &l[0], err, errlen);
-	if (r == 0)
-		*n = 1;
-	return r;
+	snprintf(what, sizeof what, "%s port %u", cfg->listen_address, port);
+	return listener_bind((struct sockaddr *)&ss, sslen, what, l, err, errlen);
 }
 
 int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,
@@ -173,7 +179,21 @@ int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, 
 	r = from_systemd(l, n, err, errlen);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	return bind_own(cfg, l, n, err, errlen);
+	r = bind_one(cfg, cfg->port, &l[0], err, errlen);
+	if (r < 0)
+		return r;
+	*n = 1;
+	if (cfg->tls.enabled && cfg->tls.port) {
+		r = bind_one(cfg, cfg->tls.port, &l[1], err, errlen);
+		if (r < 0) {
+			listeners_close(l, 1);
+			*n = 0;
+			return r;
+		}
+		l[1].tls = true;
+		*n = 2;
+	}
+	return 0;
 }
 
 void listeners_close(struct listener *l, size_t n)

@@ -16,11 +16,13 @@ struct listener {
 	int fd;           /* non-blocking, close-on-exec */
 	unsigned port;    /* local port: what a Host header must name */
 	bool activated;   /* came from systemd */
+	bool tls;         /* HTTPS: tls.port, or systemd's FileDescriptorName=https */
 	char name[64];    /* "[::]:8080" for logs */
 };
 
-/* Take the sockets systemd passed (LISTEN_FDS) or, when there are none, bind
- * CFG->listen_address:CFG->port ("::" is dual-stack).  Fills L (room for
+/* Take the sockets systemd passed (LISTEN_FDS; those named "https" are TLS)
+ * or, when there are none, bind CFG->listen_address:CFG->port ("::" is
+ * dual-stack) and, with a tls group whose port is not 0, tls.port too.  Fills L (room for
  * LISTENER_MAX) and *N.  On failure returns a negative errno with a message
  * in ERR and leaves nothing open. */
 int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,

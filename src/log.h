@@ -32,6 +32,8 @@
 #define LOG_ID_SECURITY_REJECTED "8def32854e9c4301920c6931c2fd31a5" /* traversal, Host */
 #define LOG_ID_POOL_SATURATED "1ecb75b1b6ce49f8a645fe4d618638bd"    /* all workers busy */
 #define LOG_ID_ACCESS_LOG_DROPPED "8d2702ed40d44357a182a3f73927ba55" /* access-log records lost */
+#define LOG_ID_RATE_LIMITED "21717f9cbba14435b73da0579605a751"      /* 429s, counted */
+#define LOG_ID_UPLOAD_AUTH_FAILED "5ee2d2e0615e4cdeacac126cfbfebed2" /* 401 on upload */
 
 /* Lines above LEVEL (a syslog priority) are dropped.  May be called at any
  * time (reload); the threshold is an atomic. */

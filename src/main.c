@@ -1,6 +1,8 @@
 /* main.c - command line, start-up, the signal loop, shutdown. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <getopt.h>
 #include <signal.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -16,13 +19,16 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "guard.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "path.h"
 #include "pool.h"
 #include "reload_state.h"
+#include "quota.h"
 #include "site.h"
+#include "tls.h"
 #include "upload.h"
 
 #ifndef SYSCONFDIR
@@ -63,14 +69,107 @@ static void status_line(struct pool *p, unsigned reloads, const char *note)
 		  st.rejected);
 	sd_notifyf(0,
 		   "STATUS=workers %u/%u busy, queue %u/%u, %zu connections, %" PRIu64
-		   " requests, %u reloads, %" PRIu64 " log records dropped%s%s",
+		   " requests, %" PRIu64 " TLS handshakes, %u reloads, %" PRIu64
+		   " log records dropped%s%s",
 		   st.busy, st.workers, st.queued, st.queue_cap, st.connections, st.requests,
-		   reloads, access_log_dropped(), note ? "; " : "", note ? note : "");
+		   tls_handshakes(), reloads, access_log_dropped(), note ? "; " : "",
+		   note ? note : "");
+}
+
+static unsigned own_tls_port(const struct mth_config *c)
+{
+	return c->tls.enabled ? c->tls.port : 0;
+}
+
+/* The upload quota's totals, from what uploads_dir holds now (at start
+ * and on reload: files may have been removed by hand). */
+static void scan_quota(const struct site *s)
+{
+	int r;
+
+	if (!s->cfg->uploads_max_bytes && !s->cfg->uploads_max_files)
+		return;
+	r = quota_scan(guard_quota(), s->uploads_fd);
+	if (r < 0)
+		log_warning("cannot count the files in %s for the upload quota: %s",
+			    s->cfg->uploads_dir, strerror(-r));
+}
+
+/* Basic credentials travel in clear over plain HTTP: say so when uploads
+ * need them on a listener that other hosts can reach. */
+static void warn_cleartext_auth(const struct mth_config *cfg, const struct listener *ls,
+				size_t nls)
+{
+	if (!cfg->upload_users)
+		return;
+	for (size_t i = 0; i < nls; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		bool loop = false;
+
+		if (ls[i].tls || getsockname(ls[i].fd, (struct sockaddr *)&ss, &len) < 0)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+			loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+		} else if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+			loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+			       (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+		} else {
+			loop = ss.ss_family == AF_UNIX;
+		}
+		if (!loop)
+			log_warning("uploads need credentials (upload_users_file %s), but %s is "
+				    "plain HTTP beyond loopback: passwords cross the network in "
+				    "clear; serve uploads over HTTPS",
+				    cfg->upload_users_file, ls[i].name);
+	}
 }
 
 static bool same_address(const struct mth_config *a, const struct mth_config *b)
 {
-	return a->port == b->port && strcmp(a->listen_address, b->listen_address) == 0;
+	return a->port == b->port && own_tls_port(a) == own_tls_port(b) &&
+	       strcmp(a->listen_address, b->listen_address) == 0;
+}
+
+/* The certificates of CFG's tls group (NULL without one).  Warnings (an
+ * expired certificate) are logged, or printed with -t (TO_STDERR). */
+static int load_tls(const struct mth_config *cfg, struct tls_ctx **out, char *err,
+		    size_t errlen, bool to_stderr)
+{
+	char warn[1024];
+	int r;
+
+	*out = NULL;
+	if (!cfg->tls.enabled)
+		return 0;
+	r = tls_ctx_new(&cfg->tls, cfg->path, out, err, errlen, warn, sizeof warn);
+	for (char *line = warn, *nl; r == 0 && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		*nl = '\0';
+		if (to_stderr)
+			fprintf(stderr, "mthttpd: warning: %s: tls: %s\n", cfg->path, line);
+		else
+			log_warning("%s: tls: %s", cfg->path, line);
+	}
+	return r;
+}
+
+/* Where https:// redirects point: our own TLS listener, else the first
+ * socket systemd passed as "https". */
+static void set_https_port(const struct mth_config *cfg, const struct listener *ls, size_t n)
+{
+	unsigned port = own_tls_port(cfg);
+
+	for (size_t i = 0; !port && i < n; i++)
+		if (ls[i].tls)
+			port = ls[i].port;
+	conn_set_https_port(port);
 }
 
 static bool same_admin(const struct mth_config *a, const struct mth_config *b)
@@ -92,6 +191,7 @@ static void admin_gauges(void *arg, struct metrics_gauges *g)
 	g->conns_reading = st.conns_reading;
 	g->conns_writing = st.conns_writing;
 	g->conns_idle = st.conns_idle;
+	g->access_log_dropped = access_log_dropped();
 }
 
 /* Start the admin listener CFG asks for into *OUT (NULL when off). */
@@ -121,6 +221,7 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 	size_t nls = 0, ncur = 0;
 	struct mth_config *cfg;
 	struct site *s, *cur;
+	struct tls_ctx *tls;
 	struct admin *new_admin = NULL;
 	bool rebind = false, readmin;
 	int r;
@@ -128,6 +229,12 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 	r = config_load(path, &cfg, err, errlen);
 	if (r < 0)
 		return r;
+	/* new certificates for new handshakes; a bad one rejects the reload */
+	r = load_tls(cfg, &tls, err, errlen, false);
+	if (r < 0) {
+		config_free(cfg);
+		return r;
+	}
 	cur = site_acquire();
 	pool_listeners(pool, cur_ls, &ncur);
 	if (!same_address(cfg, cur->cfg)) {
@@ -140,6 +247,7 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 			r = listeners_open(cfg, ls, &nls, err, errlen);
 			if (r < 0) {
 				config_free(cfg);
+				tls_ctx_free(tls);
 				site_unref(cur);
 				return r;
 			}
@@ -153,11 +261,12 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 		r = admin_open(cfg, pool, &new_admin, err, errlen);
 		if (r < 0) {
 			config_free(cfg);
+			tls_ctx_free(tls);
 			listeners_close(ls, nls);
 			return r;
 		}
 	}
-	r = site_new(cfg, &s, err, errlen);
+	r = site_new(cfg, tls, &s, err, errlen);
 	if (r < 0) {
 		admin_stop(new_admin);
 		listeners_close(ls, nls);
@@ -175,9 +284,19 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 		log_err("%s", err);
 	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip, s->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, s->cfg->busy_poll);
+	scan_quota(s);
+	if (rebind) {
+		warn_cleartext_auth(s->cfg, ls, nls);
+	} else {
+		warn_cleartext_auth(s->cfg, cur_ls, ncur);
+	}
 	site_publish(s);
-	if (rebind)
+	if (rebind) {
 		pool_replace_listeners(pool, ls, nls);
+		set_https_port(s->cfg, ls, nls);
+	} else {
+		set_https_port(s->cfg, cur_ls, ncur);
+	}
 	if (readmin) {
 		admin_stop(*admin);
 		*admin = new_admin;
@@ -313,9 +432,17 @@ static int serve(const char *config_path, struct site *site)
 		site_unref(site);
 		return 1;
 	}
-	for (size_t i = 0; i < nls; i++)
-		log_info("listening on %s%s", ls[i].name,
+	for (size_t i = 0; i < nls; i++) {
+		log_info("listening on %s%s%s", ls[i].name, ls[i].tls ? " (TLS)" : "",
 			 ls[i].activated ? " (from systemd)" : "");
+		if (ls[i].tls && !site->cfg->tls.enabled)
+			log_warning("%s: systemd passed an \"https\" socket but %s has no tls "
+				    "group: connections to it are closed",
+				    ls[i].name, site->cfg->path);
+	}
+	set_https_port(site->cfg, ls, nls);
+	if (site->tls)
+		log_info("TLS: %s", tls_sendfile_path());
 	if (ls[0].activated && site->cfg->port && ls[0].port != site->cfg->port)
 		log_notice("port %u from the configuration is not used: the listening sockets "
 			   "belong to mthttpd.socket",
@@ -331,6 +458,14 @@ static int serve(const char *config_path, struct site *site)
 	r = upload_cleanup_temp(site->uploads_fd);
 	if (r > 0)
 		log_notice("removed %d stale temporary upload files", r);
+	if (guard_init() < 0) {
+		log_err("out of memory for the per-client tables");
+		listeners_close(ls, nls);
+		site_unref(site);
+		return 1;
+	}
+	scan_quota(site);
+	warn_cleartext_auth(site->cfg, ls, nls);
 	log_info("serving %s, uploads into %s", site->cfg->document_root, site->cfg->uploads_dir);
 	open_mode = path_open_probe(site->root_fd);
 	log_msg(open_mode == PATH_OPEN_WALK ? LOG_WARNING : LOG_INFO, "opening files with %s",
@@ -373,6 +508,7 @@ static int serve(const char *config_path, struct site *site)
 			next_status = now + STATUS_EVERY_SEC * 1000000ull;
 		}
 		watchdog_tick(&wd, pool, now);
+		tls_tick();
 		if (wd.interval_us && wd.next_us - now < wait_us)
 			wait_us = wd.next_us > now ? wd.next_us - now : 1000;
 		ts.tv_sec = (time_t)(wait_us / 1000000);
@@ -428,6 +564,8 @@ out:
 	pool_free(pool);
 	access_log_close();
 	site_publish(NULL);
+	tls_global_free();
+	guard_free();
 	log_notice("stopped");
 	return r < 0 ? 1 : 0;
 }
@@ -467,6 +605,7 @@ int main(int argc, char **argv)
 	};
 	const char *config_path = DEFAULT_CONFIG;
 	struct mth_config *cfg;
+	struct tls_ctx *tls = NULL;
 	struct site *site;
 	bool test = false, reload_client = false;
 	char err[512];
@@ -511,7 +650,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
+		/* every certificate and key is loaded and checked */
+		int r = load_tls(cfg, &tls, err, sizeof err, true);
+		tls_ctx_free(tls);
 		config_free(cfg);
+		if (r < 0) {
+			fprintf(stderr, "mthttpd: %s\n", err);
+			return 1;
+		}
 		printf("mthttpd: %s: configuration OK\n", config_path);
 		return 0;
 	}
@@ -520,7 +666,13 @@ int main(int argc, char **argv)
 		return reload_client_main();
 	}
 	log_set_level(cfg->log_level);
-	if (site_new(cfg, &site, err, sizeof err) < 0) {
+	if (tls_global_init(err, sizeof err) < 0 ||
+	    load_tls(cfg, &tls, err, sizeof err, false) < 0) {
+		log_err("%s", err);
+		config_free(cfg);
+		return 1;
+	}
+	if (site_new(cfg, tls, &site, err, sizeof err) < 0) {
 		log_err("%s", err);
 		return 1;
 	}

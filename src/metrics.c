@@ -315,9 +315,13 @@ int metrics_render(const struct metrics_gauges *g, char **out, size_t *len)
 	put(&o, "mthttpd_reloads_total{result=\"ok\"} %" PRIu64 "\n", t.reloads_ok);
 	put(&o, "mthttpd_reloads_total{result=\"failed\"} %" PRIu64 "\n", t.reloads_failed);
 
-	/* Further families go here as their features land: access-log
-	 * records dropped (access_log.c), TLS handshakes (tls.c).  Count
-	 * them per thread in struct slot like the ones above. */
+	head(&o, "mthttpd_access_log_dropped_total", "counter",
+	     "Access-log records lost since start (file not written, journal refused).");
+	put(&o, "mthttpd_access_log_dropped_total %" PRIu64 "\n", g->access_log_dropped);
+
+	/* Further families go here as their features land: TLS handshakes
+	 * (tls.c).  Count them per thread in struct slot like the ones
+	 * above. */
 
 	head(&o, "mthttpd_build_info", "gauge", "Always 1; the labels say which build runs.");
 	put(&o, "mthttpd_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);

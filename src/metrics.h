@@ -35,6 +35,7 @@ struct metrics_gauges {
 	unsigned workers, busy;
 	unsigned queued, queue_cap;
 	size_t conns_reading, conns_writing, conns_idle; /* open connections by state */
+	uint64_t access_log_dropped; /* access-log records lost since start */
 };
 
 /* The whole exposition into a malloc'd buffer (*OUT, *LEN; free() it).

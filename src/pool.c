@@ -524,7 +524,8 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 		if (r == -EUSERS || r == -EBUSY) {
 			if (log_due(&p->last_per_ip_log))
 				log_per_client_reject(p, c, &key, r);
-			reject(fd, r == -EUSERS ? 429 : 503);
+			if (!l->tls) /* cleartext would only garble a TLS client */
+				reject(fd, r == -EUSERS ? 429 : 503);
 			conn_free(c);
 			continue;
 		}
@@ -547,7 +548,8 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 			continue;
 		}
 		rejected = __atomic_add_fetch(&p->rejected, 1, __ATOMIC_RELAXED);
-		reject(fd, 503);
+		if (!l->tls)
+			reject(fd, 503);
 		if (log_due(&p->last_queue_log))
 			log_warning("queue full (%u waiting, all %u workers busy): 503 to %s "
 				    "(%" PRIu64 " rejected so far)",

@@ -15,6 +15,7 @@ const char *http_reason(int status)
 	case 206: return "Partial Content";
 	case 301: return "Moved Permanently";
 	case 304: return "Not Modified";
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
@@ -25,6 +26,7 @@ const char *http_reason(int status)
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
 	case 416: return "Range Not Satisfiable";
+	case 421: return "Misdirected Request";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -105,6 +107,12 @@ size_t response_head(char *out, size_t cap, const struct resp_head *h)
 		SB_LIT(&b, "\r\n");
 	} else {
 		SB_LIT(&b, "\r\nConnection: close\r\n");
+	}
+	if (h->hsts_max_age) {
+		/* RFC 6797 section 6.1; only ever sent over TLS (section 7.2) */
+		SB_LIT(&b, "Strict-Transport-Security: max-age=");
+		sb_putu(&b, h->hsts_max_age);
+		SB_LIT(&b, "\r\n");
 	}
 	if (h->extra_len)
 		sb_put(&b, h->extra, h->extra_len);

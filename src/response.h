@@ -19,6 +19,7 @@ struct resp_head {
 	bool keep_alive;          /* Connection: keep-alive (else close) */
 	unsigned ka_timeout;      /* Keep-Alive: timeout= (when keep_alive) */
 	unsigned ka_max;          /* Keep-Alive: max= (when keep_alive) */
+	unsigned hsts_max_age;    /* > 0: Strict-Transport-Security (TLS only) */
 	const char *extra;        /* further field lines, each ending in CRLF */
 	size_t extra_len;
 };

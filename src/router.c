@@ -2,6 +2,7 @@
  * and our security policy need them. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host.h"
 #include "path.h"
@@ -28,8 +29,24 @@ static bool is_known_method(enum http_method m)
  * Host and duplicates.  With an absolute-form target the target's authority
  * is what names the server (RFC 9112 section 3.2.2), so that is checked;
  * HTTP/1.0 without Host names nothing and is let through. */
+/* RFC 9110 section 7.4 and RFC 6066 section 3: on TLS, a Host naming
+ * another server than the one the handshake was for is answered 421 (a
+ * client reusing a connection for another name must open a new one).  An
+ * invalid Host is left to host_check's 400. */
+static bool sni_mismatch(const char *sni, const char *v, size_t len)
+{
+	struct host_name h;
+	size_t n = strlen(sni);
+
+	if (host_parse(v, len, &h) < 0)
+		return false;
+	if (n && sni[n - 1] == '.')
+		n--;
+	return strlen(h.name) != n || strncasecmp(h.name, sni, n) != 0;
+}
+
 static bool check_host(const struct site *s, const struct http_request *req,
-		       unsigned conn_port, struct route *r)
+		       const struct route_conn *rc, struct route *r)
 {
 	const char *v;
 	size_t len;
@@ -43,7 +60,12 @@ static bool check_host(const struct site *s, const struct http_request *req,
 	} else {
 		return true;
 	}
-	switch (host_check(s->hosts, v, len, conn_port)) {
+	if (rc->sni && sni_mismatch(rc->sni, v, len)) {
+		fail(r, 421, "Host does not match the TLS server name");
+		r->close = true;
+		return false;
+	}
+	switch (host_check_port(s->hosts, v, len, rc->port, rc->tls ? 443 : 80)) {
 	case HOST_OK:
 		return true;
 	case HOST_INVALID:
@@ -128,6 +150,14 @@ static void route_upload_post(const struct site *s, const struct http_request *r
 void router_route(const struct site *s, const struct http_request *req, unsigned conn_port,
 		  struct route *r)
 {
+	const struct route_conn rc = { .port = conn_port };
+
+	router_route_conn(s, req, &rc, r);
+}
+
+void router_route_conn(const struct site *s, const struct http_request *req,
+		       const struct route_conn *rc, struct route *r)
+{
 	int n;
 
 	memset(r, 0, offsetof(struct route, rel));
@@ -139,8 +169,15 @@ void router_route(const struct site *s, const struct http_request *req, unsigned
 		r->close = true;
 		return;
 	}
-	if (!check_host(s, req, conn_port, r))
+	if (!check_host(s, req, rc, r))
 		return;
+	/* everything else is for the https side to decide */
+	if (!rc->tls && s->cfg->tls.enabled && s->cfg->tls.redirect_http &&
+	    (req->has_host || req->target_authority.len)) {
+		r->kind = ROUTE_REDIRECT_TLS;
+		r->close = req->content_length > 0 || req->has_transfer_encoding;
+		return;
+	}
 	/* Transfer codings other than chunked cannot be framed at all (RFC 9112
 	 * section 6.1): answer 501 and close. */
 	if (req->has_transfer_encoding && !req->te_chunked) {

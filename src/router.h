@@ -19,6 +19,7 @@ enum route_kind {
 	ROUTE_STATIC,      /* GET/HEAD a file beneath document_root: REL */
 	ROUTE_UPLOAD_GET,  /* GET/HEAD a stored upload: REL is its file name */
 	ROUTE_UPLOAD_POST, /* POST /upload: read the body, validate, store */
+	ROUTE_REDIRECT_TLS, /* cleartext with tls.redirect_http: 308 to https */
 };
 
 struct route {
@@ -34,7 +35,18 @@ struct route {
 	char rel[ROUTE_PATH_MAX]; /* normalized relative path */
 };
 
-/* Decide for REQ, which arrived on local port CONN_PORT. */
+/* How a request arrived. */
+struct route_conn {
+	unsigned port;   /* the local port it was accepted on */
+	bool tls;        /* over TLS: a Host without a port means 443 */
+	const char *sni; /* TLS: the server name the client asked for, or NULL */
+};
+
+/* Decide for REQ, which arrived as RC says. */
+void router_route_conn(const struct site *s, const struct http_request *req,
+		       const struct route_conn *rc, struct route *out);
+
+/* Cleartext on local port CONN_PORT. */
 void router_route(const struct site *s, const struct http_request *req, unsigned conn_port,
 		  struct route *out);
 

@@ -13,8 +13,10 @@
 #include "host.h"
 #include "mime.h"
 #include "site.h"
+#include "tls.h"
 
-int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen)
+int site_new(struct mth_config *cfg, struct tls_ctx *tls, struct site **out, char *err,
+	     size_t errlen)
 {
 	struct site *s;
 	int r;
@@ -22,10 +24,12 @@ int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen
 	s = calloc(1, sizeof *s);
 	if (!s) {
 		config_free(cfg);
+		tls_ctx_free(tls);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	s->cfg = cfg;
+	s->tls = tls;
 	s->root_fd = -1;
 	s->uploads_fd = -1;
 	s->refs = 1;
@@ -100,6 +104,7 @@ void site_unref(struct site *s)
 		close(s->uploads_fd);
 	mime_table_free(s->mime);
 	host_allow_free(s->hosts);
+	tls_ctx_free(s->tls);
 	config_free((struct mth_config *)s->cfg);
 	free(s);
 }

@@ -21,6 +21,7 @@
 struct mime_table;
 struct host_allow;
 struct file_cache;
+struct tls_ctx;
 
 struct site {
 	const struct mth_config *cfg; /* owned */
@@ -34,12 +35,15 @@ struct site {
 	struct file_cache *uploads;   /* what uploads_fd serves */
 	struct static_file_types files_types;   /* MIME + download_extensions */
 	struct static_file_types uploads_types; /* MIME only: uploads are JSON */
+	struct tls_ctx *tls;          /* certificates (tls.h); NULL: no TLS */
 	unsigned refs;                /* atomic */
 };
 
-/* Build a site from CFG, taking ownership of CFG (freed on failure too).
+/* Build a site from CFG and TLS (loaded from CFG's tls group by the caller;
+ * NULL without one), taking ownership of both (freed on failure too).
  * Fails with a message in ERR when a directory cannot be opened. */
-int site_new(struct mth_config *cfg, struct site **out, char *err, size_t errlen);
+int site_new(struct mth_config *cfg, struct tls_ctx *tls, struct site **out, char *err,
+	     size_t errlen);
 
 struct site *site_ref(struct site *s);
 void site_unref(struct site *s); /* accepts NULL; frees at zero */

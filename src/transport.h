@@ -35,9 +35,12 @@ struct transport_ops {
 struct transport {
 	const struct transport_ops *ops;
 	int fd;
-	void *tls;	 /* the TLS session (tls.c), or NULL */
-	bool want_read;	 /* the last send would block until readable (TLS) */
+	void *tls;       /* the TLS session (tls.c), or NULL */
+	void *tls_ctx;   /* TLS: what the session is made from once the
+			  * ClientHello's first record is all there */
+	bool want_read;  /* the last send would block until readable (TLS) */
 	bool want_write; /* the last recv would block until writable (TLS) */
+	bool ktls_send;  /* TLS: the kernel encrypts, send_file is zero-copy */
 };
 
 /* A plain TCP socket (FD: non-blocking; the transport closes it). */

@@ -1,16 +1,17 @@
 /* upload.c - POST /upload: accept a JSON document and store it durably.
  *
- * The body is checked twice: a byte-level pass over RFC 8259's tokens (see
- * json_lex_check() for why json-c's strict mode alone is not enough), then
- * json-c for the structure.  Storage follows the usual recipe for a file
- * that must appear complete or not at all: write an unnamed (O_TMPFILE) or
- * hidden temporary file durably (O_DSYNC), give it its final name with a
- * call that never replaces an existing entry, fsync the directory.  The
- * directory fsync is shared by the uploads waiting for one at the same time
- * (dir_sync_wait()).
+ * The body is validated by json_validate.c (a streaming RFC 8259 checker
+ * with fixed memory) while it is written to the temporary file, so no
+ * upload is ever whole in memory (upload_stream_*).  Storage follows the
+ * usual recipe for a file that must appear complete or not at all: write
+ * an unnamed (O_TMPFILE) or hidden temporary file, make its data durable
+ * (O_DSYNC for a body written at once, fdatasync() at the end of a stream),
+ * give it its final name with a call that never replaces an existing
+ * entry, fsync the directory.  The directory fsync is shared by the
+ * uploads waiting for one at the same time (dir_sync_wait()).
  *
- * Per thread: a json-c tokener (names draw from random.c).  Process-wide:
- * the directory sync slots, under sync_lock. */
+ * Names draw from random.c.  Process-wide: the directory sync slots, under
+ * sync_lock.  Per upload: a struct upload_stream (one 64 KiB buffer). */
 #include "upload.h"
 
 #include <dirent.h>
@@ -20,12 +21,12 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
+#include "json_validate.h"
 #include "random.h"
 #include "util.h"
 
@@ -47,14 +48,14 @@ _Static_assert(sizeof(name_template) - 1 == NAME_LEN, "name template length");
  * means something is badly wrong (e.g. no randomness at all). */
 #define NAME_TRIES 16
 
-/* json_tokener_parse_ex() takes an int length.  Feeding moderate chunks
- * rather than INT_MAX at once costs one call per MiB and lets the unit
- * tests reach the chunk boundary handling with small bodies. */
-#define JSON_CHUNK ((size_t)1 << 20)
-
 /* One write(2) never asks for more than this: POSIX leaves counts above
  * SSIZE_MAX implementation-defined, and Linux caps a call near 2 GiB. */
 #define WRITE_CHUNK ((size_t)1 << 30)
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 static size_t size_min(size_t a, size_t b)
 {
@@ -128,287 +129,25 @@ bool upload_content_type_ok(const char *value, size_t len)
  * JSON validation
  */
 
-static bool json_is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static bool json_all_ws(const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (!json_is_ws(p[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* number = [ "-" ] int [ frac ] [ exp ] (RFC 8259 section 6) */
-static bool json_number_ok(const char *s, size_t n)
-{
-	size_t i = 0, start;
-
-	if (i < n && s[i] == '-')
-		i++;
-	if (i < n && s[i] == '0') {
-		i++;
-	} else if (i < n && s[i] >= '1' && s[i] <= '9') {
-		while (i < n && is_digit(s[i]))
-			i++;
-	} else {
-		return false;
-	}
-	if (i < n && s[i] == '.') {
-		start = ++i;
-		while (i < n && is_digit(s[i]))
-			i++;
-		if (i == start)
-			return false;
-	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		start = i;
-		while (i < n && is_digit(s[i]))
-			i++;
-		if (i == start)
-			return false;
-	}
-	return i == n;
-}
-
-/* Characters that can make up a literal or a number, and the things
- * json-c would otherwise take for one (NaN, Infinity, 0x10, ...). */
-static bool is_bare_char(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
-	       c == '+' || c == '.' || c == '_';
-}
-
-static bool json_bare_ok(const char *s, size_t n)
-{
-	return (n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0) ||
-	       (n == 4 && memcmp(s, "null", 4) == 0) || json_number_ok(s, n);
-}
-
-static bool in_range(unsigned char c, unsigned char lo, unsigned char hi)
-{
-	return c >= lo && c <= hi;
-}
-
-/* Length of the well-formed UTF-8 sequence at P (Unicode 15, table 3-7:
- * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
-{
-	unsigned char c = p[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (avail < n)
-		return 0;
-	/* Only the second byte has a narrower range. */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (!in_range(p[1], lo, hi))
-		return 0;
-	for (size_t i = 2; i < n; i++) {
-		if (!in_range(p[i], 0x80, 0xbf))
-			return 0;
-	}
-	return n;
-}
-
-/* Skip the string starting at the '"' at *I; NULL or the reason it is bad.
- * Escapes are only stepped over here: json-c checks them. */
-static const char *json_lex_string(const char *p, size_t len, size_t *i)
-{
-	size_t n;
-
-	for (*i += 1; *i < len;) {
-		unsigned char c = (unsigned char)p[*i];
-
-		if (c == '"') {
-			*i += 1;
-			return NULL;
-		}
-		if (c == '\\') {
-			*i += 2;
-		} else if (c < 0x20) {
-			/* RFC 8259 section 7: control characters must be escaped. */
-			return "control character in string";
-		} else if (c < 0x80) {
-			*i += 1;
-		} else {
-			n = utf8_len((const unsigned char *)p + *i, len - *i);
-			if (!n)
-				return "invalid UTF-8 in string";
-			*i += n;
-		}
-	}
-	return json_tokener_error_desc(json_tokener_error_parse_eof);
-}
-
-/* json-c 0.16 in strict mode still accepts NaN, Infinity, "1.", single
- * quoted object keys, raw control characters and any bytes at all inside
- * strings.  None of that is JSON (RFC 8259), and a stored upload is served
- * back as application/json, so check the tokens here; json-c then only has
- * to judge the structure.  Returns NULL or the reason. */
-static const char *json_lex_check(const char *p, size_t len)
-{
-	const char *why;
-	size_t i = 0, start;
-
-	while (i < len) {
-		char c = p[i];
-
-		if (json_is_ws(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == ',' ||
-		    c == ':') {
-			i++;
-		} else if (c == '"') {
-			why = json_lex_string(p, len, &i);
-			if (why)
-				return why;
-		} else if (is_bare_char(c)) {
-			start = i;
-			while (i < len && is_bare_char(p[i]))
-				i++;
-			if (!json_bare_ok(p + start, i - start))
-				return "invalid literal or number";
-		} else {
-			return json_tokener_error_desc(json_tokener_error_parse_unexpected);
-		}
-	}
-	return NULL;
-}
-
-/* One tokener per thread, reused: json_tokener_new_ex() costs three
- * allocations (the tokener, its stack, its string buffer) and
- * json_tokener_reset() none.  The key's destructor frees it when a worker
- * exits (the pool shrinks on reload). */
-static pthread_key_t tok_key;
-static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
-static bool tok_key_ok;
-
-static void tok_free(void *tok)
-{
-	json_tokener_free(tok);
-}
-
-static void tok_key_create(void)
-{
-	tok_key_ok = pthread_key_create(&tok_key, tok_free) == 0;
-}
-
-static struct json_tokener *tokener_get(void)
-{
-	struct json_tokener *tok;
-
-	pthread_once(&tok_once, tok_key_create);
-	tok = tok_key_ok ? pthread_getspecific(tok_key) : NULL;
-	if (tok)
-		return tok;
-	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-	if (!tok)
-		return NULL;
-	/* reset() keeps the flags */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	if (tok_key_ok)
-		pthread_setspecific(tok_key, tok);
-	return tok;
-}
-
-/* Ready for the next document, whatever state this one left it in. */
-static void tokener_put(struct json_tokener *tok)
-{
-	if (tok_key_ok && pthread_getspecific(tok_key) == tok)
-		json_tokener_reset(tok);
-	else
-		json_tokener_free(tok);
-}
-
 int upload_validate_json(const char *body, size_t len, char *err, size_t errlen)
 {
-	struct json_tokener *tok = NULL;
-	struct json_object *obj = NULL;
-	enum json_tokener_error jerr = json_tokener_continue;
+	struct json_validate *v = json_validate_new(0);
 	const char *why;
-	size_t off = 0, n;
-	int r = -EINVAL;
+	int r;
 
-	if (!body || json_all_ws(body, len)) {
-		why = "empty body";
-		goto fail;
-	}
-	/* json-c takes a NUL for the end of the input. */
-	if (memchr(body, '\0', len)) {
-		why = "NUL byte in body";
-		goto fail;
-	}
-	why = json_lex_check(body, len);
-	if (why)
-		goto fail;
-
-	tok = tokener_get();
-	if (!tok) {
-		r = -ENOMEM;
+	if (!v) {
 		why = "out of memory";
-		goto fail;
+		r = -ENOMEM;
+		goto out;
 	}
-	while (off < len) {
-		n = size_min(len - off, JSON_CHUNK);
-		obj = json_tokener_parse_ex(tok, body + off, (int)n);
-		jerr = json_tokener_get_error(tok);
-		if (jerr != json_tokener_continue)
-			break;
-		off += n;
-	}
-	if (jerr == json_tokener_continue) {
-		/* A top-level number or literal ends only with the input
-		 * ("123" could go on); json-c's end of input is a NUL. */
-		obj = json_tokener_parse_ex(tok, "", 1);
-		jerr = json_tokener_get_error(tok);
-	} else if (jerr == json_tokener_success) {
-		off += json_tokener_get_parse_end(tok);
-	}
-	if (jerr != json_tokener_success) {
-		why = json_tokener_error_desc(jerr);
-		goto fail;
-	}
-	if (!json_all_ws(body + off, len - off)) {
-		why = "data after the JSON text";
-		goto fail;
-	}
-	json_object_put(obj);
-	tokener_put(tok);
-	if (err && errlen)
-		err[0] = '\0';
-	return 0;
-
-fail:
-	json_object_put(obj);
-	if (tok)
-		tokener_put(tok);
+	r = json_validate_feed(v, body ? body : "", body ? len : 0);
+	if (r == 0)
+		r = json_validate_finish(v);
+	why = r < 0 ? json_validate_error(v) : "";
+out:
 	if (err && errlen)
 		snprintf(err, errlen, "%s", why);
+	json_validate_free(v);
 	return r;
 }
 
@@ -531,9 +270,9 @@ static int write_all(int fd, const char *p, size_t len)
  * count, the entry and the inode's other metadata travel in the journal
  * transaction that the directory fsync() commits (ext4, XFS).  An empty
  * body writes nothing; its inode likewise comes with that commit. */
-static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE])
+static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE], int sync_flag)
 {
-	const int flags = O_WRONLY | O_CLOEXEC | O_DSYNC;
+	const int flags = O_WRONLY | O_CLOEXEC | sync_flag;
 	char *p;
 	int fd;
 
@@ -779,28 +518,19 @@ out:
 	return r;
 }
 
-int upload_store(int dir_fd, const char *body, size_t len, char *name)
+/* Give the temporary file FD (unnamed, or named TMP) its final name and
+ * make that durable; its data must be on stable storage already.  FD is
+ * closed in any case; on failure nothing is left behind (TMP included). */
+static int commit_temp(int fd, int dir_fd, const char *tmp, char *name)
 {
-	char tmp[TMP_NAME_SIZE];
 	bool linked = false;
 	unsigned failures;
-	int fd, r;
+	int r;
 
-	name[0] = '\0';
-	fd = open_temp(dir_fd, tmp);
-	if (fd < 0) {
-		r = fd;
-		goto fail;
-	}
-	/* Durable when it returns (O_DSYNC, see open_temp()). */
-	r = write_all(fd, body, len);
-	if (r < 0)
-		goto fail;
 	failures = sync_failures_now();
 	r = tmp[0] ? link_named(dir_fd, tmp, name) : link_unnamed(fd, dir_fd, name);
 	if (r < 0)
 		goto fail;
-	tmp[0] = '\0';
 	linked = true;
 	/* The data is on disk already, so close() has nothing left to
 	 * report. */
@@ -818,7 +548,7 @@ fail:
 	 * leave a file whose durability we could not confirm. */
 	if (linked)
 		unlinkat(dir_fd, name, 0);
-	if (tmp[0])
+	else if (tmp[0])
 		unlinkat(dir_fd, tmp, 0);
 	if (fd >= 0)
 		close(fd);
@@ -826,7 +556,166 @@ fail:
 	return r;
 }
 
-static bool is_temp_name(const char *s)
+int upload_store(int dir_fd, const char *body, size_t len, char *name)
+{
+	char tmp[TMP_NAME_SIZE];
+	int fd, r;
+
+	name[0] = '\0';
+	fd = open_temp(dir_fd, tmp, O_DSYNC);
+	if (fd < 0)
+		return fd;
+	/* Durable when it returns (O_DSYNC, see open_temp()). */
+	r = write_all(fd, body, len);
+	if (r < 0) {
+		if (tmp[0])
+			unlinkat(dir_fd, tmp, 0);
+		close(fd);
+		return r;
+	}
+	return commit_temp(fd, dir_fd, tmp, name);
+}
+
+/*
+ * Streaming: the body goes to the temporary file as it arrives
+ */
+
+struct upload_stream {
+	int dir_fd;
+	int fd;                     /* -1 once committed */
+	char tmp[TMP_NAME_SIZE];
+	uint64_t bytes;             /* accepted so far */
+	size_t fill;                /* of buf */
+	struct json_validate *json;
+	char buf[UPLOAD_STREAM_BUF];
+};
+
+int upload_stream_open(int dir_fd, struct upload_stream **out)
+{
+	struct upload_stream *s;
+	int r;
+
+	*out = NULL;
+	s = malloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->dir_fd = dir_fd;
+	s->bytes = 0;
+	s->fill = 0;
+	s->json = json_validate_new(0);
+	if (!s->json) {
+		free(s);
+		return -ENOMEM;
+	}
+	/* No O_DSYNC here: one fdatasync() at the end instead of a
+	 * synchronous write per buffer. */
+	s->fd = open_temp(dir_fd, s->tmp, 0);
+	if (s->fd < 0) {
+		r = s->fd;
+		json_validate_free(s->json);
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void upload_stream_free(struct upload_stream *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0) {
+		/* never linked: an unnamed file vanishes with its descriptor */
+		if (s->tmp[0])
+			unlinkat(s->dir_fd, s->tmp, 0);
+		close(s->fd);
+	}
+	json_validate_free(s->json);
+	free(s);
+}
+
+char *upload_stream_space(struct upload_stream *s, size_t *room)
+{
+	*room = sizeof(s->buf) - s->fill;
+	return s->buf + s->fill;
+}
+
+static int stream_flush(struct upload_stream *s)
+{
+	int r = write_all(s->fd, s->buf, s->fill);
+
+	s->fill = 0;
+	return r;
+}
+
+int upload_stream_advance(struct upload_stream *s, size_t n)
+{
+	int r;
+
+	if (n > sizeof(s->buf) - s->fill)
+		return -EINVAL;
+	r = json_validate_feed(s->json, s->buf + s->fill, n);
+	if (r < 0)
+		return r;
+	s->fill += n;
+	s->bytes += n;
+	if (s->fill == sizeof(s->buf))
+		return stream_flush(s);
+	return 0;
+}
+
+int upload_stream_write(struct upload_stream *s, const char *data, size_t len)
+{
+	size_t room, n;
+	char *p;
+	int r;
+
+	while (len > 0) {
+		p = upload_stream_space(s, &room);
+		n = size_min(room, len);
+		memcpy(p, data, n);
+		r = upload_stream_advance(s, n);
+		if (r < 0)
+			return r;
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+uint64_t upload_stream_bytes(const struct upload_stream *s)
+{
+	return s->bytes;
+}
+
+const char *upload_stream_error(const struct upload_stream *s)
+{
+	return json_validate_error(s->json);
+}
+
+int upload_stream_finish(struct upload_stream *s, char *name)
+{
+	int r, fd;
+
+	name[0] = '\0';
+	if (s->fd < 0)
+		return -EBADF;
+	r = json_validate_finish(s->json);
+	if (r < 0)
+		return r;
+	r = stream_flush(s);
+	if (r < 0)
+		return r;
+	if (fdatasync(s->fd) < 0)
+		return -errno;
+	fd = s->fd;
+	s->fd = -1;
+	r = commit_temp(fd, s->dir_fd, s->tmp, name);
+	s->tmp[0] = '\0';
+	return r;
+}
+
+bool upload_temp_name(const char *s)
 {
 	size_t n = strlen(s);
 	const size_t plen = sizeof(TMP_PREFIX) - 1, slen = sizeof(TMP_SUFFIX) - 1;
@@ -835,23 +724,33 @@ static bool is_temp_name(const char *s)
 	       memcmp(s + n - slen, TMP_SUFFIX, slen) == 0;
 }
 
-int upload_cleanup_temp(int dir_fd)
+DIR *upload_opendir(int dir_fd)
 {
-	struct dirent *de;
 	DIR *d;
-	int fd, count = 0, r = 0;
+	int fd, saved;
 
 	/* A new open file description rather than dup(): a dup shares the
 	 * directory offset with DIR_FD, and readdir() would move it. */
 	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return NULL;
 	d = fdopendir(fd);
 	if (!d) {
-		r = -errno;
+		saved = errno;
 		close(fd);
-		return r;
+		errno = saved;
 	}
+	return d;
+}
+
+int upload_cleanup_temp(int dir_fd)
+{
+	struct dirent *de;
+	DIR *d = upload_opendir(dir_fd);
+	int count = 0, r = 0;
+
+	if (!d)
+		return -errno;
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
@@ -860,7 +759,7 @@ int upload_cleanup_temp(int dir_fd)
 				r = -errno;
 			break;
 		}
-		if (!is_temp_name(de->d_name))
+		if (!upload_temp_name(de->d_name))
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
 			count++;

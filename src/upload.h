@@ -1,13 +1,16 @@
 /* upload.h - POST /upload: the JSON document, its file name, durable storage.
  *
- * Everything here is independent of HTTP framing and sockets: the router
- * hands over a complete body; upload_store() returns only once the new file
- * and its directory entry are on stable storage. */
+ * Everything here is independent of HTTP framing and sockets: the
+ * connection feeds body bytes to an upload_stream as they arrive (or hands
+ * over a complete body to upload_store()); either returns success only once
+ * the new file and its directory entry are on stable storage. */
 #ifndef MTH_UPLOAD_H
 #define MTH_UPLOAD_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #define UPLOAD_NAME_MAX 64
@@ -16,13 +19,10 @@
  * type/subtype case-insensitive, optional whitespace around ';'. */
 bool upload_content_type_ok(const char *value, size_t len);
 
-/* Validate BODY as one complete JSON text with json-c (strict mode, nothing
- * but whitespace after it).  An empty body is invalid.  Returns 0, or
- * -EINVAL with a short reason in ERR ("unexpected end of data" etc.).
- * (-ENOMEM, reason "out of memory", if json-c cannot allocate its tokener.)
- * Beyond json-c's strict mode, NaN/Infinity, "1.", single-quoted keys, raw
- * control characters and ill-formed UTF-8 in strings are refused (RFC 8259);
- * nesting is limited to json-c's default depth of 32. */
+/* Validate BODY as one complete JSON text (json_validate.h: RFC 8259,
+ * nothing but whitespace after it, nesting at most 32 deep).  An empty body
+ * is invalid.  Returns 0, or -EINVAL with a short reason in ERR
+ * ("unexpected end of data" etc.), or -ENOMEM ("out of memory"). */
 int upload_validate_json(const char *body, size_t len, char *err, size_t errlen);
 
 /* "upload_<YYYYmmddTHHMMSSZ>_<16 hex random>.json" for time NOW (UTC).
@@ -48,6 +48,57 @@ bool upload_name_valid(const char *name);
  * upload_store() at the same time.  The file's mode is 0640 less the
  * umask.  Safe to call from any number of threads at once. */
 int upload_store(int dirfd, const char *body, size_t len, char *name);
+
+/* The streaming form of upload_store(): a temporary file in DIRFD that the
+ * body is validated into and written to as it arrives, through one fixed
+ * buffer of UPLOAD_STREAM_BUF bytes, whatever its size.  The same rules
+ * for DIRFD as for upload_store().  Not thread-safe per stream (one
+ * connection owns it); any number of streams may be used at once. */
+#define UPLOAD_STREAM_BUF ((size_t)64 * 1024)
+
+struct upload_stream;
+
+/* 0 and *OUT, or a negative errno (-ENOSPC/-EDQUOT: answer 507). */
+int upload_stream_open(int dirfd, struct upload_stream **out);
+
+/* Where the next body bytes may be put (ROOM > 0 bytes of room), to be
+ * accepted by upload_stream_advance(): a socket can be read straight into
+ * the stream's buffer. */
+char *upload_stream_space(struct upload_stream *s, size_t *room);
+
+/* Accept N bytes put at upload_stream_space().  0, -EINVAL when the body
+ * can no longer be JSON (reason: upload_stream_error()), or another
+ * negative errno when writing failed (-ENOSPC/-EDQUOT: answer 507). */
+int upload_stream_advance(struct upload_stream *s, size_t n);
+
+/* upload_stream_space() + copy + upload_stream_advance(), as often as
+ * needed for LEN bytes. */
+int upload_stream_write(struct upload_stream *s, const char *data, size_t len);
+
+/* The end of the body: when it is one JSON text, make it durable, link it
+ * under a fresh name (into NAME, UPLOAD_NAME_MAX bytes) and fsync the
+ * directory, as upload_store() does, and return 0.  Otherwise -EINVAL
+ * (invalid JSON; upload_stream_error() says why) or another negative
+ * errno; nothing is left behind once the stream is freed. */
+int upload_stream_finish(struct upload_stream *s, char *name);
+
+/* Body bytes accepted so far. */
+uint64_t upload_stream_bytes(const struct upload_stream *s);
+
+/* Why the body is not JSON, or NULL. */
+const char *upload_stream_error(const struct upload_stream *s);
+
+/* Discard the stream: an unfinished temporary file goes with it.  NULL is
+ * fine. */
+void upload_stream_free(struct upload_stream *s);
+
+/* True for the name of a hidden temporary file of upload_store() or a
+ * stream (".upload-*.tmp"). */
+bool upload_temp_name(const char *name);
+
+/* A directory stream over DIRFD's directory with an offset of its own (a
+ * dup() would share DIRFD's), or NULL with errno set. */
+DIR *upload_opendir(int dirfd);
 
 /* Remove leftover ".upload-*.tmp" files (from a crash) in DIRFD.  Returns
  * the number removed or a negative errno (the first failure; the other

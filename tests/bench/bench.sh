@@ -14,8 +14,9 @@
 #   --peers [LIST]     also run the peers: all of nginx,lighttpd,apache,h2o,
 #                      or the comma-separated LIST
 #   --bin PATH         the mthttpd binary (default: _build/src/mthttpd)
-#   --scenarios LIST   comma-separated subset of
-#                      ka50,ka1000,close,mid,big,upload,idle (default: all)
+#   --scenarios LIST   comma-separated subset of ka50,ka1000,close,mid,big,
+#                      upload,idle,tls_close,tls_ka50,tls_big (default: all)
+#   --tls              the TLS scenarios only (tls_close,tls_ka50,tls_big)
 #   --install          apt-get install the missing packages first
 #   --reps N, --duration S, --idle-conns N
 #                      override the mode's repetitions, seconds per run and
@@ -37,6 +38,13 @@
 #   idle     hold N idle keep-alive connections: memory per connection
 #            (KiB, from the server's process-tree PSS and RSS before/after)
 #            and the latency of fresh requests made meanwhile
+#   tls_close  HTTPS, a new connection (full handshake) per request, 50
+#            at a time: handshakes/s and server CPU per handshake
+#   tls_ka50   HTTPS keep-alive, 50 connections, /index.html: req/s, CPU
+#   tls_big    HTTPS keep-alive, 4 connections, /big.bin (50 MB): MB/s
+#   (TLS: every server on a second port, same ECDSA P-256 certificate and
+#   suites, see servers.sh; wrk negotiates TLS 1.3 and does not resume
+#   sessions)
 #
 # Prints one markdown table per scenario group; the last column compares
 # mthttpd with the best peer.  Not part of `make check` or CI: on a shared
@@ -51,7 +59,8 @@ top=$(cd "$here/../.." && pwd)
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-all_scenarios="ka50 ka1000 close mid big upload idle"
+all_scenarios="ka50 ka1000 close mid big upload idle tls_close tls_ka50 tls_big"
+tls_scenarios="tls_close tls_ka50 tls_big"
 mode=quick peers="" scenarios="" install=0 pin=1 keep=0 max_other=30
 reps="" dur="" idle_conns=""
 MTHTTPD_BIN=$top/_build/src/mthttpd
@@ -71,6 +80,7 @@ while [ $# -gt 0 ]; do
     --bin) [ $# -ge 2 ] || { usage >&2; exit 2; }; MTHTTPD_BIN=$(readlink -f "$2"); shift ;;
     --scenarios) [ $# -ge 2 ] || { usage >&2; exit 2; }; scenarios=$2; shift ;;
     --scenarios=*) scenarios=${1#*=} ;;
+    --tls) scenarios=$tls_scenarios ;;
     --install) install=1 ;;
     --reps) reps=$2; shift ;;
     --duration) dur=$2; shift ;;
@@ -111,6 +121,9 @@ servers="mthttpd $peers"
 # ---- packages --------------------------------------------------------------
 tools=(wrk:wrk curl:curl taskset:util-linux ps:procps timeout:coreutils)
 list_has "$scenarios" idle && tools+=(cc:gcc cc:libc6-dev)
+use_tls=0
+for sc in $tls_scenarios; do list_has "$scenarios" "$sc" && use_tls=1; done
+[ "$use_tls" = 1 ] && tools+=(openssl:openssl)
 need_packages "$install" "$peers" "${tools[@]}"
 
 # ---- limits, CPUs, work directory -----------------------------------------
@@ -137,7 +150,7 @@ upbase=$(make_upload_base "$work" mthttpd-bench) || exit 1
 results=$work/results.txt
 : > "$results"
 
-declare -A spid sport
+declare -A spid sport stport
 started=() # server PIDs, stopped on exit
 aux=()     # helper PIDs (holdconns)
 # shellcheck disable=SC2317 # (called by the trap)
@@ -159,17 +172,26 @@ make_docroot "$docroot" "$body" || { echo "could not create the document root" >
 if list_has "$scenarios" idle; then
     cc -O2 -o "$work/holdconns" "$here/holdconns.c" || exit 1
 fi
+if [ "$use_tls" = 1 ]; then
+    make_tls_cert "$work" || { echo "openssl could not make the certificate" >&2; exit 1; }
+    chmod 644 "$TLS_KEY"
+fi
 
 # ---- start the servers -----------------------------------------------------
 port=28080
 running="" not_started=""
 for s in $servers; do
     port=$(pick_port "$port") || exit 1
-    srv_config "$s" "$work/$s" "$port" "$docroot" "$upbase/$s"
+    tport=""
+    if [ "$use_tls" = 1 ]; then
+        tport=$(pick_port $((port + 1))) || exit 1
+    fi
+    srv_config "$s" "$work/$s" "$port" "$docroot" "$upbase/$s" "$tport"
     (srv_exec "$s" "$work/$s" "${srv_pin[@]}") > "$work/$s/stdout.log" 2>&1 &
-    spid[$s]=$! sport[$s]=$port
+    spid[$s]=$! sport[$s]=$port stport[$s]=$tport
     started+=("$!")
-    if wait_serving "$port" "${spid[$s]}" 15; then
+    if wait_serving "$port" "${spid[$s]}" 15 &&
+        { [ -z "$tport" ] || wait_serving "$tport" "${spid[$s]}" 5 https; }; then
         running="$running $s"
     else
         echo "$s did not start on port $port; its output:" >&2
@@ -178,10 +200,18 @@ for s in $servers; do
         stop_tree "${spid[$s]}" 2
         not_started="$not_started $s"
     fi
-    port=$((port + 1))
+    port=$((${tport:-$port} + 1))
 done
 servers=${running# }
-echo "servers: $(for s in $servers; do printf '%s (port %s, pid %s) ' "$s" "${sport[$s]}" "${spid[$s]}"; done)" >&2
+echo "servers: $(for s in $servers; do printf '%s (port %s%s, pid %s) ' "$s" "${sport[$s]}" \
+    "${stport[$s]:+, TLS ${stport[$s]}}" "${spid[$s]}"; done)" >&2
+# what a TLS client like wrk negotiates with each server (the same for all)
+if [ "$use_tls" = 1 ]; then
+    for s in $servers; do
+        echo "  $s TLS: $(openssl s_client -connect "127.0.0.1:${stport[$s]}" -brief </dev/null 2>&1 |
+            sed -n 's/^\(Protocol version\|Ciphersuite\|Server Temp Key\): */\1 /p' | paste -sd';' -)" >&2
+    done
+fi
 
 # ---- measurement helpers ---------------------------------------------------
 hz=$(getconf CLK_TCK)
@@ -209,7 +239,7 @@ empty_dir() { find "$1" -mindepth 1 -delete 2> /dev/null; }
 # Appends one line of key=value to the results.  For uploads: wrk_env holds
 # the wrk.lua settings, $reset_dir (emptied before each try, counted after)
 # the upload directory, $extra more fields for the line.
-reset_dir="" wrk_env=() extra=""
+reset_dir="" wrk_env=() extra="" scheme=http
 run_wrk() {
     local scen=$1 rep=$2 s=$3 conns=$4 path=$5
     shift 5
@@ -222,7 +252,8 @@ run_wrk() {
             TIMEFORMAT='%U %S'
             time env "${wrk_env[@]}" "${cli_pin[@]}" timeout $((dur + 30)) \
                 wrk -t1 -c"$conns" -d"${dur}s" --timeout 5s -s "$here/wrk.lua" "$@" \
-                "http://127.0.0.1:${sport[$s]}$path" > "$work/wrk.out" 2>&1
+                "$scheme://127.0.0.1:$([ "$scheme" = https ] && echo "${stport[$s]}" || echo "${sport[$s]}")$path" \
+                > "$work/wrk.out" 2>&1
         } 2> "$work/time.out"
         t1=$(tree_ticks "${spid[$s]}") m1=$(machine_ticks) w1=$(now_ms)
         line=$(grep '^BENCH ' "$work/wrk.out")
@@ -295,6 +326,9 @@ measure() { # SCEN REP SERVER
     big) run_wrk "$@" 4 /big.bin ;;
     upload) run_upload "$@" ;;
     idle) run_idle "$@" ;;
+    tls_close) scheme=https run_wrk "$@" 50 /index.html -H "Connection: close" ;;
+    tls_ka50) scheme=https run_wrk "$@" 50 /index.html ;;
+    tls_big) scheme=https run_wrk "$@" 4 /big.bin ;;
     esac
 }
 
@@ -302,6 +336,7 @@ measure() { # SCEN REP SERVER
 for s in $servers; do
     for f in index.html mid.bin big.bin; do
         curl -s -o /dev/null "http://127.0.0.1:${sport[$s]}/$f"
+        [ -n "${stport[$s]}" ] && curl -k -s -o /dev/null "https://127.0.0.1:${stport[$s]}/$f"
     done
     "${cli_pin[@]}" timeout 30 wrk -t1 -c50 -d1s "http://127.0.0.1:${sport[$s]}/index.html" > /dev/null 2>&1
 done
@@ -339,6 +374,8 @@ echo "## mthttpd bench: $mode mode, $reps x ${dur}s per cell, $(date -u '+%Y-%m-
 echo
 echo "$("$MTHTTPD_BIN" --version 2> /dev/null | head -1); $(nproc) CPUs, $where; load average at start $load0;" \
     "$elapsed s of measurement; RLIMIT_NOFILE $FD_LIMIT; uploads on $(df --output=fstype "$upbase" 2> /dev/null | tail -1)."
+[ "$use_tls" = 1 ] && echo "TLS: $(openssl version | cut -d' ' -f1-2), ECDSA P-256 certificate; kTLS: $(
+    if grep -qw '^tls' /proc/modules 2>/dev/null || [ -d /sys/module/tls ]; then echo "kernel tls module loaded"; else echo "no kernel tls module"; fi)."
 [ -n "$not_started" ] && echo && echo "Not measured, did not start:$not_started."
 awk -v sut=mthttpd -v servers="$servers" -v scenarios="$scenarios" -v reps="$reps" \
     -f "$here/report.awk" "$results"

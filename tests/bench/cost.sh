@@ -16,11 +16,13 @@
 #
 # Load: h2load --h1, 50 connections, GET /index.html (2 KB), "ka" keeps
 # the connections alive, "close" sends Connection: close (a new connection
-# per request).  The servers are configured as in bench.sh (servers.sh),
+# per request); "tls_ka" and "tls_close" do the same over HTTPS (TLS 1.3,
+# the ECDSA P-256 certificate and suites of bench.sh; tls_close is a full
+# handshake per request, h2load does not resume sessions).  The servers are configured as in bench.sh (servers.sh),
 # pinned to CPU 0, h2load to CPU 1, one server at a time.
 #
 #   tests/bench/cost.sh [--peers [LIST]] [--bin PATH] [--no-callgrind]
-#                       [--quick] [--modes ka,close] [--install] [--keep]
+#                       [--quick] [--modes LIST] [--tls] [--install] [--keep]
 #
 #   --peers [LIST]   also measure the peers (all of nginx,lighttpd,apache,h2o,
 #                    or the comma-separated LIST)
@@ -28,7 +30,8 @@
 #   --no-callgrind   skip the instruction counts (the slow part)
 #   --quick          fewer requests (perf 20,000, strace 5,000, callgrind
 #                    1,000 and 5,000) instead of 50,000, 20,000, 2,000/12,000
-#   --modes LIST     ka, close or both (default)
+#   --modes LIST     ka, close, tls_ka, tls_close (default: ka,close)
+#   --tls            the same as --modes tls_ka,tls_close
 #   --install        apt-get install the missing packages first
 #   --keep           keep the work directory (perf, strace, callgrind output)
 #
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
     --no-callgrind) callgrind=0 ;;
     --quick) quick=1 ;;
     --modes) modes=${2//,/ }; shift ;;
+    --tls) modes="tls_ka tls_close" ;;
     --install) install=1 ;;
     --keep) keep=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -73,8 +77,10 @@ for p in $peers; do
     list_has "$BENCH_PEERS_ALL" "$p" || { echo "unknown peer '$p' (known: $BENCH_PEERS_ALL)" >&2; exit 2; }
 done
 for m in $modes; do
-    case $m in ka | close) ;; *) echo "unknown mode '$m' (ka, close)" >&2; exit 2 ;; esac
+    case $m in ka | close | tls_ka | tls_close) ;; *) echo "unknown mode '$m' (ka, close, tls_ka, tls_close)" >&2; exit 2 ;; esac
 done
+use_tls=0
+case " $modes " in *" tls_"*) use_tls=1 ;; esac
 if [ "$quick" = 1 ]; then
     n_perf=20000 n_strace=5000 n1=1000 n2=5000
 else
@@ -83,6 +89,7 @@ fi
 
 tools=(h2load:nghttp2-client perf:linux-perf strace:strace curl:curl taskset:util-linux ps:procps)
 [ "$callgrind" = 1 ] && tools+=(valgrind:valgrind)
+[ "$use_tls" = 1 ] && tools+=(openssl:openssl)
 need_packages "$install" "$peers" "${tools[@]}"
 [ "$(id -u)" = 0 ] || echo "note: not root; perf and strace may not be allowed to attach" >&2
 
@@ -117,12 +124,19 @@ trap 'exit 130' INT TERM
 
 port=$(pick_port 28280) || exit 1
 url=http://127.0.0.1:$port/index.html
+tport="" turl=""
+if [ "$use_tls" = 1 ]; then
+    tport=$(pick_port $((port + 1))) || exit 1
+    turl=https://127.0.0.1:$tport/index.html
+    make_tls_cert "$work" || { echo "openssl could not make the certificate" >&2; exit 1; }
+    chmod 644 "$TLS_KEY"
+fi
 
 # start_server NAME [cg] - configure and start NAME, wait until it serves;
 # with cg, as one process under callgrind
 start_server() {
     local s=$1 d=$work/$1 cg=${2:-}
-    srv_config "$s" "$d" "$port" "$docroot" "$upbase/$s"
+    srv_config "$s" "$d" "$port" "$docroot" "$upbase/$s" "$tport"
     if [ "$cg" = cg ]; then
         rm -rf "$work/cg"
         mkdir -p "$work/cg"
@@ -133,7 +147,8 @@ start_server() {
         (srv_exec "$s" "$d" "${srv_pin[@]}") > "$work/$s.log" 2>&1 &
     fi
     pid=$!
-    if ! wait_serving "$port" "$pid" 60; then
+    if ! wait_serving "$port" "$pid" 60 ||
+        { [ -n "$tport" ] && ! wait_serving "$tport" "$pid" 30 https; }; then
         echo "$s did not start; its output:" >&2
         tail -n 5 "$work/$s"*.log "$d/error.log" >&2 2> /dev/null
         stop_server
@@ -147,10 +162,11 @@ start_server() {
 # load MODE N [PREFIX...] - h2load with N requests (behind PREFIX, e.g.
 # perf stat); prints the number of requests that succeeded
 load() {
-    local mode=$1 n=$2 hdr=()
+    local mode=$1 n=$2 hdr=() u=$url
     shift 2
-    [ "$mode" = close ] && hdr=(-H "Connection: close")
-    "$@" "${cli_pin[@]}" timeout 600 h2load --h1 -n "$n" -c 50 "${hdr[@]}" "$url" > "$work/h2load.out" 2>&1
+    case $mode in *close) hdr=(-H "Connection: close") ;; esac
+    case $mode in tls_*) u=$turl ;; esac
+    "$@" "${cli_pin[@]}" timeout 600 h2load --h1 -n "$n" -c 50 "${hdr[@]}" "$u" > "$work/h2load.out" 2>&1
     # "requests: N total, N started, N done, N succeeded, N failed, ..."
     awk '/^requests:/ { print $8 + 0 }' "$work/h2load.out"
 }
@@ -275,8 +291,8 @@ END {
     print "\nmthttpd / lowest peer (lower is better):\n"
     print "| mode | syscalls/req | CPU us/req | instructions/req |"
     print "|---|---|---|---|"
-    split("ka close", m, " ")
-    for (j = 1; j <= 2; j++)
+    split("ka close tls_ka tls_close", m, " ")
+    for (j = 1; j <= 4; j++)
         if (("mthttpd", m[j]) in sys)
             printf "| %s | %s | %s | %s |\n", m[j], best(sys, m[j]), best(cpu, m[j]), best(ins, m[j])
 }' "$results"

@@ -230,6 +230,33 @@ END {
               " the peers' WebDAV / mruby handlers do not fsync."
     }
 
+    # ---- TLS
+    if (have("tls_close") || have("tls_ka50") || have("tls_big")) {
+        header("HTTPS (TLS 1.3, ECDSA P-256): handshakes, keep-alive requests, a 50 MB file",
+               "scenario|server|req/s|MB/s|p99 ms|errors|server CPU us/req|other CPU %|" sut " vs best peer")
+        split("tls_close tls_ka50 tls_big", g, " ")
+        for (j = 1; j <= 3; j++) {
+            sc = g[j]
+            if (!have(sc)) continue
+            for (i = 1; i <= nsrv; i++) {
+                s = srv[i]
+                if (!cnt[sc, s, "n"]) continue
+                rt = "-"
+                if (s == sut && peers(sc))
+                    rt = (sc == "tls_big" ? ratio(sc, "mbs", 0) " MB/s" : ratio(sc, "rps", 0) " req/s") \
+                         "; CPU " ratio(sc, "cpu", 1)
+                printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sc, s,
+                    cell(sc, s, "rps"), cell(sc, s, "mbs"), cell(sc, s, "p99"),
+                    fmtint(total(sc, s, "err")) (failed[sc, s] ? " (" failed[sc, s] " runs failed)" : ""),
+                    cell(sc, s, "cpu"), celli(sc, s, "other"), rt
+            }
+        }
+        print "\ntls_close: a new TLS connection (full handshake, no resumption) per request, 50 at a" \
+              " time: req/s = handshakes/s, CPU us/req = server CPU per handshake.  tls_ka50: 50" \
+              " keep-alive TLS connections, /index.html.  tls_big: /big.bin over 4 connections." \
+              "  CPU ratio: lower is better."
+    }
+
     # ---- idle connections
     if (have("idle")) {
         sc = "idle"

@@ -26,20 +26,30 @@
 # lighttpd-mod-webdav, Apache mod_dav_fs); h2o has no WebDAV, so an mruby
 # handler writes POST /upload bodies to a file.
 #
+# TLS: with a TLS port, every server also listens there with the same ECDSA
+# P-256 certificate (make_tls_cert), TLS 1.2 and 1.3 only, the TLS 1.2
+# suites of Mozilla's "intermediate" profile (BENCH_TLS12_CIPHERS) and
+# OpenSSL's default TLS 1.3 suites, no server cipher preference: every
+# server negotiates the same suite with the same client.
+#
 # Variables the caller sets before using these functions:
 #   MTHTTPD_BIN  the mthttpd binary
 #   FD_LIMIT     the RLIMIT_NOFILE the servers start with
 #   SRV_NCPU     CPUs the servers may use (1 when pinned)
+#   TLS_CERT, TLS_KEY  the certificate and key (when a TLS port is given)
 
 # shellcheck disable=SC2034 # (used by the scripts that source this file)
 BENCH_PEERS_ALL="nginx lighttpd apache h2o"
+# Mozilla "intermediate" (TLS 1.2 part; only the ECDSA suites apply to
+# the ECDSA certificate)
+BENCH_TLS12_CIPHERS="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 # srv_packages NAME -> the Debian packages that server needs
 srv_packages() {
     case $1 in
     mthttpd) ;;
     nginx) echo nginx-light ;;
-    lighttpd) echo lighttpd lighttpd-mod-webdav ;;
+    lighttpd) echo lighttpd lighttpd-mod-webdav lighttpd-mod-openssl ;;
     apache) echo apache2 ;;
     h2o) echo h2o ;;
     esac
@@ -50,7 +60,8 @@ srv_present() {
     case $1 in
     mthttpd) [ -x "$MTHTTPD_BIN" ] ;;
     nginx) command -v nginx > /dev/null ;;
-    lighttpd) command -v lighttpd > /dev/null && [ -e /usr/lib/lighttpd/mod_webdav.so ] ;;
+    lighttpd) command -v lighttpd > /dev/null && [ -e /usr/lib/lighttpd/mod_webdav.so ] &&
+        [ -e /usr/lib/lighttpd/mod_openssl.so ] ;;
     apache) command -v apache2 > /dev/null && [ -e /usr/lib/apache2/modules/mod_mpm_event.so ] ;;
     h2o) command -v h2o > /dev/null ;;
     esac
@@ -172,11 +183,24 @@ make_docroot() {
     [ "$(stat -c %s "$d/index.html")" = 2048 ] && [ "$(stat -c %s "$body")" = 195 ]
 }
 
-# srv_config NAME DIR PORT DOCROOT UPLOADDIR - write NAME's configuration
-# into DIR (also its logs and pid file live there).  UPLOADDIR receives the
-# uploaded bodies and must be empty-able while the server runs.
+# make_tls_cert DIR - a self-signed ECDSA P-256 certificate for localhost
+# and 127.0.0.1 (the load generators do not verify it); sets TLS_CERT and
+# TLS_KEY.  Every server reads the key as root before dropping privileges.
+make_tls_cert() {
+    TLS_CERT=$1/tls-cert.pem TLS_KEY=$1/tls-key.pem
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$TLS_KEY" -out "$TLS_CERT" 2> /dev/null
+}
+
+# srv_config NAME DIR PORT DOCROOT UPLOADDIR [TLSPORT] - write NAME's
+# configuration into DIR (also its logs and pid file live there).
+# UPLOADDIR receives the uploaded bodies and must be empty-able while the
+# server runs.  With TLSPORT the server also serves the same site with TLS
+# there ($TLS_CERT, $TLS_KEY).
 srv_config() {
     local name=$1 d=$2 port=$3 root=$4 up=$5
+    TLS_PORT=${6:-}
     mkdir -p "$d" "$up"
     # the peers drop root (nobody, www-data) and must write logs and uploads
     chmod 1777 "$d" "$up"
@@ -238,6 +262,14 @@ access_log = "$d/access.log";
 log_level = "warning";
 ${MTHTTPD_CONF_EXTRA:-}
 EOF
+    [ -n "$TLS_PORT" ] && cat >> "$d/mthttpd.conf" <<EOF
+tls = {
+  port = $TLS_PORT;
+  certificates = ( { certificate = "$TLS_CERT"; key = "$TLS_KEY"; } );
+  min_version = "TLSv1.2";
+};
+EOF
+    return 0
 }
 
 cfg_nginx() {
@@ -284,6 +316,19 @@ http {
             client_max_body_size 1m;
         }
     }
+$([ -n "$TLS_PORT" ] && cat <<TLS
+    server {
+        listen 127.0.0.1:$TLS_PORT ssl backlog=4096;
+        root $root;
+        index index.html;
+        ssl_certificate $TLS_CERT;
+        ssl_certificate_key $TLS_KEY;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers $BENCH_TLS12_CIPHERS;
+        ssl_prefer_server_ciphers off;
+    }
+TLS
+)
 }
 EOF
 }
@@ -321,6 +366,18 @@ alias.url = ( "/dav/" => "$up/" )
     webdav.is-readonly = "disable"
 }
 EOF
+    [ -n "$TLS_PORT" ] && cat >> "$d/lighttpd.conf" <<EOF
+server.modules += ( "mod_openssl" )
+\$SERVER["socket"] == "127.0.0.1:$TLS_PORT" {
+    ssl.engine = "enable"
+    ssl.pemfile = "$TLS_CERT"
+    ssl.privkey = "$TLS_KEY"
+    ssl.openssl.ssl-conf-cmd = ( "MinProtocol" => "TLSv1.2",
+                                 "CipherString" => "$BENCH_TLS12_CIPHERS",
+                                 "Options" => "-ServerPreference" )
+}
+EOF
+    return 0
 }
 
 cfg_apache() {
@@ -391,6 +448,21 @@ Alias /dav/ $up/
     Require all granted
 </Directory>
 EOF
+    [ -n "$TLS_PORT" ] && cat >> "$d/httpd.conf" <<EOF
+LoadModule socache_shmcb_module $m/mod_socache_shmcb.so
+LoadModule ssl_module $m/mod_ssl.so
+SSLSessionCache shmcb:$d/run/ssl_scache(512000)
+Listen 127.0.0.1:$TLS_PORT
+<VirtualHost 127.0.0.1:$TLS_PORT>
+    SSLEngine on
+    SSLCertificateFile $TLS_CERT
+    SSLCertificateKeyFile $TLS_KEY
+    SSLProtocol -all +TLSv1.2 +TLSv1.3
+    SSLCipherSuite $BENCH_TLS12_CIPHERS
+    SSLHonorCipherOrder off
+</VirtualHost>
+EOF
+    return 0
 }
 
 cfg_h2o() {
@@ -403,6 +475,18 @@ cfg_h2o() {
 listen:
   host: 127.0.0.1
   port: $port
+$([ -n "$TLS_PORT" ] && cat <<TLS
+listen:
+  host: 127.0.0.1
+  port: $TLS_PORT
+  ssl:
+    certificate-file: $TLS_CERT
+    key-file: $TLS_KEY
+    minimum-version: TLSv1.2
+    cipher-suite: $BENCH_TLS12_CIPHERS
+    cipher-preference: client
+TLS
+)
 num-threads: ${SRV_NCPU:-1}
 max-connections: 16384
 http1-request-timeout: 30
@@ -486,12 +570,12 @@ pick_port() {
     echo "$p"
 }
 
-# wait_serving PORT PID SECONDS - until /index.html comes back with 2048
-# bytes; false when PID died or the time ran out
+# wait_serving PORT PID SECONDS [https] - until /index.html comes back with
+# 2048 bytes; false when PID died or the time ran out
 wait_serving() {
-    local port=$1 pid=$2 i size
+    local port=$1 pid=$2 i size scheme=${4:-http}
     for i in $(seq 1 $(($3 * 10))); do
-        size=$(curl -s -m 2 -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$port/index.html")
+        size=$(curl -k -s -m 2 -o /dev/null -w '%{http_code} %{size_download}' "$scheme://127.0.0.1:$port/index.html")
         [ "$size" = "200 2048" ] && return 0
         kill -0 "$pid" 2> /dev/null || return 1
         sleep 0.1

@@ -16,6 +16,11 @@ if method and method ~= "" then
    local body = f:read("*a")
    f:close()
    local headers = { ["Content-Type"] = "application/json" }
+   -- BENCH_AUTH: an Authorization value ("Basic ...", upload_auth.sh)
+   local auth = os.getenv("BENCH_AUTH")
+   if auth and auth ~= "" then
+      headers["Authorization"] = auth
+   end
    local prefix = os.getenv("BENCH_PATH_PREFIX") or ""
    local run = os.getenv("BENCH_RUN") or "0"
    local n = 0

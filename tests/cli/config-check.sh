@@ -47,6 +47,23 @@ expect "wrong type names the key" 1 "type.conf:1.*port" -- "$bin" -t -c "$tmp/ty
 expect "missing file" 1 "nonexistent.conf" -- "$bin" -t -c "$tmp/nonexistent.conf"
 expect "a bad config stops the daemon too" 1 "pool_size" -- "$bin" -c "$tmp/range.conf"
 
+# upload_users_file: weak hash formats are refused by -t, naming the line
+if command -v htpasswd >/dev/null 2>&1; then
+    htpasswd -nbB -C 5 alice pw-alice | sed '/^$/d' > "$tmp/users"
+    printf 'upload_users_file = "%s/users";\n' "$tmp" > "$tmp/users.conf"
+    expect "bcrypt users file is valid" 0 "configuration OK" -- "$bin" -t -c "$tmp/users.conf"
+    for weak in "-m:apr1" "-s:SHA" "-d:DES" "-p:plain"; do
+        flag=${weak%%:*} what=${weak#*:}
+        cp "$tmp/users" "$tmp/users.weak"
+        htpasswd -nb $flag bob pw-bob 2>/dev/null | sed '/^$/d' >> "$tmp/users.weak"
+        printf 'port = 0;\nupload_users_file = "%s/users.weak";\n' "$tmp" > "$tmp/weak.conf"
+        expect "$what hash refused by -t with file:line" 1 \
+            "weak.conf:2.*upload_users_file.*users.weak:2" -- "$bin" -t -c "$tmp/weak.conf"
+    done
+else
+    echo "skip: htpasswd (apache2-utils) not installed"
+fi
+
 expect "--version" 0 "^mthttpd [0-9]" -- "$bin" --version
 expect "--help" 0 "Usage: mthttpd" -- "$bin" --help
 expect "unknown option" 2 "Usage" -- "$bin" --no-such-option
@@ -55,5 +72,46 @@ printf 'port = 0;\nlisten_address = "127.0.0.1";\ndocument_root = "%s/missing";\
     > "$tmp/nodir.conf"
 expect "missing document_root is a clear start-up error" 1 "document_root" -- \
     env -u LISTEN_FDS "$bin" -c "$tmp/nodir.conf"
+
+# -t loads every TLS certificate and key (a throw-away CA made here)
+if command -v openssl >/dev/null 2>&1 &&
+    sh "$src/tests/integration/tls-certs.sh" "$tmp/certs" >/dev/null 2>&1; then
+    c=$tmp/certs
+    tlsconf() { # NAME CERT KEY
+        printf 'tls = { port = 8443; certificates = ( { certificate = "%s"; key = "%s"; } ); };\n' \
+            "$2" "$3" > "$tmp/$1.conf"
+    }
+    tlsconf tls-good "$c/a.pem" "$c/a.key"
+    expect "-t: a good certificate and key" 0 "configuration OK" -- "$bin" -t -c "$tmp/tls-good.conf"
+    tlsconf tls-missing "$c/none.pem" "$c/a.key"
+    expect "-t: a missing certificate names the file" 1 "none.pem': cannot read: No such file" -- \
+        "$bin" -t -c "$tmp/tls-missing.conf"
+    tlsconf tls-nokey "$c/a.pem" "$c/none.key"
+    expect "-t: a missing key names the file" 1 "none.key': cannot read" -- \
+        "$bin" -t -c "$tmp/tls-nokey.conf"
+    tlsconf tls-mismatch "$c/a.pem" "$c/b.key"
+    expect "-t: a key that does not match" 1 "b.key' does not match certificate '$c/a.pem'" -- \
+        "$bin" -t -c "$tmp/tls-mismatch.conf"
+    tlsconf tls-notpem "$c/a.ext" "$c/a.key"
+    expect "-t: not a certificate" 1 "a.ext': not a PEM certificate" -- \
+        "$bin" -t -c "$tmp/tls-notpem.conf"
+    tlsconf tls-expired "$c/expired.pem" "$c/expired.key"
+    expect "-t: an expired certificate is a warning" 0 "warning: .*expired.pem' expired on Jan  2" -- \
+        "$bin" -t -c "$tmp/tls-expired.conf"
+    expect "-t: ... and the configuration is still OK" 0 "configuration OK" -- \
+        "$bin" -t -c "$tmp/tls-expired.conf"
+    chmod 000 "$c/a.key"
+    if [ "$(id -u)" -ne 0 ]; then
+        expect "-t: an unreadable key" 1 "a.key': cannot read: Permission denied" -- \
+            "$bin" -t -c "$tmp/tls-good.conf"
+    fi
+    chmod 600 "$c/a.key"
+    printf 'tls = { port = 8443; http2 = true; certificates = ( { certificate = "%s"; key = "%s"; } ); };\n' \
+        "$c/a.pem" "$c/a.key" > "$tmp/tls-h2.conf"
+    expect "-t: unknown keys in the tls group" 1 "tls-h2.conf:1: tls: unknown key 'http2'" -- \
+        "$bin" -t -c "$tmp/tls-h2.conf"
+else
+    echo "skip: no openssl, the TLS checks of -t were not run"
+fi
 
 [ "$fails" -eq 0 ]

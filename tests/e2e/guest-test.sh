@@ -4,7 +4,8 @@
 # run-e2e.sh and run.sh.  It checks the package the way an administrator
 # meets it: units and user from the maintainer scripts, socket activation,
 # HTTP over the activated sockets, uploads, status, reload (good and broken
-# configuration), the journal, restart without refused connections, stop,
+# configuration), HTTPS (mthttpd-https.socket, upload, certificate swap by
+# reload), the journal, restart without refused connections, stop,
 # reinstall with an edited conffile, remove and purge.
 #
 # Prints one PASS/FAIL line per check; the exit status is the number of
@@ -128,7 +129,16 @@ check  "STATUS= reaches systemd (workers N/M busy, queue ...)" \
 check  "systemctl status shows the Status line" \
     bash -c "systemctl status --no-pager $UNIT.service | grep -E 'Status: \"workers [0-9]+/[0-9]+ busy'"
 expect "WatchdogSec=30s"                      30s systemctl show -P WatchdogUSec $UNIT.service
-check  "the server saw the watchdog (journal)" journal_has "watchdog" -u $UNIT
+# a WATCHDOG=1 ping moves systemd's WatchdogTimestamp (one every 15 s)
+watchdog_pinged() {
+    local t0 t; t0=$(systemctl show -P WatchdogTimestampMonotonic $UNIT.service)
+    for _ in $(seq 50); do
+        sleep 0.5; t=$(systemctl show -P WatchdogTimestampMonotonic $UNIT.service)
+        [ -n "$t" ] && [ "$t" -gt "${t0:-0}" ] 2>/dev/null && return 0
+    done
+    echo "WatchdogTimestampMonotonic stayed at '$t0' for 25 s: no WATCHDOG=1"; return 1
+}
+check  "the server pings the watchdog (WatchdogTimestamp advances)" watchdog_pinged
 
 echo "--- reload: a valid change"
 pid=$(mainpid)
@@ -281,6 +291,123 @@ if command -v wrk >/dev/null; then
 else
     fail "wrk is not installed in the guest"
 fi
+
+echo "--- HTTPS: mthttpd-https.socket with the snakeoil pair"
+# The README's three steps: edit the tls group, enable the socket, reload.
+# Then a GET and an upload over TLS, and a certificate swap by reload while
+# a TLS keep-alive connection stays open.  Ends with the socket disabled and
+# the configuration as it was, for the sections below.
+HSOCK=$UNIT-https.socket
+SNAKE_PEM=/etc/ssl/certs/ssl-cert-snakeoil.pem
+SNAKE_KEY=/etc/ssl/private/ssl-cert-snakeoil.key
+expect "$HSOCK shipped disabled"              disabled systemctl is-enabled $HSOCK
+expect "$HSOCK not started"                   inactive systemctl is-active $HSOCK
+expect "nothing listens on 8443"              "" bash -c "ss -Hltn 'sport = :8443'"
+check  "systemd-analyze verify $HSOCK is clean" \
+    bash -c "out=\$(systemd-analyze verify --man=no $HSOCK 2>&1); echo \"\$out\"; [ -z \"\$out\" ]"
+[ -f "$SNAKE_KEY" ] || make-ssl-cert generate-default-snakeoil
+expect "snakeoil key is root:ssl-cert 640"    "root:ssl-cert 640" stat -c '%U:%G %a' "$SNAKE_KEY"
+# the name the certificate is for (make-ssl-cert uses the host name)
+TLSNAME=$(openssl x509 -in "$SNAKE_PEM" -noout -subject -nameopt sep_multiline | sed -n 's/^ *CN=//p')
+TLSPORT=8443
+HBASE=https://$TLSNAME:$TLSPORT
+# tcode/tcurl: curl over TLS to $TLSNAME (resolved to 127.0.0.1), trusting CA-FILE
+tcurl() { local ca=$1; shift; curl -sS --max-time 10 --cacert "$ca" --resolve "$TLSNAME:$TLSPORT:127.0.0.1" "$@"; }
+tcode() { tcurl "$SNAKE_PEM" -o /dev/null -w '%{http_code}' "$@" 2>/dev/null; }
+# fingerprint of the certificate a new handshake gets
+served_fp() {
+    timeout 10 openssl s_client -connect 127.0.0.1:$TLSPORT -servername "$TLSNAME" </dev/null 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+cp "$CONF" "$WORK/mthttpd.conf.before-tls"
+sed -i "s/^allowed_hosts = \[/allowed_hosts = [\"$TLSNAME\", /; s/^max_body_size = .*/max_body_size = 1048576;/" "$CONF"
+cat >> "$CONF" <<TLS
+tls = {
+  port = $TLSPORT;
+  certificates = ( { certificate = "$SNAKE_PEM"; key = "$SNAKE_KEY"; } );
+  min_version = "TLSv1.2";
+};
+TLS
+check  "mthttpd -t accepts the tls group"     /usr/sbin/mthttpd -t -c "$CONF"
+pid0=$(mainpid)
+check  "systemctl enable --now $HSOCK"        timeout 60 systemctl enable --now $HSOCK
+check  "systemctl reload $UNIT"               reload
+for _ in $(seq 50); do      # the socket's start restarts the service (no-block)
+    [ "$(systemctl is-active $UNIT.service)" = active ] && [ -z "$(systemctl show -P Job $UNIT.service)" ] && break
+    sleep 0.2
+done
+expect "service active"                       active systemctl is-active $UNIT.service
+expect "listening on 0.0.0.0:8443 and [::]:8443" "0.0.0.0:8443 [::]:8443" \
+    bash -c "ss -Hltn 'sport = :8443' | awk '{print \$4}' | sort | paste -sd' '"
+pid=$(mainpid)
+if [ "$pid" != "$pid0" ] && [ "$pid" != 0 ]; then
+    pass "service started again with the HTTPS sockets (MainPID $pid0 -> $pid)"
+else
+    fail "service not handed the HTTPS sockets (MainPID $pid0 -> $pid)"
+fi
+expect "runs as _mthttpd, not root"           _mthttpd ps -o user= -p "$pid"
+sslgid=$(getent group ssl-cert | cut -d: -f3)
+check  "in group ssl-cert ($sslgid)" \
+    bash -c "grep '^Groups:' /proc/$pid/status | tr -s ' \t' '\n' | grep -qx '$sslgid'"
+expect "HTTPS GET / is 200 (certificate verified)" 200 tcode "$HBASE/"
+https_index() { tcurl "$SNAKE_PEM" -f "$HBASE/" | cmp - /usr/share/mthttpd/www/index.html; }
+check  "HTTPS GET / is the bundled index.html" https_index
+check  "HTTP still served on 8080"            test "$(code "$BASE/")" = 200
+# an upload over TLS: a 96 KB JSON document, stored byte for byte
+printf '{"e2e":"https","data":"%s"}' "$(head -c 72000 /dev/urandom | base64 -w0)" > "$WORK/big.json"
+hcode=$(tcurl "$SNAKE_PEM" -o "$WORK/hup.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary @"$WORK/big.json" "$HBASE/upload" 2>&1)
+hname=$(sed -n 's|.*"path":"/uploads/\([^"]*\)".*|\1|p' "$WORK/hup.json")
+if [ "$hcode" = 201 ] && [ -n "$hname" ] && [ -f "$UPLOADS/$hname" ]; then
+    pass "HTTPS POST /upload is 201 ($(stat -c %s "$WORK/big.json") bytes, $hname)"
+    check "stored upload is byte for byte the body sent" cmp "$WORK/big.json" "$UPLOADS/$hname"
+else
+    fail "HTTPS upload: status '$hcode', response $(head -c 300 "$WORK/hup.json" 2>/dev/null)"
+fi
+# certificate swap by reload, a TLS keep-alive connection open meanwhile
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj "/CN=$TLSNAME" -addext "subjectAltName=DNS:$TLSNAME" \
+    -keyout /etc/ssl/private/mthttpd-e2e.key -out /etc/ssl/certs/mthttpd-e2e.pem 2>/dev/null
+chgrp ssl-cert /etc/ssl/private/mthttpd-e2e.key && chmod 0640 /etc/ssl/private/mthttpd-e2e.key
+old_fp=$(openssl x509 -in "$SNAKE_PEM" -noout -fingerprint -sha256)
+new_fp=$(openssl x509 -in /etc/ssl/certs/mthttpd-e2e.pem -noout -fingerprint -sha256)
+expect "a new handshake gets the snakeoil certificate" "$old_fp" served_fp
+mkfifo "$WORK/ka.in"
+openssl s_client -quiet -connect 127.0.0.1:$TLSPORT -servername "$TLSNAME" \
+    < "$WORK/ka.in" > "$WORK/ka.out" 2> "$WORK/ka.err" &
+kapid=$!
+exec 7> "$WORK/ka.in"
+ka_get() {      # ka_get N: send a request on the open connection, wait for response N
+    printf 'GET /about.html HTTP/1.1\r\nHost: %s:%s\r\n\r\n' "$TLSNAME" "$TLSPORT" >&7
+    for _ in $(seq 50); do
+        [ "$(grep -c '^HTTP/1.1 200' "$WORK/ka.out")" -ge "$1" ] && return 0
+        sleep 0.2
+    done
+    echo "no response $1 on the open connection; got: $(head -c 300 "$WORK/ka.out"; cat "$WORK/ka.err")"
+    return 1
+}
+check  "keep-alive TLS connection: request 1 is 200" ka_get 1
+sed -i "s|$SNAKE_PEM|/etc/ssl/certs/mthttpd-e2e.pem|; s|$SNAKE_KEY|/etc/ssl/private/mthttpd-e2e.key|" "$CONF"
+check  "systemctl reload with the new certificate" reload
+expect "MainPID unchanged by the swap"        "$pid" mainpid
+check  "the open TLS connection still serves after the reload (request 2 is 200)" ka_get 2
+check  "its client is still connected"        kill -0 "$kapid"
+expect "a new handshake gets the new certificate" "$new_fp" served_fp
+expect "HTTPS GET / with the new certificate is 200" 200 \
+    tcurl /etc/ssl/certs/mthttpd-e2e.pem -o /dev/null -w '%{http_code}' "$HBASE/"
+exec 7>&-
+kill "$kapid" 2>/dev/null; wait "$kapid" 2>/dev/null
+# back to HTTP only
+check  "systemctl disable --now $HSOCK"       timeout 60 systemctl disable --now $HSOCK
+cp "$WORK/mthttpd.conf.before-tls" "$CONF"
+check  "reload without the tls group"         reload
+for _ in $(seq 50); do
+    [ "$(systemctl is-active $UNIT.service)" = active ] && [ -z "$(systemctl show -P Job $UNIT.service)" ] && break
+    sleep 0.2
+done
+expect "8443 closed again"                    000 tcode "$HBASE/"
+expect "HTTP still 200"                       200 code "$BASE/"
+rm -f /etc/ssl/private/mthttpd-e2e.key /etc/ssl/certs/mthttpd-e2e.pem
 
 echo "--- restart under load: no refused connection"
 # Two clients loop new-connection GETs for up to 5 s (at most 400 each)

@@ -70,8 +70,10 @@ TIMEOUT=${E2E_TIMEOUT:-600}
 NETWORK=${E2E_NETWORK:-private}
 ARCH=$(dpkg --print-architecture)
 # Packages in every base rootfs: systemd as init, dbus for systemctl/logind,
-# adduser/passwd for maintainer scripts, curl + iproute2 + procps for tests.
-BASE_PACKAGES="systemd,systemd-sysv,dbus,adduser,passwd,curl,ca-certificates,iproute2,procps,logrotate,wrk"
+# adduser/passwd for maintainer scripts, curl + iproute2 + procps for tests,
+# logrotate + wrk for the access-log checks, ssl-cert (+ openssl) for the
+# HTTPS test's snakeoil pair.
+BASE_PACKAGES="systemd,systemd-sysv,dbus,adduser,passwd,curl,ca-certificates,iproute2,procps,logrotate,wrk,ssl-cert"
 [ -n "${E2E_PACKAGES:-}" ] && BASE_PACKAGES="$BASE_PACKAGES,$E2E_PACKAGES"
 
 # ---------------------------------------------------------------- host tools

@@ -28,7 +28,7 @@ esac
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-"http_parse chunked path host http_range http_etag proxy_proto"}
+targets=${FUZZ_TARGETS:-"http_parse chunked path host http_range http_etag proxy_proto tls_sniff json_validate auth htpasswd"}
 
 # The sources each target links, besides tests/fuzz/fuzz_<target>.c.
 sources_of() {
@@ -36,10 +36,14 @@ sources_of() {
 	http_parse) echo "src/http_parse.c" ;;
 	chunked) echo "src/chunked.c" ;;
 	path) echo "src/path.c" ;;
+	json_validate) echo "src/json_validate.c" ;;
+	auth) echo "src/auth.c src/random.c src/siphash.c -lcrypt" ;;
+	htpasswd) echo "src/htpasswd.c" ;;
 	host) echo "src/host.c" ;;
 	proxy_proto) echo "src/proxy_proto.c" ;;
 	http_range) echo "src/http_range.c src/http_etag.c src/http_date.c src/http_parse.c" ;;
 	http_etag) echo "src/http_etag.c src/http_range.c src/http_date.c src/http_parse.c" ;;
+	tls_sniff) echo "src/tls_sniff.c" ;;
 	*) return 1 ;;
 	esac
 }

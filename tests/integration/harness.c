@@ -202,7 +202,7 @@ void server_start(struct server *s, const struct server_opts *o)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct sockaddr *sa = o && o->ipv6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
 	socklen_t len = o && o->ipv6 ? sizeof sin6 : sizeof sin;
-	int lfd, logfd;
+	int lfd, logfd, tfd = -1;
 
 	if (!o)
 		o = &defaults;
@@ -262,6 +262,20 @@ void server_start(struct server *s, const struct server_opts *o)
 		close(lfd);
 		lfd = -1;
 	}
+	if (o->https_socket && lfd >= 0) {
+		struct sockaddr_in t = { .sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t tlen = sizeof t;
+		int one = 1;
+
+		tfd = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_geq(tfd, 0);
+		cr_assert_eq(setsockopt(tfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one), 0);
+		cr_assert_eq(bind(tfd, (struct sockaddr *)&t, sizeof t), 0);
+		cr_assert_eq(listen(tfd, 1024), 0);
+		cr_assert_eq(getsockname(tfd, (struct sockaddr *)&t, &tlen), 0);
+		s->tls_port = ntohs(t.sin_port);
+	}
 	server_write_config(s, o, s->port);
 
 	/* the "service manager": receives READY=1 etc. */
@@ -297,6 +311,11 @@ void server_start(struct server *s, const struct server_opts *o)
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_PID");
 		if (lfd >= 0) {
+			if (tfd == 3) { /* out of the way of fd 3 first */
+				int t = dup(tfd);
+				close(tfd);
+				tfd = t;
+			}
 			if (lfd != 3) {
 				dup2(lfd, 3);
 				close(lfd);
@@ -305,6 +324,14 @@ void server_start(struct server *s, const struct server_opts *o)
 			setenv("LISTEN_PID", pidbuf, 1);
 			setenv("LISTEN_FDS", "1", 1);
 			setenv("LISTEN_FDNAMES", "http", 1); /* FileDescriptorName= */
+			if (tfd >= 0) {
+				dup2(tfd, 4);
+				if (tfd != 4)
+					close(tfd);
+				fcntl(4, F_SETFD, 0);
+				setenv("LISTEN_FDS", "2", 1);
+				setenv("LISTEN_FDNAMES", "http:https", 1);
+			}
 		}
 		if (o->watchdog_usec) {
 			char wd[32];
@@ -326,6 +353,8 @@ void server_start(struct server *s, const struct server_opts *o)
 	}
 	if (lfd >= 0)
 		close(lfd);
+	if (tfd >= 0)
+		close(tfd);
 	close(logfd);
 	if (server_wait_notify(s, "READY=1", 10000) != 0) {
 		kill(s->pid, SIGKILL);
@@ -473,6 +502,23 @@ void send_all(int fd, const void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+bool send_some(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
 }
 
 void send_str(int fd, const char *s)

@@ -30,12 +30,14 @@ struct server_opts {
 				       mount namespace (root or a user namespace) */
 	bool runtime_dir;           /* RUNTIME_DIRECTORY=DIR, as RuntimeDirectory= */
 	bool ipv6;                  /* listen on [::] (dual stack), not 127.0.0.1 */
+	bool https_socket;          /* also pass a socket named "https" (TLS) */
 	const char *const *env;     /* more "NAME=value" for the daemon, NULL-ended */
 };
 
 struct server {
 	pid_t pid;
 	unsigned port;
+	unsigned tls_port;  /* https_socket: its port */
 	int notify_fd;
 	char dir[200];       /* temp dir, removed by server_stop() */
 	char conf[256];
@@ -74,6 +76,10 @@ void harness_private_netns(void);
 /* Add ADDR/128 to lo (in the test's own namespace, see above). */
 void harness_add_lo_addr6(const char *addr);
 void send_all(int fd, const void *buf, size_t len);
+/* Send what it can (no assertion, no SIGPIPE): false once the peer is
+ * gone, as when a server answers early and closes.  Safe off the test's
+ * main thread. */
+bool send_some(int fd, const void *buf, size_t len);
 void send_str(int fd, const char *s);
 
 struct http_resp {

@@ -158,6 +158,7 @@ Test(admin, metrics_count_the_traffic)
 	cr_expect_gt(sample(body, "mthttpd_sent_bytes_total"), 5 * 100);
 	cr_expect_eq(sample(body, "mthttpd_workers"), 4);
 	cr_expect_eq(sample(body, "mthttpd_reloads_total{result=\"ok\"}"), 0);
+	cr_expect_eq(sample(body, "mthttpd_access_log_dropped_total"), 0);
 	cr_expect_eq(sample(body, "mthttpd_build_info{version=\"" PACKAGE_VERSION "\"}"), 1);
 	free(body);
 }

@@ -152,20 +152,6 @@ static int raw_connect(unsigned port)
 	return fd;
 }
 
-static bool send_buf(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* No Criterion assertions in here: they are only safe on the test's own
  * thread.  Problems are counted and asserted after the join. */
 static void *upload_client(void *arg)
@@ -200,7 +186,7 @@ static void *upload_client(void *arg)
 			      "POST /upload HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
 			      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
 			      run_port, len);
-		if (!send_buf(fd, head, (size_t)hl) || !send_buf(fd, body, len) ||
+		if (!send_some(fd, head, (size_t)hl) || !send_some(fd, body, len) ||
 		    http_read(fd, &r, false) != 0) {
 			free(r.body); /* a body cut short is still allocated */
 			/* only the kill may break a connection */

@@ -238,6 +238,19 @@ Test(access_log, clf_dashes_for_missing_values)
 				  "\"-\" \"-\"\n");
 }
 
+/* The authuser field: the upload user (#14), escaped like the others. */
+Test(access_log, clf_user_field)
+{
+	struct access_log_entry e = sample();
+
+	e.user = "alice";
+	assert_matches(clf(&e), "^127\\.0\\.0\\.1 - alice \\[25/Nov/2026:20:49:11 \\+0000\\] ");
+	e.user = "a\"b\\c\x01";
+	assert_matches(clf(&e), "^127\\.0\\.0\\.1 - a\\\\x22b\\\\x5Cc\\\\x01 \\[");
+	e.user = "";
+	cr_assert_str_eq(clf(&e), SAMPLE_CLF);
+}
+
 Test(access_log, clf_date_format)
 {
 	struct access_log_entry e = sample();
@@ -895,4 +908,29 @@ Test(access_log, off_logs_nothing)
 	cr_assert_str_eq(drain_stderr(), "");
 	configure_ok(&off);
 	cr_assert_null(access_log_file_path());
+}
+
+/* Over TLS the journal line carries MTHTTPD_TLS=version/cipher; over
+ * cleartext the field is absent. */
+Test(access_log, journal_tls_field)
+{
+	struct mth_config cfg = mode_cfg(CONFIG_ACCESS_LOG_JOURNAL);
+	struct access_log_entry e = sample();
+	struct stat st;
+	char v[64];
+
+	cr_assert_eq(fstat(STDERR_FILENO, &st), 0);
+	snprintf(v, sizeof v, "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	cr_assert_eq(setenv("JOURNAL_STREAM", v, 1), 0);
+	cr_assert(log_init());
+	e.tls = "TLSv1.3/TLS_AES_128_GCM_SHA256";
+	access_log_request(&cfg, &e);
+	cr_assert_not_null(sent("MTHTTPD_TLS"));
+	cr_assert_str_eq(sent("MTHTTPD_TLS"), "TLSv1.3/TLS_AES_128_GCM_SHA256");
+	cr_assert_str_eq(sent("MTHTTPD_STATUS"), "200");
+	e.tls = NULL;
+	access_log_request(&cfg, &e);
+	cr_assert_null(sent("MTHTTPD_TLS"));
+	cr_assert_not_null(sent("MTHTTPD_DURATION_USEC"));
 }

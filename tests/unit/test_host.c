@@ -439,3 +439,20 @@ Test(host_check, empty_list_allows_nothing)
 	host_allow_free(ha);
 	cr_expect_eq(check(NULL, "localhost", 80), HOST_FORBIDDEN);
 }
+
+/* Over https a Host without a port means 443 for "name:port" entries
+ * (RFC 9110 section 4.2.2); bare entries do not care. */
+Test(host_check, https_default_port)
+{
+	static const char *const list[] = {"secure.test:443", "plain.test", NULL};
+	struct host_allow *ha = allow(list);
+
+	cr_expect_eq(host_check_port(ha, "secure.test", 11, 8443, 443), HOST_OK);
+	cr_expect_eq(host_check_port(ha, "secure.test", 11, 8443, 80), HOST_FORBIDDEN);
+	cr_expect_eq(host_check(ha, "secure.test", 11, 8443), HOST_FORBIDDEN, "http: 80");
+	cr_expect_eq(host_check_port(ha, "secure.test:443", 15, 8443, 80), HOST_OK);
+	cr_expect_eq(host_check_port(ha, "plain.test", 10, 8443, 443), HOST_OK);
+	cr_expect_eq(host_check_port(ha, "plain.test:8443", 15, 8443, 443), HOST_OK);
+	cr_expect_eq(host_check_port(ha, "plain.test:9", 12, 8443, 443), HOST_FORBIDDEN);
+	host_allow_free(ha);
+}

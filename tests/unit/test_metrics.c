@@ -17,7 +17,8 @@ static char *render(void)
 				    .queue_cap = 256,
 				    .conns_reading = 4,
 				    .conns_writing = 5,
-				    .conns_idle = 6 };
+				    .conns_idle = 6,
+				    .access_log_dropped = 7 };
 	char *out;
 	size_t len;
 
@@ -63,6 +64,7 @@ Test(metrics, zero_at_start_with_every_family)
 				   "mthttpd_uploads_total",
 				   "mthttpd_upload_bytes_total",
 				   "mthttpd_reloads_total",
+				   "mthttpd_access_log_dropped_total",
 				   "mthttpd_build_info" };
 	char want[128];
 
@@ -81,6 +83,7 @@ Test(metrics, zero_at_start_with_every_family)
 	cr_expect_eq(sample(t, "mthttpd_connections{state=\"reading\"}"), 4);
 	cr_expect_eq(sample(t, "mthttpd_connections{state=\"writing\"}"), 5);
 	cr_expect_eq(sample(t, "mthttpd_connections{state=\"idle\"}"), 6);
+	cr_expect_eq(sample(t, "mthttpd_access_log_dropped_total"), 7);
 	cr_expect_eq(t[strlen(t) - 1], '\n');
 	free(t);
 }

@@ -261,3 +261,73 @@ Test(router, upload_names_match_whole)
 	cr_assert_eq(r.kind, ROUTE_UPLOAD_GET);
 	cr_assert_str_eq(r.rel, "upload_20261125T203047Z_0123456789abcdef.json");
 }
+
+/* ---- TLS: Host vs SNI, the https default port, redirect_http ----------- */
+
+static void route_on(const char *raw, const struct route_conn *rc, struct route *r)
+{
+	struct http_request req;
+	int status = 0;
+
+	cr_assert_eq(http_parse_request(raw, strlen(raw), NULL, &req, &status), HTTP_PARSE_DONE,
+		     "did not parse (%d): %s", status, raw);
+	router_route_conn(&site, &req, rc, r);
+}
+
+Test(router, host_must_agree_with_sni)
+{
+	const struct route_conn rc = { .port = 443, .tls = true, .sni = "localhost" };
+	const struct route_conn dot = { .port = 443, .tls = true, .sni = "LOCALHOST." };
+	struct route r;
+
+	route_on("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", &rc, &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC, "no port over TLS means 443");
+	route_on("GET / HTTP/1.1\r\nHost: LocalHost.:443\r\n\r\n", &dot, &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC, "case and a trailing dot do not matter");
+	route_on("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &rc, &r);
+	cr_assert_eq(r.kind, ROUTE_ERROR);
+	cr_assert_eq(r.status, 421);
+	cr_assert(r.close);
+	route_on("GET http://127.0.0.1/ HTTP/1.1\r\nHost: localhost\r\n\r\n", &rc, &r);
+	cr_assert_eq(r.status, 421, "the absolute-form authority is what names the server");
+	route_on("GET / HTTP/1.1\r\nHost: bad host\r\n\r\n", &rc, &r);
+	cr_assert_eq(r.status, 400, "an invalid Host stays 400");
+}
+
+Test(router, without_sni_the_host_decides_alone)
+{
+	const struct route_conn tls = { .port = 443, .tls = true };
+	struct route r;
+
+	route_on("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &tls, &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
+	route_on("GET / HTTP/1.1\r\nHost: example.org:8080\r\n\r\n", &tls, &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
+}
+
+Test(router, redirect_http_only_for_cleartext_with_a_good_host)
+{
+	const struct route_conn clear = { .port = PORT };
+	const struct route_conn tls = { .port = PORT, .tls = true };
+	struct route r;
+
+	cfg.tls.enabled = true;
+	cfg.tls.redirect_http = true;
+	route_on("GET /a?b HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &clear, &r);
+	cr_assert_eq(r.kind, ROUTE_REDIRECT_TLS);
+	cr_assert_not(r.close);
+	route_on("POST /upload HTTP/1.1\r\nHost: localhost:8080\r\nContent-Length: 5\r\n\r\n",
+		 &clear, &r);
+	cr_assert_eq(r.kind, ROUTE_REDIRECT_TLS, "308 keeps the method");
+	cr_assert(r.close, "the body is not read");
+	route_on("GET / HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n", &clear, &r);
+	cr_assert_eq(r.status, 403, "no redirect for a Host we do not serve");
+	route_on("GET / HTTP/1.0\r\n\r\n", &clear, &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC, "no name to redirect to");
+	route_on("GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &tls, &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC, "TLS requests are served");
+	cfg.tls.redirect_http = false;
+	route_on("GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", &clear, &r);
+	cr_assert_eq(r.kind, ROUTE_STATIC);
+	cfg.tls.enabled = false;
+}

@@ -182,6 +182,15 @@ int fsync(int fd)
 	return (int)syscall(SYS_fsync, fd);
 }
 
+int fdatasync(int fd)
+{
+	if (fault.sync_file_err && is_type(fd, S_IFREG)) {
+		errno = fault.sync_file_err;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
 int linkat(int olddfd, const char *oldpath, int newdfd, const char *newpath, int flags)
 {
 	if (flags & AT_EMPTY_PATH) {
@@ -871,6 +880,7 @@ static void dir_teardown(void)
 
 TestSuite(upload_store, .init = dir_setup, .fini = dir_teardown);
 TestSuite(upload_cleanup, .init = dir_setup, .fini = dir_teardown);
+TestSuite(upload_stream, .init = dir_setup, .fini = dir_teardown);
 
 /* Number of entries in the test directory; the first one's name in FIRST. */
 static int count_entries(char *first, size_t firstsz)
@@ -1482,4 +1492,178 @@ Test(upload_cleanup, leaves_stored_uploads)
 Test(upload_cleanup, invalid_dirfd)
 {
 	cr_expect_eq(upload_cleanup_temp(-1), -EBADF);
+}
+
+/*
+ * Streaming
+ */
+
+/* Stream BODY in pieces of PIECE bytes (cycling 1..PIECE when VARY),
+ * through upload_stream_write() or straight into the stream's buffer. */
+static int stream_body(const char *body, size_t len, size_t piece, bool vary, bool direct,
+		       char *name)
+{
+	struct upload_stream *s;
+	size_t off = 0, k = 0;
+	int r;
+
+	r = upload_stream_open(dir_fd, &s);
+	if (r < 0)
+		return r;
+	while (off < len) {
+		size_t n = vary ? 1 + k++ % piece : piece, room;
+
+		if (n > len - off)
+			n = len - off;
+		if (direct) {
+			char *p = upload_stream_space(s, &room);
+
+			cr_assert_gt(room, 0);
+			if (n > room)
+				n = room;
+			memcpy(p, body + off, n);
+			r = upload_stream_advance(s, n);
+		} else {
+			r = upload_stream_write(s, body + off, n);
+		}
+		if (r < 0)
+			goto out;
+		off += n;
+	}
+	cr_expect_eq(upload_stream_bytes(s), len);
+	r = upload_stream_finish(s, name);
+out:
+	upload_stream_free(s);
+	return r;
+}
+
+Test(upload_stream, stores_exact_bytes_in_any_pieces)
+{
+	static const char body[] = "{\"a\":[1,2,3],\"b\":\"\xc3\xa9\"}\n";
+	char name[UPLOAD_NAME_MAX];
+
+	for (size_t piece = 1; piece <= sizeof(body); piece++) {
+		cr_assert_eq(stream_body(S(body), piece, false, piece & 1, name), 0);
+		expect_file(name, S(body));
+		cr_assert_eq(unlinkat(dir_fd, name, 0), 0);
+	}
+	expect_empty_dir();
+}
+
+/* Many times the buffer, fed in odd pieces, written in short writes. */
+Test(upload_stream, large_body_crosses_buffers)
+{
+	size_t len = 5u << 20, n = 0;
+	char *body = malloc(len + 32);
+	char name[UPLOAD_NAME_MAX];
+
+	cr_assert_not_null(body);
+	body[n++] = '[';
+	while (n < len - 16)
+		n += (size_t)sprintf(body + n, "%zu,", n);
+	n += (size_t)sprintf(body + n, "0]");
+	fault.write_max = 65521;
+	fault.write_eintr = 2;
+	cr_assert_eq(stream_body(body, n, 70001, true, false, name), 0);
+	expect_file(name, body, n);
+	cr_assert_eq(unlinkat(dir_fd, name, 0), 0);
+	cr_assert_eq(stream_body(body, n, 4093, false, true, name), 0);
+	expect_file(name, body, n);
+	cr_expect_eq(count_entries(NULL, 0), 1);
+	free(body);
+}
+
+Test(upload_stream, invalid_json_leaves_nothing)
+{
+	static const char *bad[] = { "", "{", "[1,]", "{}x", "[\"\x01\"]", "01" };
+	size_t len = 1u << 20;
+	char *body = malloc(len);
+	char name[UPLOAD_NAME_MAX] = "x";
+	struct upload_stream *s;
+
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		cr_expect_eq(stream_body(bad[i], strlen(bad[i]), 1, false, false, name), -EINVAL,
+			     "%s", bad[i]);
+		cr_expect_str_empty(name);
+		expect_empty_dir();
+	}
+	/* refused in the middle of a large body: the reason is kept, the
+	 * rest is refused too */
+	cr_assert_not_null(body);
+	memset(body, ' ', len);
+	body[0] = '[';
+	body[len / 2] = 'x';
+	cr_assert_eq(upload_stream_open(dir_fd, &s), 0);
+	cr_expect_eq(upload_stream_write(s, body, len), -EINVAL);
+	cr_expect_str_eq(upload_stream_error(s), "unexpected character");
+	cr_expect_eq(upload_stream_write(s, "]", 1), -EINVAL);
+	cr_expect_eq(upload_stream_finish(s, name), -EINVAL);
+	upload_stream_free(s);
+	expect_empty_dir();
+	free(body);
+}
+
+Test(upload_stream, abandoned_stream_leaves_nothing)
+{
+	struct upload_stream *s;
+
+	cr_assert_eq(upload_stream_open(dir_fd, &s), 0);
+	cr_assert_eq(upload_stream_write(s, S("[1,2")), 0);
+	upload_stream_free(s);
+	upload_stream_free(NULL);
+	expect_empty_dir();
+	fault.no_tmpfile = true;
+	cr_assert_eq(upload_stream_open(dir_fd, &s), 0);
+	cr_assert_eq(upload_stream_write(s, S("[1,2")), 0);
+	cr_expect_eq(count_entries(NULL, 0), 1, "the named temporary file");
+	upload_stream_free(s);
+	expect_empty_dir();
+}
+
+Test(upload_stream, without_o_tmpfile)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	fault.no_tmpfile = true;
+	cr_assert_eq(stream_body(S("{\"x\":1}"), 3, false, false, name), 0);
+	expect_file(name, S("{\"x\":1}"));
+	cr_expect_eq(count_entries(NULL, 0), 1, "temporary file left behind");
+}
+
+Test(upload_stream, disk_full_and_quota_leave_nothing)
+{
+	size_t len = 1u << 20;
+	char *body = malloc(len);
+	char name[UPLOAD_NAME_MAX] = "garbage";
+
+	cr_assert_not_null(body);
+	memset(body, ' ', len);
+	body[0] = '1';
+	fault.write_enospc = true;
+	fault.write_budget = 4096;
+	cr_expect_eq(stream_body(body, len, 8192, false, false, name), -ENOSPC);
+	expect_empty_dir();
+	fault.write_enospc = false;
+	fault.sync_file_err = EDQUOT;
+	cr_expect_eq(stream_body(body, len, 8192, false, true, name), -EDQUOT);
+	cr_expect_str_empty(name);
+	expect_empty_dir();
+	fault.sync_file_err = 0;
+	fault.no_tmpfile = true;
+	fault.fsync_dir_err = EIO;
+	cr_expect_eq(stream_body(body, len, 8192, false, true, name), -EIO);
+	expect_empty_dir();
+	free(body);
+}
+
+Test(upload_stream, advance_beyond_the_buffer_is_refused)
+{
+	struct upload_stream *s;
+	size_t room;
+
+	cr_assert_eq(upload_stream_open(dir_fd, &s), 0);
+	upload_stream_space(s, &room);
+	cr_expect_eq(room, UPLOAD_STREAM_BUF);
+	cr_expect_eq(upload_stream_advance(s, room + 1), -EINVAL);
+	upload_stream_free(s);
 }

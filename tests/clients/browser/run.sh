@@ -1,9 +1,12 @@
 #!/bin/bash
 # Browser test: Debian's headless Chromium, driven by playwright-core, against
-# the built mthttpd serving resources/ on 127.0.0.1.  Installs what is
-# missing (apt: chromium; npm: playwright-core into ./node_modules, from
-# package-lock.json), starts the daemon from a temp config, runs test.mjs,
-# stops the daemon by PID.  Ends with "browser: N passed, N failed"; exit 0
+# the built mthttpd serving resources/ on 127.0.0.1, over HTTP and over HTTPS
+# with a certificate from a test CA made here, which Chromium trusts through
+# an NSS database in its $HOME (as a user's added CA; no certificate error
+# is ignored).  Installs what is missing (apt: chromium, libnss3-tools,
+# openssl; npm: playwright-core into ./node_modules, from package-lock.json),
+# starts the daemon from a temp config, runs test.mjs, stops the daemon by
+# PID.  Ends with "browser: N passed, N failed"; exit 0
 # only if every check passed.
 #
 # Environment: MTHTTPD_BIN (default <repo>/_build/src/mthttpd),
@@ -14,7 +17,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 BIN=${MTHTTPD_BIN:-$REPO/_build/src/mthttpd}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-NCHECKS=5   # checks test.mjs runs; missing ones count as failed
+NCHECKS=9   # checks test.mjs runs; missing ones count as failed
 
 say() { echo "browser: $*" >&2; }
 finish() { echo "browser: $1 passed, $2 failed"; exit "$3"; }
@@ -37,6 +40,11 @@ if [ ! -x "$CHROMIUM" ]; then
         || { say "apt-get install chromium failed"; finish 0 1 1; }
 fi
 [ -x "$CHROMIUM" ] || { say "$CHROMIUM missing"; finish 0 1 1; }
+if ! command -v certutil >/dev/null || ! command -v openssl >/dev/null; then
+    say "installing libnss3-tools openssl (apt)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        libnss3-tools openssl >/dev/null || { say "apt-get install libnss3-tools failed"; finish 0 1 1; }
+fi
 
 command -v node >/dev/null && command -v npm >/dev/null || { say "node/npm missing"; finish 0 1 1; }
 if [ ! -f "$HERE/node_modules/playwright-core/package.json" ]; then
@@ -68,9 +76,31 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir "$TMP/uploads"
-# A free port: bind 127.0.0.1:0, read it, close (a small race, fine here).
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()') \
-    || { say "no free port"; finish 0 1 1; }
+# Free ports: bind 127.0.0.1:0, read it, close (a small race, fine here).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+PORT=$(free_port) || { say "no free port"; finish 0 1 1; }
+TLS_PORT=$(free_port) || { say "no free port"; finish 0 1 1; }
+
+# The test CA and the server's certificate (ECDSA P-256, localhost and
+# 127.0.0.1), made now; the CA goes into the NSS database of Chromium's
+# $HOME, trusted for servers ("C,,").
+mkdir -p "$TMP/home/.pki/nssdb"
+if ! { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$TMP/ca.key" -out "$TMP/ca.pem" -days 2 -subj "/CN=mthttpd browser test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" &&
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$TMP/server.key" -out "$TMP/server.csr" -subj "/CN=localhost" &&
+    printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "extendedKeyUsage=serverAuth" \
+        > "$TMP/server.ext" &&
+    openssl x509 -req -in "$TMP/server.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" \
+        -CAcreateserial -days 2 -extfile "$TMP/server.ext" -out "$TMP/server.pem" &&
+    certutil -N -d "sql:$TMP/home/.pki/nssdb" --empty-password &&
+    certutil -A -d "sql:$TMP/home/.pki/nssdb" -n "mthttpd browser test CA" -t "C,," -i "$TMP/ca.pem"
+   } > "$TMP/certs.log" 2>&1; then
+    say "could not make the test CA:"; cat "$TMP/certs.log" >&2; finish 0 1 1
+fi
 cat > "$TMP/mthttpd.conf" <<CONF
 port = $PORT;
 listen_address = "127.0.0.1";
@@ -80,6 +110,10 @@ allowed_hosts = ["127.0.0.1", "localhost"];
 pool_size = 4;
 access_log = "$TMP/access.log";
 shutdown_timeout = 3;
+tls = {
+  port = $TLS_PORT;
+  certificates = ( { certificate = "$TMP/server.pem"; key = "$TMP/server.key"; } );
+};
 CONF
 
 env -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES -u NOTIFY_SOCKET \
@@ -88,19 +122,22 @@ PID=$!
 up=0
 for _ in $(seq 100); do   # 10 s
     kill -0 "$PID" 2>/dev/null || break
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then up=1; break; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT" && exec 4<>"/dev/tcp/127.0.0.1/$TLS_PORT") 2>/dev/null; then
+        up=1; break
+    fi
     sleep 0.1
 done
 if [ "$up" -ne 1 ]; then
-    say "daemon did not come up on 127.0.0.1:$PORT; its log:"
+    say "daemon did not come up on 127.0.0.1:$PORT and :$TLS_PORT; its log:"
     cat "$TMP/server.log" >&2
     finish 0 1 1
 fi
 
 # ------------------------------------------------------------ the test
 out="$TMP/test.out"
-BASE_URL="http://127.0.0.1:$PORT" UPLOADS_DIR="$TMP/uploads" RESOURCES="$REPO/resources" \
-CHROMIUM="$CHROMIUM" DOWNLOAD_DIR="$TMP" \
+BASE_URL="http://127.0.0.1:$PORT" TLS_BASE_URL="https://localhost:$TLS_PORT" \
+UPLOADS_DIR="$TMP/uploads" RESOURCES="$REPO/resources" \
+CHROMIUM="$CHROMIUM" DOWNLOAD_DIR="$TMP" CHROMIUM_HOME="$TMP/home" \
     timeout -k 5 120 node "$HERE/test.mjs" 2>&1 | tee "$out"
 nrc=${PIPESTATUS[0]}
 

@@ -1,12 +1,15 @@
-// Five browser checks against a running mthttpd (started by run.sh).
-// Prints one "PASS name" or "FAIL name: reason" line per check; exit 0 only
-// if all passed.  Environment: BASE_URL, UPLOADS_DIR, RESOURCES, CHROMIUM,
-// DOWNLOAD_DIR (a scratch directory).
+// Nine browser checks against a running mthttpd (started by run.sh): five
+// over HTTP, four over HTTPS.  Prints one "PASS name" or "FAIL name: reason"
+// line per check; exit 0 only if all passed.  Environment: BASE_URL,
+// TLS_BASE_URL, UPLOADS_DIR, RESOURCES, CHROMIUM, DOWNLOAD_DIR (a scratch
+// directory), CHROMIUM_HOME (a $HOME whose NSS database trusts the test CA).
 import { chromium } from 'playwright-core';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const BASE = process.env.BASE_URL;
+const TLS_BASE = process.env.TLS_BASE_URL;
+const CHROMIUM_HOME = process.env.CHROMIUM_HOME;
 const UPLOADS = process.env.UPLOADS_DIR;
 const RESOURCES = process.env.RESOURCES;
 const SCRATCH = process.env.DOWNLOAD_DIR;
@@ -28,14 +31,38 @@ async function check(name, fn) {
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg); }
 
-const browser = await chromium.launch({
+// HOME: Chromium reads the user's trusted CAs from $HOME/.pki/nssdb
+const launch = (home) => chromium.launch({
   executablePath: EXE,
   headless: true,
   timeout: T,
+  env: { ...process.env, HOME: home },
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
          '--disable-dev-shm-usage'],
 });
+const browser = await launch(CHROMIUM_HOME);
+
+// the page is styled and every <img> loaded
+const rendered = (page) => page.evaluate(() => document.styleSheets.length > 0 &&
+  document.images.length > 0 && [...document.images].every(i => i.complete && i.naturalWidth > 0));
+
+// click the /logo.png download link on BASE_URL/ and compare with the file
+async function downloadLogo(page, base, saveName) {
+  await page.goto(base + '/');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('#downloads a[href="/logo.png"]'),
+  ]);
+  assert(download.suggestedFilename() === 'logo.png',
+    `suggestedFilename ${JSON.stringify(download.suggestedFilename())}`);
+  const err = await download.failure();
+  assert(err === null, `download failed: ${err}`);
+  const saved = join(SCRATCH, saveName);
+  await download.saveAs(saved);
+  const got = readFileSync(saved), want = readFileSync(join(RESOURCES, 'logo.png'));
+  assert(got.equals(want), `saved ${got.length} bytes differ from resources/logo.png (${want.length})`);
+}
 try {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1024, height: 768 } });
   context.setDefaultTimeout(T);
@@ -94,21 +121,8 @@ try {
     }
   });
 
-  await check('logo.png link downloads the exact file', async () => {
-    await page.goto(BASE + '/');
-    const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      page.click('#downloads a[href="/logo.png"]'),
-    ]);
-    assert(download.suggestedFilename() === 'logo.png',
-      `suggestedFilename ${JSON.stringify(download.suggestedFilename())}`);
-    const err = await download.failure();
-    assert(err === null, `download failed: ${err}`);
-    const saved = join(SCRATCH, 'downloaded-logo.png');
-    await download.saveAs(saved);
-    const got = readFileSync(saved), want = readFileSync(join(RESOURCES, 'logo.png'));
-    assert(got.equals(want), `saved ${got.length} bytes differ from resources/logo.png (${want.length})`);
-  });
+  await check('logo.png link downloads the exact file', () =>
+    downloadLogo(page, BASE, 'downloaded-logo.png'));
 
   await check('Upload JSON form: 201 and the stored file', async () => {
     await page.goto(BASE + '/');
@@ -140,6 +154,58 @@ try {
     });
     assert(status === 415, `status ${status}`);
     assert(readdirSync(UPLOADS).length === before, 'a file was stored anyway');
+  });
+
+  // ---- HTTPS: the same site over TLS, the certificate verified against
+  // the test CA in the NSS database (no certificate error is ignored)
+  const tpage = await context.newPage();
+  await check('HTTPS: index.html renders, certificate from the test CA', async () => {
+    const resp = await tpage.goto(TLS_BASE + '/', { waitUntil: 'load' });
+    assert(resp && resp.status() === 200, `GET / -> ${resp && resp.status()}`);
+    const title = await tpage.title();
+    assert(title.includes('mthttpd'), `title ${JSON.stringify(title)}`);
+    assert(await rendered(tpage), 'style.css or an <img> did not load over HTTPS');
+    const sec = await resp.securityDetails();
+    assert(sec && /mthttpd browser test CA/.test(sec.issuer || ''), `issuer ${sec && sec.issuer}`);
+    assert(sec.protocol === 'TLS 1.3', `protocol ${sec.protocol}`);
+    assert(sec.subjectName === 'localhost', `subject ${sec.subjectName}`);
+  });
+
+  await check('HTTPS: logo.png link downloads the exact file', () =>
+    downloadLogo(tpage, TLS_BASE, 'downloaded-logo-tls.png'));
+
+  await check('HTTPS: fetch POST /upload gets 201 and the stored file', async () => {
+    await tpage.goto(TLS_BASE + '/');
+    const before = new Set(readdirSync(UPLOADS));
+    const body = JSON.stringify({ test: 'browser-https', when: new Date().toISOString(),
+                                  blob: 'x\u00e9\u4e2d'.repeat(3000) });
+    const r = await tpage.evaluate(async (b) => {
+      const ctl = new AbortController();
+      const t = setTimeout(() => ctl.abort(), 10000);
+      try {
+        const res = await fetch('/upload', { method: 'POST', signal: ctl.signal,
+          headers: { 'Content-Type': 'application/json' }, body: b });
+        return { status: res.status, text: await res.text() };
+      } finally { clearTimeout(t); }
+    }, body);
+    assert(r.status === 201, `status ${r.status}: ${r.text.slice(0, 200)}`);
+    const fresh = readdirSync(UPLOADS).filter(f => !before.has(f));
+    assert(fresh.length === 1, `${fresh.length} new files in uploads_dir: ${fresh.join(', ')}`);
+    const stored = readFileSync(join(UPLOADS, fresh[0]));
+    assert(stored.equals(Buffer.from(body, 'utf8')), `stored ${stored.length} bytes != sent`);
+    assert(r.text.includes(fresh[0]), `response does not name ${fresh[0]}`);
+  });
+
+  await check('HTTPS: without the test CA Chromium refuses the certificate', async () => {
+    const bare = await launch(SCRATCH);    // a $HOME without the NSS database
+    try {
+      const p = await bare.newPage();
+      let err = null;
+      try { await p.goto(TLS_BASE + '/', { timeout: T }); } catch (e) { err = String(e.message || e); }
+      assert(err && /ERR_CERT_AUTHORITY_INVALID/.test(err), `navigation: ${err || 'succeeded'}`);
+    } finally {
+      await bare.close().catch(() => {});
+    }
   });
 } finally {
   await browser.close().catch(() => {});
