@@ -13,7 +13,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+
+/* 127.0.0.0/8, ::1 or v4-mapped 127/8: an address on this host. */
+static inline bool client_addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] ==
+		       127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
 
 #define CLIENT_KEY_IPV6_PREFIX_DEFAULT 64
 /* shorter prefixes would put a whole provider's customers under one cap */

@@ -121,20 +121,6 @@ static void format_ipv4(char *out, const unsigned char a[4], unsigned port)
 	*p = '\0';
 }
 
-/* 127.0.0.0/8, ::1 or v4-mapped 127/8: a client on this host. */
-static bool is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] ==
-		       127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return false;
-}
-
 static void format_peer(char *out, size_t cap, const struct sockaddr *sa)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
@@ -194,7 +180,7 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	 * before a stop began still gets its first request answered */
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
-	c->loopback = is_loopback(peer);
+	c->loopback = client_addr_is_loopback(peer);
 	c->has_ckey = client_key_from_sockaddr(&c->ckey, peer, peerlen,
 					       c->site->cfg->client_ipv6_prefix) == 0;
 	/* PROXY headers are read on cleartext listeners only: on a TLS one
@@ -856,7 +842,7 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 	/* LOCAL or UNKNOWN: the proxy itself (health checks), as it is */
 	if (!h->local) {
 		format_peer(c->peer, sizeof c->peer, src);
-		c->loopback = is_loopback(src);
+		c->loopback = client_addr_is_loopback(src);
 		/* per-client limits (rate_limit_*) count the real client */
 		c->has_ckey = client_key_from_sockaddr(&c->ckey, src, sizeof h->src,
 						       c->site->cfg->client_ipv6_prefix) == 0;

@@ -16,6 +16,7 @@
 
 #include "access_log.h"
 #include "admin.h"
+#include "client_key.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
@@ -105,23 +106,10 @@ static void warn_cleartext_auth(const struct mth_config *cfg, const struct liste
 	for (size_t i = 0; i < nls; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		bool loop = false;
 
 		if (ls[i].tls || getsockname(ls[i].fd, (struct sockaddr *)&ss, &len) < 0)
 			continue;
-		if (ss.ss_family == AF_INET) {
-			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-
-			loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-		} else if (ss.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-
-			loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
-			       (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
-		} else {
-			loop = ss.ss_family == AF_UNIX;
-		}
-		if (!loop)
+		if (ss.ss_family != AF_UNIX && !client_addr_is_loopback((struct sockaddr *)&ss))
 			log_warning("uploads need credentials (upload_users_file %s), but %s is "
 				    "plain HTTP beyond loopback: passwords cross the network in "
 				    "clear; serve uploads over HTTPS",
