@@ -228,8 +228,8 @@ Test(forced, failed_uploads_leave_no_temporary_file)
 	send_str(fd, fmt("POST /upload HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
 			 "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n%s",
 			 srv.port, part));
-	cr_assert(wait_own_temps(1), "no temporary file named %s%s.%ld.* while the body "
-		  "arrives", TMP_PREFIX, node(), (long)srv.pid);
+	cr_assert(wait_own_temps(1), "no temporary file %s%s.%ld.* while the body arrives",
+		  TMP_PREFIX, node(), (long)srv.pid);
 	close(fd);
 	cr_expect(wait_own_temps(0), "the temporary file outlived the lost connection");
 
@@ -392,8 +392,8 @@ static void mount_vfat(struct server *s, void *arg)
 	cr_assert_eq(system(fmt("truncate -s 16M '%s' && mkfs.vfat -n UPLOADS '%s' >/dev/null", img,
 				img)),
 		     0);
-	st = system(fmt("mount -t vfat -o loop,umask=022 '%s' '%s' 2>'%s.err'", img, s->uploads,
-			img));
+	st = system(
+		fmt("mount -t vfat -o loop,umask=022 '%s' '%s' 2>'%s.err'", img, s->uploads, img));
 	if (st != 0) {
 		char *err = read_whole(fmt("%s.err", img), NULL);
 
