@@ -183,13 +183,14 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	c->loopback = client_addr_is_loopback(peer);
 	c->has_ckey = client_key_from_sockaddr(&c->ckey, peer, peerlen,
 					       c->site->cfg->client_ipv6_prefix) == 0;
-	/* PROXY headers are read on cleartext listeners only: on a TLS one
-	 * the header would have to be taken from the socket before OpenSSL
-	 * reads it (not supported yet; a trusted proxy terminates TLS itself
-	 * or talks to the HTTP port) */
-	if (!l->tls && c->site->cfg->n_trusted_proxies &&
+	/* A trusted proxy's PROXY header comes first, before the request or,
+	 * on a TLS listener, before the ClientHello: do_read_proxy() takes
+	 * exactly its bytes from the socket and leaves the rest there for
+	 * the transport, then the handshake (CONN_HANDSHAKE) goes on. */
+	if (c->state != CONN_CLOSING && c->site->cfg->n_trusted_proxies &&
 	    cidr_match(c->site->cfg->trusted_proxies, c->site->cfg->n_trusted_proxies, peer)) {
-		/* the header first, within header_timeout of the accept */
+		/* the header first, within header_timeout of the accept (on
+		 * TLS the handshake too, within the same header_timeout) */
 		c->state = CONN_READ_PROXY;
 		c->proxy_deadline =
 			mth_clock_coarse_ms() + (int64_t)c->site->cfg->header_timeout * 1000;
@@ -753,6 +754,8 @@ static void begin_request(struct conn *c)
 	io->user[0] = '\0';
 }
 
+static enum step proxy_reject(struct conn *c, const char *why);
+
 /* The first bytes of a cleartext connection: a TLS ClientHello on the HTTP
  * port is closed without a word (an answer in cleartext would only be a
  * garbled alert to the client); plain HTTP that came to the TLS port gets a
@@ -762,6 +765,12 @@ static bool first_bytes(struct conn *c, enum step *st)
 	struct iobuf *io = c->io;
 
 	if (c->plain_on_tls) {
+		/* a PROXY header from a peer that is not a trusted proxy */
+		if (c->requests == 0 &&
+		    proxy_proto_is_signature((const uint8_t *)io->in, io->in_len)) {
+			*st = proxy_reject(c, "PROXY header from an untrusted peer");
+			return true;
+		}
 		log_debug("%s: plain HTTP on the TLS port -> 400", c->peer);
 		respond_parse_error(c, 400);
 		conn_consume_input(io, io->in_len);
@@ -838,7 +847,8 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 	const struct sockaddr *src = (const struct sockaddr *)&h->src;
 	int r;
 
-	c->state = CONN_READ_HEAD;
+	/* a TLS listener's transport has its handshake still to run */
+	c->state = c->tp.tls_ctx && !c->tp.tls ? CONN_HANDSHAKE : CONN_READ_HEAD;
 	/* LOCAL or UNKNOWN: the proxy itself (health checks), as it is */
 	if (!h->local) {
 		format_peer(c->peer, sizeof c->peer, src);
@@ -866,6 +876,10 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 				  "connections, or no room in the client table -> %d",
 				  c->peer, c->site->cfg->max_connections_per_ip, status);
 		metrics_rejected(status);
+		/* before the handshake an answer in cleartext would only
+		 * garble a TLS client: close, as the pool does at accept */
+		if (c->state == CONN_HANDSHAKE)
+			return STEP_CLOSE;
 		begin_request(c);
 		io = c->io;
 		io->close_after = true;

@@ -96,6 +96,29 @@ static void scan_quota(const struct site *s)
 			    s->cfg->uploads_dir, strerror(-r));
 }
 
+/* uploads_dir at start, and when a reload points it elsewhere: this
+ * node's stale temporary files go (not those of process SPARE: on reload
+ * this one, whose uploads may be in flight), and the log says once which
+ * temporary files the directory's file system allows (upload.h). */
+static void uploads_dir_ready(const struct site *s, pid_t spare)
+{
+	int r = upload_cleanup_temp(s->uploads_fd, spare);
+
+	if (r > 0)
+		log_notice("removed %d stale temporary upload files of this node (%s) from %s", r,
+			   upload_node_name(), s->cfg->uploads_dir);
+	else if (r < 0)
+		log_warning("cannot remove stale temporary upload files from %s: %s",
+			    s->cfg->uploads_dir, strerror(-r));
+	r = upload_probe(s->uploads_fd);
+	if (r < 0)
+		log_warning("uploads into %s: cannot create a temporary file there: %s",
+			    s->cfg->uploads_dir, strerror(-r));
+	else
+		log_msg(r == UPLOAD_TEMP_UNNAMED ? LOG_INFO : LOG_NOTICE, "uploads into %s: %s",
+			s->cfg->uploads_dir, upload_temp_mode_describe(r));
+}
+
 /* Basic credentials travel in clear over plain HTTP: say so when uploads
  * need them on a listener that other hosts can reach. */
 static void warn_cleartext_auth(const struct mth_config *cfg, const struct listener *ls,
@@ -211,7 +234,7 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 	struct site *s, *cur;
 	struct tls_ctx *tls;
 	struct admin *new_admin = NULL;
-	bool rebind = false, readmin;
+	bool rebind = false, readmin, moved;
 	int r;
 
 	r = config_load(path, &cfg, err, errlen);
@@ -244,6 +267,7 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 	}
 	/* a new admin address is bound before anything changes */
 	readmin = !same_admin(cfg, cur->cfg);
+	moved = strcmp(cfg->uploads_dir, cur->cfg->uploads_dir) != 0;
 	site_unref(cur);
 	if (readmin) {
 		r = admin_open(cfg, pool, &new_admin, err, errlen);
@@ -273,6 +297,8 @@ static int reload(const char *path, struct pool *pool, struct admin **admin, cha
 	pool_set_per_ip_cap(pool, s->cfg->max_connections_per_ip, s->cfg->client_ipv6_prefix);
 	pool_set_busy_poll(pool, s->cfg->busy_poll);
 	scan_quota(s);
+	if (moved)
+		uploads_dir_ready(s, getpid());
 	if (rebind) {
 		warn_cleartext_auth(s->cfg, ls, nls);
 	} else {
@@ -443,9 +469,14 @@ static int serve(const char *config_path, struct site *site)
 		site_unref(site);
 		return 1;
 	}
-	r = upload_cleanup_temp(site->uploads_fd);
-	if (r > 0)
-		log_notice("removed %d stale temporary upload files", r);
+	/* MTHTTPD_FORCE_NO_TMPFILE=1: named temporary files as on NFS, for
+	 * the tests (read once, here) */
+	{
+		const char *force = getenv("MTHTTPD_FORCE_NO_TMPFILE");
+
+		upload_init(force && *force && strcmp(force, "0") != 0);
+	}
+	uploads_dir_ready(site, 0);
 	if (guard_init() < 0) {
 		log_err("out of memory for the per-client tables");
 		listeners_close(ls, nls);

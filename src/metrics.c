@@ -39,6 +39,7 @@ struct slot {
 	uint64_t uploads, upload_bytes;
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t proxy_rejected;
+	uint64_t tls_handshakes;
 	bool owned; /* atomic */
 	struct slot *next;
 } __attribute__((aligned(64)));
@@ -164,6 +165,14 @@ void metrics_proxy_rejected(void)
 		add(&s->proxy_rejected, 1);
 }
 
+void metrics_tls_handshake(void)
+{
+	struct slot *s = my_slot();
+
+	if (s)
+		add(&s->tls_handshakes, 1);
+}
+
 /* The sum of every slot. */
 static void sum(struct slot *t)
 {
@@ -183,6 +192,7 @@ static void sum(struct slot *t)
 		t->reloads_ok += get(&s->reloads_ok);
 		t->reloads_failed += get(&s->reloads_failed);
 		t->proxy_rejected += get(&s->proxy_rejected);
+		t->tls_handshakes += get(&s->tls_handshakes);
 	}
 }
 
@@ -319,9 +329,12 @@ int metrics_render(const struct metrics_gauges *g, char **out, size_t *len)
 	     "Access-log records lost since start (file not written, journal refused).");
 	put(&o, "mthttpd_access_log_dropped_total %" PRIu64 "\n", g->access_log_dropped);
 
-	/* Further families go here as their features land: TLS handshakes
-	 * (tls.c).  Count them per thread in struct slot like the ones
-	 * above. */
+	head(&o, "mthttpd_tls_handshakes_total", "counter",
+	     "TLS handshakes completed (0 without a tls group).");
+	put(&o, "mthttpd_tls_handshakes_total %" PRIu64 "\n", t.tls_handshakes);
+
+	/* Further families go here as their features land.  Count them per
+	 * thread in struct slot like the ones above. */
 
 	head(&o, "mthttpd_build_info", "gauge", "Always 1; the labels say which build runs.");
 	put(&o, "mthttpd_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);

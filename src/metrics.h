@@ -29,6 +29,8 @@ void metrics_upload(uint64_t bytes);
 void metrics_reload(bool ok);
 /* A connection closed for breaking the PROXY protocol rules. */
 void metrics_proxy_rejected(void);
+/* A TLS handshake completed. */
+void metrics_tls_handshake(void);
 
 /* What the pool knows at scrape time. */
 struct metrics_gauges {

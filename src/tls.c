@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "metrics.h"
 #include "tls.h"
 #include "tls_sniff.h"
 
@@ -627,6 +628,7 @@ enum tls_hs tls_handshake(struct transport *t, const char **why)
 	r = SSL_do_handshake(ssl);
 	if (r == 1) {
 		__atomic_add_fetch(&handshakes, 1, __ATOMIC_RELAXED);
+		metrics_tls_handshake();
 		t->ktls_send = BIO_get_ktls_send(SSL_get_wbio(ssl)) > 0;
 		return TLS_HS_DONE;
 	}

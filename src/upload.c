@@ -38,10 +38,25 @@ _Static_assert(NAME_LEN < UPLOAD_NAME_MAX, "UPLOAD_NAME_MAX too small");
 static const char name_template[] = "upload_########T######Z_%%%%%%%%%%%%%%%%.json";
 _Static_assert(sizeof(name_template) - 1 == NAME_LEN, "name template length");
 
-#define TMP_PREFIX ".upload-"
-#define TMP_SUFFIX ".tmp"
-/* ".upload-" + 16 hex + ".tmp" + NUL */
-#define TMP_NAME_SIZE (sizeof(TMP_PREFIX) - 1 + 16 + sizeof(TMP_SUFFIX))
+/* Hidden temporary files, where the file system has no O_TMPFILE (NFS,
+ * CephFS, vfat) or the fallback is forced: ".mthttpd-tmp.<node>.<pid>.<16
+ * hex>".  The node's host name says whose a leftover is when several nodes
+ * share uploads_dir: a node removes only its own at start.  The pid tells
+ * this process's files (in flight) from an earlier one's (stale) on reload.
+ * Files named ".upload-*.tmp" came from versions before the host name:
+ * still hidden and never served, but no node removes them. */
+#define TMP_PREFIX ".mthttpd-tmp."
+#define TMP_NAME_SIZE 128
+#define NODE_MAX 64 /* HOST_NAME_MAX on Linux */
+#define PID_DIGITS_MAX 10
+_Static_assert(sizeof(TMP_PREFIX) - 1 + NODE_MAX + 1 + PID_DIGITS_MAX + 1 + 16 < TMP_NAME_SIZE,
+	       "TMP_NAME_SIZE too small");
+#define LEGACY_PREFIX ".upload-"
+#define LEGACY_SUFFIX ".tmp"
+
+/* Set once at start (upload_init()), before any thread stores. */
+static char node_name[NODE_MAX + 1] = "localhost";
+static bool force_named;
 
 /* How often to draw a new name when the previous one already exists.  A
  * clash needs the same second and the same 64 random bits, so running out
@@ -260,8 +275,97 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * Which temporary file: the node's name, the switch, the probe
+ */
+
+void upload_set_node_name(const char *host)
+{
+	size_t n = 0;
+
+	/* Anything but letters, digits, '-', '_' and '.' (a name that
+	 * sethostname() allowed but a file name should not carry, '/'
+	 * above all) becomes '_'. */
+	for (; host && host[n] && n < NODE_MAX; n++) {
+		char c = host[n];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+			  c == '-' || c == '_' || c == '.';
+
+		node_name[n] = ok ? c : '_';
+	}
+	if (n == 0)
+		memcpy(node_name, "localhost", n = 9);
+	node_name[n] = '\0';
+}
+
+const char *upload_node_name(void)
+{
+	return node_name;
+}
+
+void upload_init(bool force_named_temp)
+{
+	char host[NODE_MAX + 1];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		host[0] = '\0';
+	host[NODE_MAX] = '\0';
+	upload_set_node_name(host);
+	upload_force_named_temp(force_named_temp);
+}
+
+void upload_force_named_temp(bool on)
+{
+	__atomic_store_n(&force_named, on, __ATOMIC_RELAXED);
+}
+
+/* EISDIR: a kernel without O_TMPFILE sees only its O_DIRECTORY bit;
+ * EOPNOTSUPP: the file system lacks it (NFS, CephFS, vfat); EINVAL: some
+ * file systems say so instead. */
+static bool no_tmpfile_errno(int e)
+{
+	return e == EOPNOTSUPP || e == EISDIR || e == EINVAL;
+}
+
+int upload_probe(int dir_fd)
+{
+	int fd;
+
+	if (__atomic_load_n(&force_named, __ATOMIC_RELAXED))
+		return UPLOAD_TEMP_FORCED;
+	fd = openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		return UPLOAD_TEMP_UNNAMED;
+	}
+	return no_tmpfile_errno(errno) ? UPLOAD_TEMP_NAMED : -errno;
+}
+
+const char *upload_temp_mode_describe(int mode)
+{
+	switch (mode) {
+	case UPLOAD_TEMP_UNNAMED:
+		return "unnamed temporary files (O_TMPFILE) linked under their final name";
+	case UPLOAD_TEMP_NAMED:
+		return "no O_TMPFILE here: hidden temporary files named after this node, "
+		       "renamed (RENAME_NOREPLACE) or linked under their final name";
+	case UPLOAD_TEMP_FORCED:
+		return "hidden temporary files named after this node, forced by "
+		       "MTHTTPD_FORCE_NO_TMPFILE";
+	default:
+		return "unknown";
+	}
+}
+
+/* ".mthttpd-tmp.<node>.<pid>.<16 hex>" into TMP. */
+static void make_temp_name(char tmp[static TMP_NAME_SIZE])
+{
+	snprintf(tmp, TMP_NAME_SIZE, "%s%s.%ld.", TMP_PREFIX, node_name, (long)getpid());
+	*mth_hex16(tmp + strlen(tmp), random_u64()) = '\0';
+}
+
 /* The temporary file: unnamed if the file system supports O_TMPFILE
- * (TMP stays ""), else a new hidden ".upload-*.tmp" named in TMP.
+ * (TMP stays ""), else a new hidden ".mthttpd-tmp.*" named in TMP.
  *
  * O_DSYNC makes each write(2) return only once its data, and the size
  * that makes the data readable, are on stable storage: fdatasync() folded
@@ -273,21 +377,20 @@ static int write_all(int fd, const char *p, size_t len)
 static int open_temp(int dir_fd, char tmp[static TMP_NAME_SIZE], int sync_flag)
 {
 	const int flags = O_WRONLY | O_CLOEXEC | sync_flag;
-	char *p;
 	int fd;
 
 	tmp[0] = '\0';
-	fd = openat(dir_fd, ".", O_TMPFILE | flags, 0640);
-	if (fd >= 0)
-		return fd;
-	/* EISDIR: a kernel without O_TMPFILE sees only its O_DIRECTORY bit;
-	 * EOPNOTSUPP: the file system lacks it. */
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return -errno;
+	/* tried on every upload, not only at start: the directory may have
+	 * moved to another file system (a mount, a reload) */
+	if (!__atomic_load_n(&force_named, __ATOMIC_RELAXED)) {
+		fd = openat(dir_fd, ".", O_TMPFILE | flags, 0640);
+		if (fd >= 0)
+			return fd;
+		if (!no_tmpfile_errno(errno))
+			return -errno;
+	}
 	for (int i = 0; i < NAME_TRIES; i++) {
-		memcpy(tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
-		p = mth_hex16(tmp + sizeof(TMP_PREFIX) - 1, random_u64());
-		memcpy(p, TMP_SUFFIX, sizeof(TMP_SUFFIX));
+		make_temp_name(tmp);
 		fd = openat(dir_fd, tmp, O_CREAT | O_EXCL | O_NOFOLLOW | flags, 0640);
 		if (fd >= 0)
 			return fd;
@@ -354,10 +457,15 @@ static int link_named(int dir_fd, const char *tmp, char *name)
 			return 0;
 		if (errno == EEXIST)
 			continue;
-		/* EINVAL: the file system lacks RENAME_NOREPLACE; ENOSYS: the
-		 * kernel lacks renameat2.  link + unlink does not replace
-		 * either, at the cost of a moment with two names. */
-		if (errno != EINVAL && errno != ENOSYS)
+		/* EINVAL: the file system lacks RENAME_NOREPLACE (NFS,
+		 * CephFS: no atomic check on the server); ENOSYS: the kernel
+		 * lacks renameat2.  link + unlink does not replace either
+		 * (link() is atomic on an NFS server), at the cost of a
+		 * moment with two names, the final one complete already.
+		 * Where neither works (EPERM from link on vfat, had it no
+		 * RENAME_NOREPLACE) the upload fails and the caller removes
+		 * the temporary file. */
+		if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
 			return -errno;
 		if (linkat(dir_fd, tmp, dir_fd, name, 0) < 0) {
 			if (errno == EEXIST)
@@ -718,10 +826,51 @@ int upload_stream_finish(struct upload_stream *s, char *name)
 bool upload_temp_name(const char *s)
 {
 	size_t n = strlen(s);
-	const size_t plen = sizeof(TMP_PREFIX) - 1, slen = sizeof(TMP_SUFFIX) - 1;
+	const size_t plen = sizeof(LEGACY_PREFIX) - 1, slen = sizeof(LEGACY_SUFFIX) - 1;
 
-	return n >= plen + slen && memcmp(s, TMP_PREFIX, plen) == 0 &&
-	       memcmp(s + n - slen, TMP_SUFFIX, slen) == 0;
+	if (strncmp(s, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0)
+		return true;
+	return n >= plen + slen && memcmp(s, LEGACY_PREFIX, plen) == 0 &&
+	       memcmp(s + n - slen, LEGACY_SUFFIX, slen) == 0;
+}
+
+/* Is S ".mthttpd-tmp.<node>.<pid>.<16 hex>" with this node's name?  Read
+ * from the right, since a node name may contain dots: 16 hex digits, '.',
+ * the pid's digits, '.', and the node name is all that is left.  *PID is
+ * the pid in the name. */
+static bool own_temp_name(const char *s, long *pid)
+{
+	const size_t plen = sizeof(TMP_PREFIX) - 1, nlen = strlen(node_name);
+	size_t n = strlen(s), d;
+	const char *p;
+
+	if (n < plen + nlen + 1 + 1 + 1 + 16 || strncmp(s, TMP_PREFIX, plen) != 0 ||
+	    memcmp(s + plen, node_name, nlen) != 0 || s[plen + nlen] != '.')
+		return false;
+	for (size_t i = n - 16; i < n; i++)
+		if (!is_digit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return false;
+	if (s[n - 17] != '.')
+		return false;
+	/* the pid: everything between the node's '.' and the last one */
+	p = s + plen + nlen + 1;
+	d = (size_t)(s + n - 17 - p);
+	if (d == 0 || d > PID_DIGITS_MAX)
+		return false;
+	*pid = 0;
+	for (size_t i = 0; i < d; i++) {
+		if (!is_digit(p[i]))
+			return false;
+		*pid = *pid * 10 + (p[i] - '0');
+	}
+	return true;
+}
+
+bool upload_temp_is_own(const char *name)
+{
+	long pid;
+
+	return own_temp_name(name, &pid);
 }
 
 DIR *upload_opendir(int dir_fd)
@@ -743,11 +892,12 @@ DIR *upload_opendir(int dir_fd)
 	return d;
 }
 
-int upload_cleanup_temp(int dir_fd)
+int upload_cleanup_temp(int dir_fd, pid_t spare)
 {
 	struct dirent *de;
 	DIR *d = upload_opendir(dir_fd);
 	int count = 0, r = 0;
+	long pid;
 
 	if (!d)
 		return -errno;
@@ -759,7 +909,9 @@ int upload_cleanup_temp(int dir_fd)
 				r = -errno;
 			break;
 		}
-		if (!upload_temp_name(de->d_name))
+		/* another node's (in flight, or its own to clean up when it
+		 * starts again), or this process's own in flight */
+		if (!own_temp_name(de->d_name, &pid) || (spare > 0 && pid == (long)spare))
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
 			count++;

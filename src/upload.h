@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define UPLOAD_NAME_MAX 64
@@ -34,9 +35,38 @@ int upload_make_name(char *out, size_t outsz, time_t now);
  * GET /uploads/NAME may serve). */
 bool upload_name_valid(const char *name);
 
+/* Where the file system has no O_TMPFILE (NFS, CephFS, vfat), or
+ * upload_force_named_temp() says so, an upload's temporary file is a
+ * hidden ".mthttpd-tmp.<node>.<pid>.<16 hex>" in the same directory, given
+ * its final name by renameat2(RENAME_NOREPLACE) or, where that is missing,
+ * link() + unlink(): never replacing an existing upload either way.
+ *
+ * upload_init(): this node's name from gethostname() (letters, digits,
+ * '-', '_', '.'; anything else becomes '_'; at most 64 characters) and
+ * the switch.  Call once at start, before any thread stores;
+ * upload_set_node_name() and upload_force_named_temp() are for tests. */
+void upload_init(bool force_named_temp);
+void upload_set_node_name(const char *host);
+const char *upload_node_name(void);
+void upload_force_named_temp(bool on);
+
+/* What uploads into DIRFD use, tried once (an O_TMPFILE file opened and
+ * closed); every upload still tries O_TMPFILE first unless forced, so a
+ * later failure falls back per upload as well. */
+enum upload_temp_mode {
+	UPLOAD_TEMP_UNNAMED, /* O_TMPFILE + linkat */
+	UPLOAD_TEMP_NAMED,   /* the file system has no O_TMPFILE */
+	UPLOAD_TEMP_FORCED,  /* named, by upload_force_named_temp() */
+};
+
+/* A mode, or a negative errno (the directory refused the probe: EACCES,
+ * EROFS ...). */
+int upload_probe(int dirfd);
+const char *upload_temp_mode_describe(int mode);
+
 /* Store BODY as a new file in the directory DIRFD: written to an unnamed
- * temporary file (O_TMPFILE, or a hidden ".upload-*.tmp" where the file
- * system lacks it) with O_DSYNC, linked under a fresh name that never
+ * temporary file (O_TMPFILE, or a hidden named one where the file system
+ * lacks it, see above) with O_DSYNC, linked under a fresh name that never
  * replaces an existing file, then the directory is fsync'd -- by one fsync
  * shared with the other uploads to DIRFD that are waiting at the same time
  * (group commit; see upload.c).  On success writes the name into NAME
@@ -93,16 +123,25 @@ const char *upload_stream_error(const struct upload_stream *s);
 void upload_stream_free(struct upload_stream *s);
 
 /* True for the name of a hidden temporary file of upload_store() or a
- * stream (".upload-*.tmp"). */
+ * stream, of any node (".mthttpd-tmp.*"), or of an earlier version
+ * (".upload-*.tmp"). */
 bool upload_temp_name(const char *name);
+
+/* True for a temporary file name that carries this node's name
+ * (".mthttpd-tmp.<node>.<pid>.<16 hex>"). */
+bool upload_temp_is_own(const char *name);
 
 /* A directory stream over DIRFD's directory with an offset of its own (a
  * dup() would share DIRFD's), or NULL with errno set. */
 DIR *upload_opendir(int dirfd);
 
-/* Remove leftover ".upload-*.tmp" files (from a crash) in DIRFD.  Returns
- * the number removed or a negative errno (the first failure; the other
- * entries are still tried).  Directories with such names are left alone. */
-int upload_cleanup_temp(int dirfd);
+/* Remove this node's leftover temporary files (from a crash) in DIRFD:
+ * only those named with this node's name (upload_temp_is_own()), since
+ * other nodes sharing the directory may be writing theirs; and not those
+ * of process SPARE (> 0: this process on reload, its uploads in flight).
+ * Returns the number removed or a negative errno (the first failure; the
+ * other entries are still tried).  Directories with such names are left
+ * alone. */
+int upload_cleanup_temp(int dirfd, pid_t spare);
 
 #endif

@@ -11,6 +11,11 @@
 # what is tested is the protocol between HAProxy and the nodes and the
 # stop sequence, which loopback carries the same; the client's own source
 # address (127.0.0.2) tells it apart from HAProxy's (127.0.0.1).
+# Shared storage without O_TMPFILE (NFS): where the test may make UTS
+# namespaces (root), each node runs with a host name of its own (node1..3)
+# and the fallback forced (MTHTTPD_FORCE_NO_TMPFILE=1), so the uploads go
+# through .mthttpd-tmp.nodeN.* files in the one shared directory; a node's
+# restart must remove its own stale temporary file and leave the others'.
 # Bounded: 15 to 35 s (more on a loaded machine); every process is stopped
 # by PID.
 # Exit status: 0 pass, 1 fail, 77 skipped (no haproxy, curl or python3).
@@ -58,8 +63,16 @@ shutdown_timeout = 5;
 EOF
 }
 
+uts=no
+[ "$(id -u)" -eq 0 ] && unshare --uts true 2>/dev/null && uts=yes
 start_node() { # N
-    "$bin" -c "$tmp/node$1.conf" >>"$tmp/node$1.log" 2>&1 &
+    if [ $uts = yes ]; then
+        # unshare and sh exec: $! is the daemon's pid
+        MTHTTPD_FORCE_NO_TMPFILE=1 unshare --uts sh -c 'hostname "node$1" && exec "$2" -c "$3"' \
+            sh "$1" "$bin" "$tmp/node$1.conf" >>"$tmp/node$1.log" 2>&1 &
+    else
+        "$bin" -c "$tmp/node$1.conf" >>"$tmp/node$1.log" 2>&1 &
+    fi
     eval "pid$1=$!"
     pids="$pids $!"
 }
@@ -158,6 +171,14 @@ for k in 1 2 3; do
 done
 pids="$pids $cpids"
 
+# leftovers as a crash of node 2 and of a node that is gone would leave
+stale2="$tmp/uploads/.mthttpd-tmp.node2.1.0123456789abcdef"
+staleX="$tmp/uploads/.mthttpd-tmp.elsewhere.1.0123456789abcdef"
+if [ $uts = yes ]; then
+    printf '{"partial' >"$stale2"
+    printf '{"partial' >"$staleX"
+fi
+
 t0=$(date +%s)
 for n in $nodes; do
     eval "p=\$pid$n"
@@ -170,6 +191,9 @@ for n in $nodes; do
     eval "a=\$a$n"
     wait_200 "http://127.0.0.1:$a/health" || bad "node $n not healthy after restart"
     wait_haproxy_up "n$n" || bad "HAProxy never saw n$n up again"
+    if [ $uts = yes ] && [ "$n" = 1 ] && [ ! -e "$stale2" ]; then
+        bad "node 1's restart removed node 2's temporary file"
+    fi
 done
 sleep 1
 touch "$tmp/stop"
@@ -184,6 +208,19 @@ if [ "$failed" -eq 0 ]; then
 else
     bad "$failed of $total requests failed:"
     grep -v -E '^(GET 200|POST 201 /uploads/)' "$tmp/client.out" | head -5
+fi
+
+if [ $uts = yes ]; then
+    grep -q "forced by MTHTTPD_FORCE_NO_TMPFILE" "$tmp/node1.log" ||
+        bad "node 1 does not log the forced fallback"
+    [ ! -e "$stale2" ] && [ -e "$staleX" ] &&
+        ok "restarts removed each node's own stale temporary file, no other" ||
+        bad "stale temporary files: node2's $([ -e "$stale2" ] && echo kept || echo removed), another node's $([ -e "$staleX" ] && echo kept || echo removed)"
+    left=$(find "$tmp/uploads" -name '.mthttpd-tmp.node*' | wc -l)
+    [ "$left" -eq 0 ] && ok "uploads went through per-node temporary files (forced), none left" ||
+        bad "$left temporary files of the nodes left behind"
+else
+    echo "note: not root (or no UTS namespaces): the nodes share a host name and use O_TMPFILE"
 fi
 
 # every stored upload reads back through HAProxy, whichever node serves it

@@ -167,7 +167,7 @@ static int write_file(const char *path, const char *text)
  * own, so that a tmpfs mounted here is seen by nobody else and goes away
  * with the test.  As root: a new mount namespace; otherwise inside a user
  * namespace that maps us to root (Debian 12 allows unprivileged ones). */
-static int private_mounts(void)
+int harness_private_mounts(void)
 {
 	static bool done;
 	char map[64];
@@ -217,19 +217,21 @@ void server_start(struct server *s, const struct server_opts *o)
 	if (o->uploads_tmpfs_kb) {
 		char opts[64];
 		snprintf(opts, sizeof opts, "size=%uk,mode=0755", o->uploads_tmpfs_kb);
-		if (private_mounts() != 0 || mount("tmpfs", s->uploads, "tmpfs", 0, opts) != 0) {
+		if (harness_private_mounts() != 0 || mount("tmpfs", s->uploads, "tmpfs", 0, opts) != 0) {
 			harness_rm_rf(s->dir);
 			cr_skip_test("cannot mount a tmpfs in a private mount namespace: %s",
 				     strerror(errno));
 		}
 		s->mounted = true;
 	}
+	if (o->prepare_uploads)
+		o->prepare_uploads(s, o->prepare_arg);
 	snprintf(s->logs, sizeof s->logs, "%s/logs", s->dir);
 	cr_assert_eq(mkdir(s->logs, 0755), 0);
 	if (o->logs_tmpfs_kb) {
 		char opts[64];
 		snprintf(opts, sizeof opts, "size=%uk,mode=0755", o->logs_tmpfs_kb);
-		if (private_mounts() != 0 || mount("tmpfs", s->logs, "tmpfs", 0, opts) != 0) {
+		if (harness_private_mounts() != 0 || mount("tmpfs", s->logs, "tmpfs", 0, opts) != 0) {
 			harness_rm_rf(s->dir);
 			cr_skip_test("cannot mount a tmpfs in a private mount namespace: %s",
 				     strerror(errno));

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct server;
+
 struct server_opts {
 	unsigned pool_size;         /* 0 = 4 */
 	unsigned queue_size;        /* 0 = 256 (the default) */
@@ -32,6 +34,11 @@ struct server_opts {
 	bool ipv6;                  /* listen on [::] (dual stack), not 127.0.0.1 */
 	bool https_socket;          /* also pass a socket named "https" (TLS) */
 	const char *const *env;     /* more "NAME=value" for the daemon, NULL-ended */
+	/* called once the (empty) uploads directory S->uploads exists,
+	 * before the daemon starts: to mount something on it (set
+	 * S->mounted so that server_stop() detaches it) or plant files */
+	void (*prepare_uploads)(struct server *s, void *arg);
+	void *prepare_arg;
 };
 
 struct server {
@@ -73,6 +80,9 @@ int http_connect6_from(const char *src, unsigned port);
  * its loopback up (the daemon it starts inherits it); skips the test when
  * that is not allowed (needs CAP_SYS_ADMIN).  Never touches the host's. */
 void harness_private_netns(void);
+/* Move the calling test process into a mount namespace of its own (mount
+ * events private); 0, or -1 with errno.  Done once per process. */
+int harness_private_mounts(void);
 /* Add ADDR/128 to lo (in the test's own namespace, see above). */
 void harness_add_lo_addr6(const char *addr);
 void send_all(int fd, const void *buf, size_t len);

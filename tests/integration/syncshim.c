@@ -18,7 +18,9 @@
  * into the order the calls happened.
  *
  * With MTHTTPD_SYNC_NO_TMPFILE set, openat(O_TMPFILE) fails with
- * EOPNOTSUPP, as on a file system without it. */
+ * EOPNOTSUPP, as on a file system without it; with
+ * MTHTTPD_SYNC_NO_RENAME_NOREPLACE set, renameat2(RENAME_NOREPLACE) fails
+ * with EINVAL, as on NFS and CephFS (the daemon then links by name). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +43,7 @@ static atomic_uint next_obj;
 static atomic_uint obj_of[MAX_FD]; /* 0: not a tracked file */
 static int log_fd = -2;            /* -2: not opened yet, -1: no log */
 
-/* temporary names (".upload-*.tmp") of tracked files, for link by name */
+/* temporary names (".mthttpd-tmp.*") of tracked files, for link by name */
 static struct {
 	char name[256];
 	unsigned obj;
@@ -256,6 +258,10 @@ int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath,
 
 	if (!real)
 		real = NEXT(renameat2);
+	if ((flags & RENAME_NOREPLACE) && getenv("MTHTTPD_SYNC_NO_RENAME_NOREPLACE")) {
+		errno = EINVAL;
+		return -1;
+	}
 	r = real(olddfd, oldpath, newdfd, newpath, flags);
 	if (r == 0)
 		record("link %u via=rename", obj_named(oldpath));

@@ -243,10 +243,25 @@ static bool is_upload_name(const char *s)
 	return true;
 }
 
+/* The daemon's temporary files (".mthttpd-tmp.<host>.<pid>.<hex>"), and
+ * an older version's (".upload-*.tmp"). */
 static bool is_temp_name(const char *s)
 {
 	size_t n = strlen(s);
-	return n >= 12 && !strncmp(s, ".upload-", 8) && !strcmp(s + n - 4, ".tmp");
+	return !strncmp(s, ".mthttpd-tmp.", 13) ||
+	       (n >= 12 && !strncmp(s, ".upload-", 8) && !strcmp(s + n - 4, ".tmp"));
+}
+
+/* This node's host name, as the daemon names its temporary files (the
+ * test machine's names need no escaping). */
+static const char *host(void)
+{
+	static char h[80];
+
+	if (gethostname(h, 65) != 0 || !h[0])
+		strcpy(h, "localhost");
+	h[64] = '\0';
+	return h;
 }
 
 /* Does this file system give us unnamed temporary files?  If it does not,
@@ -272,7 +287,7 @@ static bool body_is_genuine(const char *file, size_t len, char *scratch, unsigne
 
 struct scan {
 	unsigned finals;    /* upload_*.json files, all genuine */
-	unsigned temps;     /* .upload-*.tmp */
+	unsigned temps;     /* temporary files (is_temp_name()) */
 	unsigned bad;       /* anything else, or a final file that is not genuine */
 	char first_bad[300];
 };
@@ -511,15 +526,21 @@ Test(kill9, uploads_survive_and_temp_files_are_cleaned_at_start)
 	if (tmpfile_ok)
 		cr_assert_eq(sc.temps, 0, "%u temp files visible although O_TMPFILE works", sc.temps);
 
-	/* 3. a new daemon on the same directory removes stale temp files (as a
-	 * crash on a file system without O_TMPFILE leaves) and keeps the rest */
-	plant(srv.uploads, ".upload-0123456789abcdef.tmp", "{\"client\":0,\"seq\":999999,\"pa");
-	plant(srv.uploads, ".upload-x.tmp", "{");
+	/* 3. a new daemon on the same directory removes this node's stale temp
+	 * files (as a crash on a file system without O_TMPFILE leaves) and
+	 * keeps the rest, another node's temporary file included */
+	plant(srv.uploads, fmt(".mthttpd-tmp.%s.1.0123456789abcdef", host()),
+	      "{\"client\":0,\"seq\":999999,\"pa");
+	plant(srv.uploads, fmt(".mthttpd-tmp.%s.77.fedcba9876543210", host()), "{");
+	plant(srv.uploads, ".mthttpd-tmp.another-node.1.0123456789abcdef", "{");
 	restart_same_dir();
 	{
 		struct scan after;
 		scan_uploads(srv.uploads, cl, &after, NULL);
-		cr_assert_eq(after.temps, 0, "stale temp files survived the start");
+		cr_assert_eq(after.temps, 1, "%u temp files after the start: stale ones of this "
+			     "node survived, or another node's was removed", after.temps);
+		cr_assert_eq(access(fmt("%s/.mthttpd-tmp.another-node.1.0123456789abcdef",
+					srv.uploads), F_OK), 0, "another node's temp file removed");
 		cr_assert_eq(after.bad, 0, "%s", after.first_bad);
 		cr_assert_eq(after.finals, sc.finals, "stored uploads changed across the restart");
 		cr_assert(server_log_contains(&srv, "removed"),
@@ -561,7 +582,8 @@ Test(kill9, uploads_survive_and_temp_files_are_cleaned_at_start)
 		http_resp_free(&r);
 		close(fd);
 	}
-	cr_assert_eq(server_count_uploads(&srv), (int)sc.finals + 1);
+	/* and the other node's temporary file */
+	cr_assert_eq(server_count_uploads(&srv), (int)sc.finals + 2);
 
 	for (unsigned i = 0; i < CLIENTS; i++) {
 		free(cl[i].acks);
@@ -631,8 +653,9 @@ static bool is_event(const struct sync_event *e, const char *what, long a)
 }
 
 /* Check the rules above for every 201 in EV[0..N); returns how many.
- * With NAMED, each file must have been named through its temporary name. */
-static unsigned check_durable_answers(const struct sync_event *ev, size_t n, bool named)
+ * Each file must have got its name VIA ("rename" or "name": through its
+ * temporary name), or with NULL as an unnamed file ("fd" or "proc"). */
+static unsigned check_durable_answers(const struct sync_event *ev, size_t n, const char *via)
 {
 	unsigned answers = 0;
 
@@ -652,9 +675,13 @@ static unsigned check_durable_answers(const struct sync_event *ev, size_t n, boo
 			}
 		cr_assert_gt(obj, 0, "201 #%u (event %lu) without a link of a file before it",
 			     answers, ev[i].seq);
-		cr_assert(named == (strcmp(ev[link].via, "rename") == 0 ||
-				    strcmp(ev[link].via, "name") == 0),
-			  "201 #%u: linked via %s", answers, ev[link].via);
+		if (via)
+			cr_assert_str_eq(ev[link].via, via, "201 #%u: linked via %s, not %s",
+					 answers, ev[link].via, via);
+		else
+			cr_assert(strcmp(ev[link].via, "fd") == 0 ||
+					  strcmp(ev[link].via, "proc") == 0,
+				  "201 #%u: linked via %s", answers, ev[link].via);
 		for (size_t j = 0; j < link; j++) {
 			if (is_event(&ev[j], "open", obj))
 				open_at = j + 1;
@@ -687,10 +714,13 @@ static unsigned check_durable_answers(const struct sync_event *ev, size_t n, boo
 	return answers;
 }
 
-static void synced_uploads(bool no_tmpfile)
+/* With the environment lines MORE (NULL-ended, at most two) for the
+ * daemon; each file must be named VIA (see check_durable_answers()). */
+static void synced_uploads(const char *const *more, const char *via)
 {
 	static char preload[600], logenv[600], asan[600];
-	static const char *env[5];
+	static const char *env[6];
+	size_t k = 0;
 	struct server_opts o = { .env = env };
 	const char *san = getenv("MTHTTPD_SANITIZER");
 	static struct sync_event ev[4096];
@@ -707,15 +737,13 @@ static void synced_uploads(bool no_tmpfile)
 	/* ASan wants to be the first library; the shim only passes calls on */
 	snprintf(asan, sizeof asan, "ASAN_OPTIONS=verify_asan_link_order=0:%s",
 		 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "");
-	env[0] = preload;
-	env[1] = logenv;
-	env[2] = no_tmpfile ? "MTHTTPD_SYNC_NO_TMPFILE=1" : NULL;
-	env[3] = san && strcmp(san, "asan") == 0 ? asan : NULL;
-	env[4] = NULL;
-	if (!env[2]) {
-		env[2] = env[3];
-		env[3] = NULL;
-	}
+	env[k++] = preload;
+	env[k++] = logenv;
+	for (size_t i = 0; more && more[i] && i < 2; i++)
+		env[k++] = more[i];
+	if (san && strcmp(san, "asan") == 0)
+		env[k++] = asan;
+	env[k] = NULL;
 	server_start(&srv, &o);
 	srv_running = true;
 	srv_dir_live = true;
@@ -733,7 +761,7 @@ static void synced_uploads(bool no_tmpfile)
 		close(fd);
 	}
 	n = read_sync_log(log, ev, sizeof ev / sizeof ev[0]);
-	cr_assert_eq(check_durable_answers(ev, n, no_tmpfile), 5, "the shim saw %zu events", n);
+	cr_assert_eq(check_durable_answers(ev, n, via), 5, "the shim saw %zu events", n);
 	if (!getenv("MTH_KEEP_SYNC_LOG"))
 		unlink(log);
 }
@@ -742,13 +770,27 @@ TestSuite(synced, .fini = teardown, .timeout = 30);
 
 Test(synced, every_201_follows_a_durable_file_and_directory)
 {
-	synced_uploads(false);
+	synced_uploads(NULL, NULL);
 }
 
 /* The same without O_TMPFILE: a named temporary file and renameat2. */
 Test(synced, also_with_a_named_temporary_file)
 {
-	synced_uploads(true);
+	static const char *const more[] = { "MTHTTPD_SYNC_NO_TMPFILE=1", NULL };
+
+	synced_uploads(more, "rename");
+}
+
+/* The fallback forced by the daemon's own switch, on a file system
+ * without RENAME_NOREPLACE (NFS): the named temporary file is written,
+ * synced, linked by name, the directory synced, then 201. */
+Test(synced, forced_fallback_links_by_name_as_on_nfs)
+{
+	static const char *const more[] = { "MTHTTPD_FORCE_NO_TMPFILE=1",
+					    "MTHTTPD_SYNC_NO_RENAME_NOREPLACE=1", NULL };
+
+	synced_uploads(more, "name");
+	cr_expect(server_log_contains(&srv, "forced by MTHTTPD_FORCE_NO_TMPFILE"));
 }
 
 /* ------------------------------------------------------- stalled downloads */

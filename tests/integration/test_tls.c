@@ -32,6 +32,11 @@ static struct server_opts opts;
 static char certs[256]; /* the CA and certificates, shared by the run */
 static char extra[4096];
 static unsigned header_timeout = 3; /* short: the tests wait for it */
+static const char *top_extra = "";  /* more lines outside the tls group */
+/* sent on the socket before the ClientHello by the next tls_open() (a
+ * PROXY header, as HAProxy's send-proxy-v2 writes it) */
+static const void *tls_prefix;
+static size_t tls_prefix_len;
 
 /* ------------------------------------------------------------------------
  * Certificates and the daemon
@@ -88,9 +93,9 @@ static const char *tls_group(const char *names, const char *more)
 	snprintf(extra, sizeof extra,
 		 "allowed_hosts = [\"localhost\", \"127.0.0.1\", \"a.test\", \"b.test\", "
 		 "\"x.wild.test\", \"other.test\"];\n"
-		 "header_timeout = %u;\n"
+		 "header_timeout = %u;\n%s"
 		 "tls = { certificates = ( %s ); %s };\n",
-		 header_timeout, list, more ? more : "");
+		 header_timeout, top_extra, list, more ? more : "");
 	return extra;
 }
 
@@ -164,6 +169,10 @@ static int tls_open(struct tls *t, unsigned port, const char *sni, int min, int 
 {
 	memset(t, 0, sizeof *t);
 	t->fd = http_connect(port);
+	if (tls_prefix) {
+		send_all(t->fd, tls_prefix, tls_prefix_len);
+		tls_prefix = NULL;
+	}
 	t->ctx = SSL_CTX_new(TLS_client_method());
 	cr_assert_not_null(t->ctx);
 	/* let the client offer anything: refusing is the server's job here */
@@ -1048,4 +1057,126 @@ Test(tls, python_ssl_over_https)
 		"assert got == {'via': 'python'}, got\n");
 	fclose(f);
 	cr_assert_eq(run(fmt("python3 '%s' '%s' %u", script, cert("ca.pem"), srv.tls_port)), 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Behind a load balancer: PROXY header before the ClientHello, handshakes
+ * in /metrics
+ */
+
+static void start_behind_proxy(void)
+{
+	top_extra = "trusted_proxies = [\"127.0.0.1\"];\n";
+	start_tls("a", NULL);
+	top_extra = "";
+}
+
+/* One request over TLS with the PROXY header HDR (LEN bytes) sent first:
+ * the handshake must work on the bytes that follow the header. */
+static void get_behind_proxy(const void *hdr, size_t len)
+{
+	struct http_resp r;
+	struct tls t;
+
+	tls_prefix = hdr;
+	tls_prefix_len = len;
+	cr_assert_eq(tls_open(&t, srv.tls_port, "a.test", 0, 0, NULL), 0,
+		     "no handshake after the PROXY header");
+	/* the header's destination port (443) stands for the arrival port */
+	cr_assert_eq(tls_get(&t, "/index.html", "a.test:443", &r), 200, "%s", r.head);
+	cr_assert(strstr(r.body, "hello over TLS"));
+	http_resp_free(&r);
+	tls_close(&t);
+}
+
+/* HAProxy's send-proxy (v1) and send-proxy-v2 to a TLS node: the client
+ * address in the header is the one in the access log. */
+Test(tls_conf, proxy_header_before_the_client_hello)
+{
+	static const uint8_t v2[] = {
+		0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
+		0x21, 0x11, 0x00, 0x0C,	  /* PROXY, TCP4, 12 address bytes */
+		198,  51,   100,  9,	  /* source */
+		127,  0,    0,    1,	  /* destination */
+		0xC3, 0x4B, 0x01, 0xBB,	  /* ports 49995 -> 443 */
+	};
+	const char *v1 = "PROXY TCP4 192.0.2.7 127.0.0.1 40001 443\r\n";
+
+	start_behind_proxy();
+	get_behind_proxy(v1, strlen(v1));
+	cr_expect(log_soon("192.0.2.7:40001 \"GET /index.html HTTP/1.1\" 200", 3000),
+		  "no access line with the v1 client in %s", srv.log);
+	get_behind_proxy(v2, sizeof v2);
+	cr_expect(log_soon("198.51.100.9:49995 \"GET /index.html HTTP/1.1\" 200", 3000),
+		  "no access line with the v2 client in %s", srv.log);
+}
+
+/* From a trusted proxy the header is required on the TLS port too: a bare
+ * ClientHello is refused with the warning. */
+Test(tls_conf, trusted_proxy_without_header_is_closed)
+{
+	struct tls t;
+
+	start_behind_proxy();
+	cr_expect_neq(tls_open(&t, srv.tls_port, "a.test", 0, 0, NULL), 0,
+		      "handshake without the PROXY header");
+	tls_close(&t);
+	cr_expect(log_soon("no valid PROXY header", 3000));
+}
+
+/* Not from a trusted proxy, a PROXY header on the TLS port is closed with
+ * the warning, not answered as plain HTTP. */
+Test(tls_conf, proxy_header_from_untrusted_peer_is_closed)
+{
+	const char *v1 = "PROXY TCP4 192.0.2.7 127.0.0.1 40001 443\r\n";
+	int fd;
+
+	start_tls("a", NULL);
+	fd = http_connect(srv.tls_port);
+	send_str(fd, v1);
+	cr_expect(wait_closed(fd, 5000));
+	close(fd);
+	cr_expect(log_soon("PROXY header from an untrusted peer", 3000));
+}
+
+/* mthttpd_tls_handshakes_total counts the handshakes, and promtool
+ * accepts the exposition with it. */
+Test(tls_conf, metrics_count_the_handshakes)
+{
+	unsigned admin = free_port();
+	struct http_resp r;
+	const char *p;
+	char path[400];
+	FILE *f;
+	int fd, st;
+
+	top_extra = fmt("admin_listen = \"127.0.0.1:%u\";\n", admin);
+	start_tls("a", NULL);
+	top_extra = "";
+	for (int i = 0; i < 3; i++) {
+		struct tls t;
+
+		cr_assert_eq(tls_open(&t, srv.tls_port, "a.test", 0, 0, NULL), 0);
+		cr_assert_eq(tls_get(&t, "/index.html", host_a(), &r), 200);
+		http_resp_free(&r);
+		tls_close(&t);
+	}
+	fd = http_connect(admin);
+	send_str(fd, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+	cr_assert_eq(http_read(fd, &r, false), 0);
+	close(fd);
+	cr_assert_eq(r.status, 200);
+	p = strstr(r.body, "\nmthttpd_tls_handshakes_total ");
+	cr_assert_not_null(p, "no mthttpd_tls_handshakes_total in\n%s", r.body);
+	cr_expect_geq(strtoull(p + 30, NULL, 10), 3, "%.40s", p + 1);
+	snprintf(path, sizeof path, "%s/metrics.txt", srv.dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fwrite(r.body, 1, r.body_len, f);
+	fclose(f);
+	http_resp_free(&r);
+	if (!have("promtool"))
+		cr_skip_test("promtool not installed (Debian package prometheus)");
+	st = run(fmt("promtool check metrics < '%s'", path));
+	cr_expect_eq(st, 0, "promtool check metrics failed on %s", path);
 }

@@ -65,6 +65,7 @@ Test(metrics, zero_at_start_with_every_family)
 				   "mthttpd_upload_bytes_total",
 				   "mthttpd_reloads_total",
 				   "mthttpd_access_log_dropped_total",
+				   "mthttpd_tls_handshakes_total",
 				   "mthttpd_build_info" };
 	char want[128];
 
@@ -84,6 +85,7 @@ Test(metrics, zero_at_start_with_every_family)
 	cr_expect_eq(sample(t, "mthttpd_connections{state=\"writing\"}"), 5);
 	cr_expect_eq(sample(t, "mthttpd_connections{state=\"idle\"}"), 6);
 	cr_expect_eq(sample(t, "mthttpd_access_log_dropped_total"), 7);
+	cr_expect_eq(sample(t, "mthttpd_tls_handshakes_total"), 0);
 	cr_expect_eq(t[strlen(t) - 1], '\n');
 	free(t);
 }
@@ -165,6 +167,8 @@ Test(metrics, threads_summed_and_kept_after_exit)
 	metrics_reload(false);
 	metrics_reload(false);
 	metrics_proxy_rejected();
+	metrics_tls_handshake();
+	metrics_tls_handshake();
 	t = render();
 	cr_expect_eq(sample(t, "mthttpd_requests_total{method=\"GET\",code=\"2xx\"}"), 8000);
 	cr_expect_eq(sample(t, "mthttpd_sent_bytes_total"), 8000);
@@ -175,5 +179,6 @@ Test(metrics, threads_summed_and_kept_after_exit)
 	cr_expect_eq(sample(t, "mthttpd_reloads_total{result=\"ok\"}"), 1);
 	cr_expect_eq(sample(t, "mthttpd_reloads_total{result=\"failed\"}"), 2);
 	cr_expect_eq(sample(t, "mthttpd_proxy_protocol_rejected_total"), 1);
+	cr_expect_eq(sample(t, "mthttpd_tls_handshakes_total"), 2);
 	free(t);
 }

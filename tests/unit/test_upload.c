@@ -48,8 +48,13 @@
 static struct {
 	/* openat(O_TMPFILE) fails with EOPNOTSUPP */
 	bool no_tmpfile;
-	/* renameat2() fails with ENOSYS */
+	/* renameat2() fails with ENOSYS, or with this errno (EINVAL: NFS,
+	 * no RENAME_NOREPLACE) */
 	bool no_renameat2;
+	int renameat2_err;
+	/* linkat() of a name fails with this errno (EPERM: vfat, no hard
+	 * links) */
+	int link_name_err;
 	/* on regular files: the first write_eintr writes fail with EINTR,
 	 * each write moves at most write_max bytes (if nonzero), and with
 	 * write_enospc ENOSPC follows once write_budget bytes are written */
@@ -82,6 +87,8 @@ static struct {
 } fault;
 
 /* What the interposed calls saw (see the comment at the top). */
+static char last_created[256]; /* the latest openat(O_CREAT) path */
+static atomic_uint tmpfile_opens;
 static atomic_uint_fast64_t seq;
 static atomic_uint flink_tries, dir_fsyncs, links;
 static atomic_bool first_linked;
@@ -119,6 +126,10 @@ int openat(int dfd, const char *path, int flags, ...)
 		errno = EOPNOTSUPP;
 		return -1;
 	}
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		atomic_fetch_add(&tmpfile_opens, 1);
+	if (flags & O_CREAT)
+		snprintf(last_created, sizeof(last_created), "%s", path);
 	return (int)syscall(SYS_openat, dfd, path, flags, mode);
 }
 
@@ -199,6 +210,9 @@ int linkat(int olddfd, const char *oldpath, int newdfd, const char *newpath, int
 			errno = ENOENT;
 			return -1;
 		}
+	} else if (fault.link_name_err && strncmp(oldpath, "/proc/", 6) != 0) {
+		errno = fault.link_name_err;
+		return -1;
 	}
 	if (syscall(SYS_linkat, olddfd, oldpath, newdfd, newpath, flags) < 0)
 		return -1;
@@ -212,8 +226,8 @@ int linkat(int olddfd, const char *oldpath, int newdfd, const char *newpath, int
 
 int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned int flags)
 {
-	if (fault.no_renameat2) {
-		errno = ENOSYS;
+	if (fault.no_renameat2 || fault.renameat2_err) {
+		errno = fault.renameat2_err ? fault.renameat2_err : ENOSYS;
 		return -1;
 	}
 	if (syscall(SYS_renameat2, olddfd, oldpath, newdfd, newpath, flags) < 0)
@@ -1435,46 +1449,181 @@ static bool exists(const char *name)
 	return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-Test(upload_cleanup, removes_only_temp_files)
+/* The fallback's temporary file is named after the node and the process,
+ * and is gone once the upload is stored. */
+static void expect_named_temp_used(void)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want), ".mthttpd-tmp.node-a.%ld.", (long)getpid());
+	cr_expect_eq(strncmp(last_created, want, strlen(want)), 0, "temporary file \"%s\"",
+		     last_created);
+	cr_expect(upload_temp_is_own(last_created), "%s", last_created);
+	cr_expect(!exists(last_created), "%s left behind", last_created);
+}
+
+Test(upload_store, fallback_temp_name_carries_the_node)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	upload_set_node_name("node-a");
+	fault.no_tmpfile = true;
+	cr_assert_eq(upload_store(dir_fd, S("{\"x\":1}"), name), 0);
+	expect_file(name, S("{\"x\":1}"));
+	expect_named_temp_used();
+	cr_expect_eq(count_entries(NULL, 0), 1);
+}
+
+/* The switch: named temporary files although O_TMPFILE works. */
+Test(upload_store, forced_fallback_skips_o_tmpfile)
+{
+	char name[UPLOAD_NAME_MAX];
+
+	upload_set_node_name("node-a");
+	cr_assert_eq(upload_probe(dir_fd), UPLOAD_TEMP_UNNAMED, "the test directory has O_TMPFILE");
+	upload_force_named_temp(true);
+	cr_expect_eq(upload_probe(dir_fd), UPLOAD_TEMP_FORCED);
+	atomic_store(&tmpfile_opens, 0);
+	cr_assert_eq(upload_store(dir_fd, S("[true]"), name), 0);
+	cr_expect_eq(atomic_load(&tmpfile_opens), 0, "O_TMPFILE tried although forced off");
+	expect_file(name, S("[true]"));
+	expect_named_temp_used();
+	upload_force_named_temp(false);
+}
+
+Test(upload_store, probe_sees_no_o_tmpfile)
+{
+	cr_expect_eq(upload_probe(-1), -EBADF);
+	fault.no_tmpfile = true;
+	cr_expect_eq(upload_probe(dir_fd), UPLOAD_TEMP_NAMED);
+	cr_expect_str_neq(upload_temp_mode_describe(UPLOAD_TEMP_NAMED), "unknown");
+}
+
+/* NFS: no RENAME_NOREPLACE (EINVAL), so link() + unlink(). */
+Test(upload_store, fallback_links_where_rename_noreplace_is_missing)
+{
+	char name[UPLOAD_NAME_MAX];
+	struct upload_stream *s;
+
+	upload_set_node_name("node-a");
+	fault.no_tmpfile = true;
+	fault.renameat2_err = EINVAL;
+	cr_assert_eq(upload_store(dir_fd, S("{\"nfs\":1}"), name), 0);
+	expect_file(name, S("{\"nfs\":1}"));
+	expect_named_temp_used();
+	cr_assert_eq(upload_stream_open(dir_fd, &s), 0);
+	cr_assert_eq(upload_stream_write(s, S("{\"nfs\":2}")), 0);
+	cr_assert_eq(upload_stream_finish(s, name), 0);
+	upload_stream_free(s);
+	expect_file(name, S("{\"nfs\":2}"));
+	expect_named_temp_used();
+	cr_expect_eq(count_entries(NULL, 0), 2);
+}
+
+/* Neither RENAME_NOREPLACE nor link(): the upload fails, nothing stays. */
+Test(upload_store, fallback_fails_cleanly_without_rename_and_link)
+{
+	char name[UPLOAD_NAME_MAX] = "garbage";
+
+	upload_set_node_name("node-a");
+	fault.no_tmpfile = true;
+	fault.renameat2_err = EINVAL;
+	fault.link_name_err = EPERM;
+	cr_expect_eq(upload_store(dir_fd, S("{}"), name), -EPERM);
+	cr_expect_str_empty(name);
+	expect_empty_dir();
+}
+
+
+/* Only this node's temporary files go: another node sharing the
+ * directory may be writing its own right now. */
+Test(upload_cleanup, removes_only_this_nodes_temp_files)
 {
 	static const char *const temp[] = {
-		".upload-x.tmp",
-		".upload-0123456789abcdef.tmp",
-		".upload-.tmp",
+		".mthttpd-tmp.node-a.1234.0123456789abcdef",
+		".mthttpd-tmp.node-a.1.fedcba9876543210",
+		".mthttpd-tmp.node-a.4194304.0000000000000000",
 	};
 	static const char *const keep[] = {
 		"upload_20240229T235959Z_0123456789abcdef.json",
-		".upload-x.tmpx",
-		".upload-x.tm",
-		"x.upload-a.tmp",
-		".upload.tmp",
-		".upload-",
-		"upload-x.tmp",
+		/* other nodes, including names that merely start like ours */
+		".mthttpd-tmp.node-b.1234.0123456789abcdef",
+		".mthttpd-tmp.node-a.example.org.1234.0123456789abcdef",
+		".mthttpd-tmp.node-ab.1234.0123456789abcdef",
+		".mthttpd-tmp.node.1234.0123456789abcdef",
+		/* not of the form */
+		".mthttpd-tmp.node-a.x1.0123456789abcdef",
+		".mthttpd-tmp.node-a..0123456789abcdef",
+		".mthttpd-tmp.node-a.12345678901.0123456789abcdef",
+		".mthttpd-tmp.node-a.1234.0123456789ABCDEF",
+		".mthttpd-tmp.node-a.1234.0123456789abcde",
+		".mthttpd-tmp.node-a.1234.0123456789abcdef0",
+		".mthttpd-tmp.node-a",
+		"x.mthttpd-tmp.node-a.1234.0123456789abcdef",
+		/* an earlier version's: whose is unknown */
+		".upload-0123456789abcdef.tmp",
 		"other.tmp",
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(temp) / sizeof(temp[0]); i++)
+	upload_set_node_name("node-a");
+	for (i = 0; i < ARRAY_LEN(temp); i++)
 		touch(temp[i]);
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+	for (i = 0; i < ARRAY_LEN(keep); i++)
 		touch(keep[i]);
 	/* a directory that merely looks like a temporary file */
-	cr_assert_eq(mkdirat(dir_fd, ".upload-dir.tmp", 0700), 0);
+	cr_assert_eq(mkdirat(dir_fd, ".mthttpd-tmp.node-a.7.0123456789abcdef", 0700), 0);
 
-	cr_expect_eq(upload_cleanup_temp(dir_fd), 3);
-	for (i = 0; i < sizeof(temp) / sizeof(temp[0]); i++)
+	cr_expect_eq(upload_cleanup_temp(dir_fd, 0), 3);
+	for (i = 0; i < ARRAY_LEN(temp); i++)
 		cr_expect(!exists(temp[i]), "%s not removed", temp[i]);
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+	for (i = 0; i < ARRAY_LEN(keep); i++)
 		cr_expect(exists(keep[i]), "%s removed", keep[i]);
-	cr_expect(exists(".upload-dir.tmp"));
+	cr_expect(exists(".mthttpd-tmp.node-a.7.0123456789abcdef"));
 	/* The caller's descriptor (and its offset) is left alone. */
 	cr_expect_eq(lseek(dir_fd, 0, SEEK_CUR), 0);
-	cr_expect_eq(upload_cleanup_temp(dir_fd), 0);
+	cr_expect_eq(upload_cleanup_temp(dir_fd, 0), 0);
+}
+
+/* A node name with dots (an FQDN) is read from the right. */
+Test(upload_cleanup, dotted_node_name)
+{
+	upload_set_node_name("web1.example.org");
+	touch(".mthttpd-tmp.web1.example.org.99.0123456789abcdef");
+	touch(".mthttpd-tmp.web1.99.0123456789abcdef");
+	touch(".mthttpd-tmp.web1.example.org.uk.99.0123456789abcdef");
+	cr_expect_eq(upload_cleanup_temp(dir_fd, 0), 1);
+	cr_expect(!exists(".mthttpd-tmp.web1.example.org.99.0123456789abcdef"));
+	cr_expect_eq(count_entries(NULL, 0), 2);
+}
+
+/* On reload the process's own files are uploads in flight: spared. */
+Test(upload_cleanup, spares_the_given_process)
+{
+	upload_set_node_name("node-a");
+	touch(".mthttpd-tmp.node-a.100.0123456789abcdef");
+	touch(".mthttpd-tmp.node-a.200.0123456789abcdef");
+	cr_expect_eq(upload_cleanup_temp(dir_fd, 200), 1);
+	cr_expect(!exists(".mthttpd-tmp.node-a.100.0123456789abcdef"));
+	cr_expect(exists(".mthttpd-tmp.node-a.200.0123456789abcdef"));
+}
+
+Test(upload_cleanup, node_name_is_made_safe)
+{
+	upload_set_node_name("a/b c\xc3\xa9.d");
+	cr_expect_str_eq(upload_node_name(), "a_b_c__.d");
+	upload_set_node_name("");
+	cr_expect_str_eq(upload_node_name(), "localhost");
+	upload_set_node_name("0123456789012345678901234567890123456789012345678901234567890123456789");
+	cr_expect_eq(strlen(upload_node_name()), 64);
+	cr_expect(upload_temp_name(".mthttpd-tmp.anyone.1.0123456789abcdef"));
+	cr_expect(upload_temp_name(".upload-0123456789abcdef.tmp"));
+	cr_expect(!upload_temp_name("upload_20240229T235959Z_0123456789abcdef.json"));
 }
 
 Test(upload_cleanup, empty_directory)
 {
-	cr_expect_eq(upload_cleanup_temp(dir_fd), 0);
+	cr_expect_eq(upload_cleanup_temp(dir_fd, 0), 0);
 	expect_empty_dir();
 }
 
@@ -1482,16 +1631,17 @@ Test(upload_cleanup, leaves_stored_uploads)
 {
 	char name[UPLOAD_NAME_MAX];
 
+	upload_set_node_name("node-a");
 	cr_assert_eq(upload_store(dir_fd, S("{}"), name), 0);
-	touch(".upload-crashed.tmp");
-	cr_expect_eq(upload_cleanup_temp(dir_fd), 1);
+	touch(".mthttpd-tmp.node-a.1.0123456789abcdef");
+	cr_expect_eq(upload_cleanup_temp(dir_fd, 0), 1);
 	expect_file(name, S("{}"));
 	cr_expect_eq(count_entries(NULL, 0), 1);
 }
 
 Test(upload_cleanup, invalid_dirfd)
 {
-	cr_expect_eq(upload_cleanup_temp(-1), -EBADF);
+	cr_expect_eq(upload_cleanup_temp(-1, 0), -EBADF);
 }
 
 /*
