@@ -44,6 +44,7 @@
 #define H2_MAX_OUTBOUND_ACK 1000    /* SETTINGS/PING ACKs queued unsent */
 #define H2_MAX_SETTINGS 32	    /* entries in one SETTINGS frame */
 #define H2_NOTICE_MS 1000	    /* shutdown notice -> final GOAWAY */
+#define H2_DISCARD_MAX (64u * 1024) /* body after a complete response */
 
 struct h2_stream {
 	struct h2_stream *prev, *next; /* the connection's streams */
@@ -61,7 +62,10 @@ struct h2_stream {
 	bool req_done;	/* END_STREAM received */
 	bool upload;	/* the body goes to serve_upload_data */
 	bool responded; /* the response is submitted */
-	struct conn sc; /* the request as the handlers see it */
+	bool resp_done; /* and sent, END_STREAM included */
+	bool rst_sent;
+	size_t discarded; /* body bytes nobody wanted */
+	struct conn sc;	  /* the request as the handlers see it */
 };
 
 struct h2_conn {
@@ -668,6 +672,19 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	}
 }
 
+/* RFC 9113 section 8.1: after a complete response, RST_STREAM NO_ERROR
+ * asks the client to stop sending the request body.  Only once more than
+ * H2_DISCARD_MAX of it came: some clients (curl 7.88) drop the response
+ * when the reset arrives while they still send a small body, which costs
+ * little to read and drop. */
+static void stop_body(nghttp2_session *s, struct h2_stream *st)
+{
+	if (st->resp_done && !st->req_done && !st->rst_sent && st->discarded > H2_DISCARD_MAX) {
+		st->rst_sent = true;
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+	}
+}
+
 static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
 			 size_t len, void *user)
 {
@@ -675,9 +692,15 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
 
 	(void)flags;
-	if (!h->c || !st || !st->upload || st->sc.state != CONN_READ_BODY)
-		return 0; /* a body nobody asked for is dropped (flow control
-			   * still counts it) */
+	if (!st)
+		return 0;
+	if (!h->c || !st->upload || st->sc.state != CONN_READ_BODY) {
+		/* a body nobody asked for (or one refused) is dropped; flow
+		 * control still counts it */
+		st->discarded += len;
+		stop_body(s, st);
+		return 0;
+	}
 	serve_upload_data(&st->sc, (const char *)data, len);
 	if (st->sc.state != CONN_READ_BODY)
 		stream_respond(h, st); /* refused: 413, 400, 507 */
@@ -692,11 +715,11 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
 	    (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA))
 		return 0;
-	/* RFC 9113 section 8.1: a response complete before its request is
-	 * may be followed by RST_STREAM NO_ERROR, which stops the body */
 	st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-	if (st && !st->req_done)
-		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+	if (st) {
+		st->resp_done = true;
+		stop_body(s, st);
+	}
 	return 0;
 }
 
