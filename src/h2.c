@@ -768,6 +768,8 @@ static int session_new(struct h2_conn *h, unsigned max_streams)
 	nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
 	nghttp2_option_set_max_outbound_ack(opt, H2_MAX_OUTBOUND_ACK);
 	nghttp2_option_set_max_settings(opt, H2_MAX_SETTINGS);
+	/* no priority tree of closed streams: memory per idle connection */
+	nghttp2_option_set_no_closed_streams(opt, 1);
 	nghttp2_option_set_stream_reset_rate_limit(opt,
 						   H2_NGHTTP2_RST_FACTOR * (uint64_t)H2_RST_BURST,
 						   H2_NGHTTP2_RST_FACTOR * (uint64_t)H2_RST_RATE);
