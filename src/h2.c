@@ -960,6 +960,12 @@ static int fill_out(struct h2_conn *h)
 	return 0;
 }
 
+void h2_thread_exit(void)
+{
+	free(ob_spare);
+	ob_spare = NULL;
+}
+
 /* All is out: a connection holds no output buffer while it waits. */
 static void ob_release(struct h2_conn *h)
 {
