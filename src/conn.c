@@ -227,14 +227,25 @@ void conn_thread_exit(void)
 	io_spare = NULL;
 }
 
+/* The body's fd is done with: closed, or given back with the file cache
+ * entry that keeps it. */
+static void io_drop_file(struct iobuf *io)
+{
+	if (io->fd_file)
+		file_cache_put(io->fd_file);
+	else if (io->file_fd >= 0)
+		close(io->file_fd);
+	io->fd_file = NULL;
+	io->file_fd = -1;
+}
+
 static void io_release(struct conn *c)
 {
 	struct iobuf *io = c->io;
 
 	if (!io)
 		return;
-	if (io->file_fd >= 0)
-		close(io->file_fd);
+	io_drop_file(io);
 	file_cache_put(io->mem_file);
 	serve_upload_release(io);
 	c->io = NULL;
@@ -1133,10 +1144,7 @@ static enum step do_write(struct conn *c, unsigned *budget)
 			return STEP_CLOSE;
 		}
 	} while (serve_static_next_part(io));
-	if (io->file_fd >= 0) {
-		close(io->file_fd);
-		io->file_fd = -1;
-	}
+	io_drop_file(io);
 	io->multipart = false;
 	return finish_response(c);
 }
