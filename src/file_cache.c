@@ -34,8 +34,8 @@ struct fc_entry {
 	int64_t checked_ms;	  /* atomic: monotonic ms of the stat that confirmed it */
 	bool young;		  /* mtime was young when read: never in the table */
 	bool is_index;
-	int fd;			  /* open on the file (not for F.DATA), or -1; owned */
-	uint64_t dev;		  /* with F.INO: the file FD is */
+	int fd;	      /* open on the file (not for F.DATA), or -1; owned */
+	uint64_t dev; /* with F.INO: the file FD is */
 	uint64_t hash;
 	size_t cost;		   /* bytes charged to the shard */
 	struct fc_entry *next;	   /* bucket chain (shard lock) */

@@ -66,7 +66,7 @@ struct static_file_types;
 #define FILE_CACHE_MAX_ENTRIES 2048		/* per cache */
 #define FILE_CACHE_MAX_BYTES (32 * 1024 * 1024) /* per cache */
 #define FILE_CACHE_SHARDS 16			/* a power of two */
-#define FILE_CACHE_MAX_FDS 256 /* per cache, and at most RLIMIT_NOFILE / 16 */
+#define FILE_CACHE_MAX_FDS 256			/* per cache, and at most RLIMIT_NOFILE / 16 */
 
 /* What a response needs to know about a file; read-only for callers. */
 struct file_cache_file {

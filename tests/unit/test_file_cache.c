@@ -582,9 +582,9 @@ static int reopen(const struct file_cache_file **f, bool *borrowed)
 	char loc[64];
 	int fd = -1;
 
-	cr_assert_eq(file_cache_lookup(fc, "big.bin", 0, FILE_CACHE_REVALIDATE, f, &fd, loc,
-				       sizeof loc),
-		     200);
+	cr_assert_eq(
+		file_cache_lookup(fc, "big.bin", 0, FILE_CACHE_REVALIDATE, f, &fd, loc, sizeof loc),
+		200);
 	*borrowed = false;
 	if (fd < 0)
 		fd = file_cache_open(fc, *f, borrowed);
