@@ -18,7 +18,8 @@
 # the connections alive, "close" sends Connection: close (a new connection
 # per request); "tls_ka" and "tls_close" do the same over HTTPS (TLS 1.3,
 # the ECDSA P-256 certificate and suites of bench.sh; tls_close is a full
-# handshake per request, h2load does not resume sessions).  The servers are configured as in bench.sh (servers.sh),
+# handshake per request, h2load does not resume sessions); "mid" keeps 50
+# connections alive for GET /mid.bin (200 KB, bench.sh's mid scenario).  The servers are configured as in bench.sh (servers.sh),
 # pinned to CPU 0, h2load to CPU 1, one server at a time.
 #
 #   tests/bench/cost.sh [--peers [LIST]] [--bin PATH] [--no-callgrind]
@@ -30,7 +31,7 @@
 #   --no-callgrind   skip the instruction counts (the slow part)
 #   --quick          fewer requests (perf 20,000, strace 5,000, callgrind
 #                    1,000 and 5,000) instead of 50,000, 20,000, 2,000/12,000
-#   --modes LIST     ka, close, tls_ka, tls_close (default: ka,close)
+#   --modes LIST     ka, close, mid, tls_ka, tls_close (default: ka,close)
 #   --tls            the same as --modes tls_ka,tls_close
 #   --install        apt-get install the missing packages first
 #   --keep           keep the work directory (perf, strace, callgrind output)
@@ -77,7 +78,7 @@ for p in $peers; do
     list_has "$BENCH_PEERS_ALL" "$p" || { echo "unknown peer '$p' (known: $BENCH_PEERS_ALL)" >&2; exit 2; }
 done
 for m in $modes; do
-    case $m in ka | close | tls_ka | tls_close) ;; *) echo "unknown mode '$m' (ka, close, tls_ka, tls_close)" >&2; exit 2 ;; esac
+    case $m in ka | close | mid | tls_ka | tls_close) ;; *) echo "unknown mode '$m' (ka, close, mid, tls_ka, tls_close)" >&2; exit 2 ;; esac
 done
 use_tls=0
 case " $modes " in *" tls_"*) use_tls=1 ;; esac
@@ -165,7 +166,7 @@ load() {
     local mode=$1 n=$2 hdr=() u=$url
     shift 2
     case $mode in *close) hdr=(-H "Connection: close") ;; esac
-    case $mode in tls_*) u=$turl ;; esac
+    case $mode in tls_*) u=$turl ;; mid) u=${url%/index.html}/mid.bin ;; esac
     "$@" "${cli_pin[@]}" timeout 600 h2load --h1 -n "$n" -c 50 "${hdr[@]}" "$u" > "$work/h2load.out" 2>&1
     # "requests: N total, N started, N done, N succeeded, N failed, ..."
     awk '/^requests:/ { print $8 + 0 }' "$work/h2load.out"
