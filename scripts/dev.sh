@@ -18,11 +18,12 @@ cd "$top"
 # everything the build and every test of `make check`/distcheck use, so that
 # nothing is skipped on a fresh machine (python3: tests/clients/test_python.py;
 # systemd: systemd.pc for the unit directories; dosfstools, bindfs: the
-# file systems without O_TMPFILE of tests/integration/test_shared_uploads.c)
+# file systems without O_TMPFILE of tests/integration/test_shared_uploads.c;
+# strace: the syscall count of tests/integration/test_file_fds.c)
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
 libjson-c-dev libsystemd-dev libssl-dev libcriterion-dev media-types curl wget \
 openssl prometheus haproxy python3 systemd libcrypt-dev apache2-utils whois \
-dosfstools bindfs libnghttp2-dev nghttp2-client python3-h2"
+dosfstools bindfs libnghttp2-dev nghttp2-client python3-h2 strace"
 
 install_deps() {
     missing=

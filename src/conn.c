@@ -233,12 +233,22 @@ void conn_thread_exit(void)
 	h2_thread_exit();
 }
 
+/* The body's fd is done with: closed, or given back with the file cache
+ * entry that keeps it. */
+static void io_drop_file(struct iobuf *io)
+{
+	if (io->fd_file)
+		file_cache_put(io->fd_file);
+	else if (io->file_fd >= 0)
+		close(io->file_fd);
+	io->fd_file = NULL;
+	io->file_fd = -1;
+}
+
 /* What a request's buffers hold besides memory. */
 static void io_drop(struct iobuf *io)
 {
-	if (io->file_fd >= 0)
-		close(io->file_fd);
-	io->file_fd = -1;
+	io_drop_file(io);
 	file_cache_put(io->mem_file);
 	io->mem_file = NULL;
 	serve_upload_release(io);
@@ -1177,10 +1187,7 @@ static enum step do_write(struct conn *c, unsigned *budget)
 			return STEP_CLOSE;
 		}
 	} while (serve_static_next_part(io));
-	if (io->file_fd >= 0) {
-		close(io->file_fd);
-		io->file_fd = -1;
-	}
+	io_drop_file(io);
 	io->multipart = false;
 	return finish_response(c);
 }

@@ -43,7 +43,8 @@
 struct iobuf {
 	size_t in_len;
 	size_t out_len, out_off;
-	int file_fd;
+	int file_fd;			       /* closed when sent, unless FD_FILE keeps it */
+	const struct file_cache_file *fd_file; /* referenced: FILE_FD is its kept fd */
 	uint64_t file_off, file_end;
 	struct upload_stream *up; /* POST /upload: where the body goes */
 	uint64_t body_len;        /* body bytes taken so far */

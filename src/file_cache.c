@@ -1,15 +1,17 @@
-/* file_cache.c - static files kept stat'ed, and small ones read, between
- * requests (see file_cache.h for the rules).
+/* file_cache.c - static files kept stat'ed, small ones read and large ones
+ * open, between requests (see file_cache.h for the rules).
  *
  * A lookup that hits a fresh entry costs a hash, one uncontended mutex
  * round trip and an atomic increment; the syscalls (openat2, fstat, pread,
  * close) happen at most once per FILE_CACHE_TTL_MS per file and worker,
- * never under a lock. */
+ * never under a lock.  Sending a large file from its kept fd costs one
+ * fstatat. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +34,8 @@ struct fc_entry {
 	int64_t checked_ms;	  /* atomic: monotonic ms of the stat that confirmed it */
 	bool young;		  /* mtime was young when read: never in the table */
 	bool is_index;
+	int fd;	      /* open on the file (not for F.DATA), or -1; owned */
+	uint64_t dev; /* with F.INO: the file FD is */
 	uint64_t hash;
 	size_t cost;		   /* bytes charged to the shard */
 	struct fc_entry *next;	   /* bucket chain (shard lock) */
@@ -48,13 +52,13 @@ struct fc_shard {
 	pthread_mutex_t lock;
 	struct fc_entry *buckets[FC_BUCKETS];
 	struct fc_entry *lru_head, *lru_tail;
-	size_t entries, bytes;
+	size_t entries, bytes, fds;
 } __attribute__((aligned(64)));
 
 struct file_cache {
 	const struct static_file_types *types;
 	int dirfd;
-	size_t shard_max_entries, shard_max_bytes, file_max;
+	size_t shard_max_entries, shard_max_bytes, file_max, shard_max_fds;
 	int64_t (*now_ms)(void);
 	struct fc_shard shards[FILE_CACHE_SHARDS];
 };
@@ -105,6 +109,8 @@ static void entry_unref(struct fc_entry *e)
 {
 	if (!e || __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	if (e->fd >= 0)
+		close(e->fd);
 	free(e->data);
 	free(e);
 }
@@ -122,12 +128,23 @@ struct file_cache *file_cache_new(const struct static_file_types *types, int dir
 		.max_entries = FILE_CACHE_MAX_ENTRIES,
 		.max_bytes = FILE_CACHE_MAX_BYTES,
 		.file_max = FILE_CACHE_FILE_MAX,
+		.max_fds = FILE_CACHE_MAX_FDS,
 	};
 	struct file_cache *fc;
+	size_t max_fds;
 	unsigned i;
 
 	if (!lim)
 		lim = &defaults;
+	max_fds = lim->max_fds;
+	if (lim == &defaults) {
+		/* kept fds must leave the process room for its connections */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 16 < max_fds)
+			max_fds = (size_t)(rl.rlim_cur / 16);
+	}
 	fc = aligned_alloc(64, (sizeof *fc + 63) / 64 * 64);
 	if (!fc)
 		return NULL;
@@ -146,6 +163,8 @@ struct file_cache *file_cache_new(const struct static_file_types *types, int dir
 	fc->file_max = lim->file_max;
 	if (fc->file_max > fc->shard_max_bytes / 2)
 		fc->file_max = fc->shard_max_bytes / 2;
+	/* rounded down: the total never exceeds max_fds */
+	fc->shard_max_fds = max_fds / FILE_CACHE_SHARDS;
 	fc->now_ms = mth_clock_coarse_ms;
 	for (i = 0; i < FILE_CACHE_SHARDS; i++)
 		pthread_mutex_init(&fc->shards[i].lock, NULL);
@@ -191,6 +210,20 @@ void file_cache_stats(struct file_cache *fc, size_t *entries, size_t *bytes)
 		*entries = n;
 	if (bytes)
 		*bytes = b;
+}
+
+size_t file_cache_open_fds(struct file_cache *fc)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < FILE_CACHE_SHARDS; i++) {
+		struct fc_shard *sh = &fc->shards[i];
+
+		pthread_mutex_lock(&sh->lock);
+		n += sh->fds;
+		pthread_mutex_unlock(&sh->lock);
+	}
+	return n;
 }
 
 /* ------------------------------------------------------------------------
@@ -243,6 +276,8 @@ static void table_remove(struct fc_shard *sh, struct fc_entry *e, struct fc_entr
 	lru_unlink(sh, e);
 	sh->entries--;
 	sh->bytes -= e->cost;
+	if (e->fd >= 0)
+		sh->fds--;
 	e->next = *dead;
 	*dead = e;
 }
@@ -260,10 +295,20 @@ static void table_insert(struct file_cache *fc, struct fc_shard *sh, struct fc_e
 	lru_push(sh, e);
 	sh->entries++;
 	sh->bytes += e->cost;
+	if (e->fd >= 0)
+		sh->fds++;
 	/* least recently used first; never the entry just added */
 	while ((sh->entries > fc->shard_max_entries || sh->bytes > fc->shard_max_bytes) &&
 	       sh->lru_tail != e)
 		table_remove(sh, sh->lru_tail, dead);
+	/* the least recently used of those that keep an fd (E is at the head) */
+	for (struct fc_entry *v = sh->lru_tail; sh->fds > fc->shard_max_fds && v != e;) {
+		struct fc_entry *prev = v->lru_prev;
+
+		if (v->fd >= 0)
+			table_remove(sh, v, dead);
+		v = prev;
+	}
 }
 
 static void drop_dead(struct fc_entry *dead)
@@ -281,8 +326,33 @@ static void drop_dead(struct fc_entry *dead)
 
 static bool same_file(const struct fc_entry *e, const struct static_file *sf)
 {
-	return e->f.ino == sf->ino && e->f.size == sf->size && e->f.mtime == sf->mtime &&
-	       e->f.mtime_nsec == sf->mtime_nsec && e->is_index == sf->is_index;
+	return e->dev == sf->dev && e->f.ino == sf->ino && e->f.size == sf->size &&
+	       e->f.mtime == sf->mtime && e->f.mtime_nsec == sf->mtime_nsec &&
+	       e->is_index == sf->is_index;
+}
+
+/* Is ST (of the name, or of an fd) the regular file E describes? */
+static bool stat_is(const struct fc_entry *e, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_dev == e->dev &&
+	       (uint64_t)st->st_ino == e->f.ino && (uint64_t)st->st_size == e->f.size &&
+	       st->st_mtim.tv_sec == e->f.mtime && st->st_mtim.tv_nsec == e->f.mtime_nsec;
+}
+
+/* Does E's name beneath the root still name the file E describes?  One
+ * fstatat, the final component not followed: the kept fd is only used
+ * while the name leads to it, so a rename over it, a truncation or a
+ * rewrite (size or mtime) is seen at the next send.  The name's path is
+ * not confined here (a stat, not an open); it does not have to be: only
+ * the fd opened through the safe path is read, and only when the name
+ * leads to that same file, and the TTL's revalidation resolves the name
+ * beneath the root again (static_file_open). */
+static bool name_is(const struct file_cache *fc, const struct fc_entry *e)
+{
+	struct stat st;
+
+	return fstatat(fc->dirfd, e->open_rel, &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) == 0 &&
+	       stat_is(e, &st);
 }
 
 /* All of SIZE bytes of FD into a new buffer, and the file must not have
@@ -328,6 +398,8 @@ static struct fc_entry *entry_new(struct file_cache *fc, const char *rel, size_t
 		return NULL;
 	e->refs = 1;
 	e->hash = hash;
+	e->fd = -1;
+	e->dev = sf->dev;
 	e->is_dir = is_dir;
 	e->is_index = sf->is_index;
 	e->key_len = len;
@@ -408,6 +480,12 @@ static int refresh(struct file_cache *fc, struct fc_shard *sh, const char *rel, 
 		return 500;
 	}
 	e->checked_ms = now;
+	/* too large for memory: keep the fd, unless its name is a symlink
+	 * (the per-send check would never match; open per request then) */
+	if (!e->young && !e->f.data && fc->shard_max_fds && name_is(fc, e)) {
+		e->fd = sf.fd;
+		sf.fd = -1;
+	}
 	pthread_mutex_lock(&sh->lock);
 	if (e->young) {
 		/* this caller's alone; what the table has is outdated */
@@ -423,7 +501,7 @@ static int refresh(struct file_cache *fc, struct fc_shard *sh, const char *rel, 
 done:
 	if (fd_out)
 		*fd_out = sf.fd;
-	else
+	else if (sf.fd >= 0)
 		close(sf.fd);
 	*out = &e->f;
 	return 200;
@@ -465,17 +543,23 @@ int file_cache_lookup(struct file_cache *fc, const char *rel, int is_dir, unsign
 		       location_cap);
 }
 
-int file_cache_open(struct file_cache *fc, const struct file_cache_file *f)
+int file_cache_open(struct file_cache *fc, const struct file_cache_file *f, bool *borrowed)
 {
 	const struct fc_entry *e = entry_of(f);
 	struct stat st;
-	int fd = path_open_beneath(fc->dirfd, e->open_rel);
+	int fd;
 
+	*borrowed = false;
+	if (e->fd >= 0) {
+		if (!name_is(fc, e))
+			return -ESTALE;
+		*borrowed = true;
+		return e->fd;
+	}
+	fd = path_open_beneath(fc->dirfd, e->open_rel);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_ino != f->ino ||
-	    (uint64_t)st.st_size != f->size || st.st_mtim.tv_sec != f->mtime ||
-	    st.st_mtim.tv_nsec != f->mtime_nsec) {
+	if (fstat(fd, &st) < 0 || !stat_is(e, &st)) {
 		close(fd);
 		return -ESTALE;
 	}

@@ -32,7 +32,22 @@
  * Bounds: at most max_entries entries and max_bytes bytes (content plus
  * bookkeeping) are held by the table, split evenly over the shards; beyond
  * that the least recently used entries of the shard are dropped.  Entries a
- * response still holds are freed when it lets go. */
+ * response still holds are freed when it lets go.
+ *
+ * Open files: an entry of a file too large to hold in memory keeps the fd
+ * that static_file_open() opened it with (openat2 RESOLVE_BENEATH: only an
+ * fd of the safe path is ever kept), so that a response sends from it
+ * without openat2 + fstat + close per request.  At most max_fds entries of
+ * the table (split evenly over the shards, least recently used dropped
+ * first) keep one; the fd is closed with the entry's last reference, so a
+ * response still sending from it keeps it open after an eviction or a
+ * reload.  Before every send, file_cache_open() checks with one fstatat
+ * (AT_SYMLINK_NOFOLLOW) that the name still is that file (device, inode,
+ * size, mtime): a file renamed over, truncated or rewritten is never sent
+ * from the kept fd.  The path is resolved beneath the root again by the
+ * TTL's revalidation as for every entry, so a file that can no longer be
+ * reached safely stops being served within FILE_CACHE_TTL_MS, exactly as
+ * a file held in memory. */
 #ifndef MTH_FILE_CACHE_H
 #define MTH_FILE_CACHE_H
 
@@ -51,6 +66,7 @@ struct static_file_types;
 #define FILE_CACHE_MAX_ENTRIES 2048		/* per cache */
 #define FILE_CACHE_MAX_BYTES (32 * 1024 * 1024) /* per cache */
 #define FILE_CACHE_SHARDS 16			/* a power of two */
+#define FILE_CACHE_MAX_FDS 256			/* per cache, and at most RLIMIT_NOFILE / 16 */
 
 /* What a response needs to know about a file; read-only for callers. */
 struct file_cache_file {
@@ -72,13 +88,17 @@ struct file_cache_limits {
 	/* the largest file held in memory; at most half a shard's share
 	 * of max_bytes */
 	size_t file_max;
+	/* entries that keep their file open (files over file_max); split
+	 * over the shards, so below FILE_CACHE_SHARDS none do */
+	size_t max_fds;
 };
 
 struct file_cache;
 
 /* A cache of the files beneath DIRFD, opened the way static_file_open(TYPES,
- * DIRFD, ...) opens them.  LIM NULL: the FILE_CACHE_* defaults.  TYPES and
- * DIRFD must outlive the cache.  NULL on ENOMEM. */
+ * DIRFD, ...) opens them.  LIM NULL: the FILE_CACHE_* defaults, max_fds
+ * also at most RLIMIT_NOFILE / 16.  TYPES and DIRFD must outlive the cache.
+ * NULL on ENOMEM. */
 struct file_cache *file_cache_new(const struct static_file_types *types, int dirfd,
 				  const struct file_cache_limits *lim);
 
@@ -94,19 +114,23 @@ enum {
  * router set it.  Returns 200 and a referenced *OUT, or the status
  * static_file_open() gives (301 with LOCATION_OUT, 403, 404, 414, 500).
  * FD_OUT (may be NULL): when this lookup had to open the file (first use,
- * revalidation), the open fd of exactly the file *OUT describes is handed
- * over, else -1.  With FILE_CACHE_REVALIDATE it always opens (200 always
- * comes with an fd). */
+ * revalidation) and the entry does not keep that fd, the open fd of exactly
+ * the file *OUT describes is handed over, else -1.  With
+ * FILE_CACHE_REVALIDATE it always opens, and 200 comes with an fd here or
+ * kept by the entry. */
 int file_cache_lookup(struct file_cache *fc, const char *rel, int is_dir, unsigned flags,
 		      const struct file_cache_file **out, int *fd_out, char *location_out,
 		      size_t location_cap);
 
-/* Open F again beneath the cache's root (RESOLVE_BENEATH) for sendfile().
- * Returns the fd, or -ESTALE when what is there now is not the file F
- * describes (another inode, size or mtime, or not a regular file), or the
- * negative errno of the open.  Then look up again with
+/* An fd of F's bytes for sendfile(): the entry's own when it keeps one and
+ * F's name beneath the root still is that file (one fstatat), *BORROWED
+ * set: valid while the caller holds its reference to F, not to be closed;
+ * else F opened again beneath the root (RESOLVE_BENEATH) and checked, the
+ * caller's to close.  -ESTALE when what is there now is not the file F
+ * describes (another device or inode, size or mtime, or not a regular
+ * file), or the negative errno of the open; then look up again with
  * FILE_CACHE_REVALIDATE. */
-int file_cache_open(struct file_cache *fc, const struct file_cache_file *f);
+int file_cache_open(struct file_cache *fc, const struct file_cache_file *f, bool *borrowed);
 
 /* Gives back a reference from file_cache_lookup().  Accepts NULL. */
 void file_cache_put(const struct file_cache_file *f);
@@ -115,5 +139,7 @@ void file_cache_put(const struct file_cache_file *f);
  * (NULL restores CLOCK_MONOTONIC_COARSE); and what the table holds now. */
 void file_cache_set_clock(struct file_cache *fc, int64_t (*now_ms)(void));
 void file_cache_stats(struct file_cache *fc, size_t *entries, size_t *bytes);
+/* How many entries of the table keep an open fd now. */
+size_t file_cache_open_fds(struct file_cache *fc);
 
 #endif

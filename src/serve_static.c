@@ -91,7 +91,8 @@ void serve_static(struct conn *c, const struct http_request *req, const struct r
 	char extra[FIELDS_CAP], location[ROUTE_PATH_MAX + 2], ctype[160];
 	const char *type;
 	size_t elen = 0, n;
-	unsigned flags = 0;
+	unsigned flags = 0, tries = 0;
+	bool borrowed = false; /* FD is F's own (file_cache_open), not ours to close */
 	int fd = -1, status;
 	enum http_range_result rr;
 
@@ -157,11 +158,13 @@ again:
 		goto out;
 	}
 	/* Ranges and large files: sendfile() from an fd of exactly the file
-	 * the validators describe.  If it changed since the cache looked,
-	 * decide again on what is there now (that lookup hands us its fd). */
+	 * the validators describe (the one the cache keeps open, or a new
+	 * one).  If it changed since the cache looked, decide again on what
+	 * is there now; a file replaced again and again in between gets a
+	 * few tries. */
 	if (!r->head && fd < 0) {
-		fd = file_cache_open(fc, f);
-		if (fd < 0 && !flags) {
+		fd = file_cache_open(fc, f, &borrowed);
+		if (fd < 0 && tries++ < 3) {
 			file_cache_put(f);
 			f = NULL;
 			flags = FILE_CACHE_REVALIDATE;
@@ -208,11 +211,15 @@ again:
 	if (!r->head && (n > 0 || io->multipart)) {
 		io->file_fd = fd;
 		fd = -1;
+		if (borrowed) {
+			io->fd_file = f; /* the iobuf's reference now */
+			f = NULL;
+		}
 	} else {
 		io->multipart = false;
 	}
 out:
-	if (fd >= 0)
+	if (fd >= 0 && !borrowed)
 		close(fd);
 	file_cache_put(f);
 }

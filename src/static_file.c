@@ -82,6 +82,7 @@ int static_file_open(const struct static_file_types *t, int dirfd, const char *r
 	out->fd = fd;
 	out->is_index = open_rel != rel;
 	out->size = (uint64_t)st.st_size;
+	out->dev = (uint64_t)st.st_dev;
 	out->ino = (uint64_t)st.st_ino;
 	out->mtime = st.st_mtim.tv_sec;
 	out->mtime_nsec = st.st_mtim.tv_nsec;

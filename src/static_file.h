@@ -14,6 +14,7 @@ struct mime_table;
 struct static_file {
 	int fd; /* open O_RDONLY, owned by the caller */
 	uint64_t size;
+	uint64_t dev; /* with ino: which file this fd is */
 	uint64_t ino; /* with size and mtime: the ETag */
 	time_t mtime;
 	long mtime_nsec;

@@ -18,7 +18,9 @@
 # the connections alive, "close" sends Connection: close (a new connection
 # per request); "tls_ka" and "tls_close" do the same over HTTPS (TLS 1.3,
 # the ECDSA P-256 certificate and suites of bench.sh; tls_close is a full
-# handshake per request, h2load does not resume sessions).  The servers are configured as in bench.sh (servers.sh),
+# handshake per request, h2load does not resume sessions); "mid" keeps 50
+# connections alive for GET /mid.bin (200 KB, bench.sh's mid scenario),
+# "big" 4 for GET /big.bin (50 MB; a 500th of the requests, no callgrind).  The servers are configured as in bench.sh (servers.sh),
 # pinned to CPU 0, h2load to CPU 1, one server at a time.
 #
 #   tests/bench/cost.sh [--peers [LIST]] [--bin PATH] [--no-callgrind]
@@ -30,7 +32,7 @@
 #   --no-callgrind   skip the instruction counts (the slow part)
 #   --quick          fewer requests (perf 20,000, strace 5,000, callgrind
 #                    1,000 and 5,000) instead of 50,000, 20,000, 2,000/12,000
-#   --modes LIST     ka, close, tls_ka, tls_close (default: ka,close)
+#   --modes LIST     ka, close, mid, big, tls_ka, tls_close (default: ka,close)
 #   --tls            the same as --modes tls_ka,tls_close
 #   --install        apt-get install the missing packages first
 #   --keep           keep the work directory (perf, strace, callgrind output)
@@ -77,7 +79,7 @@ for p in $peers; do
     list_has "$BENCH_PEERS_ALL" "$p" || { echo "unknown peer '$p' (known: $BENCH_PEERS_ALL)" >&2; exit 2; }
 done
 for m in $modes; do
-    case $m in ka | close | tls_ka | tls_close) ;; *) echo "unknown mode '$m' (ka, close, tls_ka, tls_close)" >&2; exit 2 ;; esac
+    case $m in ka | close | mid | big | tls_ka | tls_close) ;; *) echo "unknown mode '$m' (ka, close, mid, big, tls_ka, tls_close)" >&2; exit 2 ;; esac
 done
 use_tls=0
 case " $modes " in *" tls_"*) use_tls=1 ;; esac
@@ -162,11 +164,15 @@ start_server() {
 # load MODE N [PREFIX...] - h2load with N requests (behind PREFIX, e.g.
 # perf stat); prints the number of requests that succeeded
 load() {
-    local mode=$1 n=$2 hdr=() u=$url
+    local mode=$1 n=$2 hdr=() u=$url c=50
     shift 2
     case $mode in *close) hdr=(-H "Connection: close") ;; esac
-    case $mode in tls_*) u=$turl ;; esac
-    "$@" "${cli_pin[@]}" timeout 600 h2load --h1 -n "$n" -c 50 "${hdr[@]}" "$u" > "$work/h2load.out" 2>&1
+    case $mode in
+    tls_*) u=$turl ;;
+    mid) u=${url%/index.html}/mid.bin ;;
+    big) u=${url%/index.html}/big.bin c=4 n=$(((n + 499) / 500)) ;;
+    esac
+    "$@" "${cli_pin[@]}" timeout 600 h2load --h1 -n "$n" -c "$c" "${hdr[@]}" "$u" > "$work/h2load.out" 2>&1
     # "requests: N total, N started, N done, N succeeded, N failed, ..."
     awk '/^requests:/ { print $8 + 0 }' "$work/h2load.out"
 }
@@ -225,7 +231,7 @@ for s in $servers; do
         stop_server
 
         ir="-"
-        if [ "$callgrind" = 1 ]; then
+        if [ "$callgrind" = 1 ] && [ "$mode" != big ]; then
             ir1="" ir2="" d1="" d2=""
             for n in "$n1" "$n2"; do
                 echo "[$(($(date +%s) - t_start))s] $s $mode: callgrind, $n requests" >&2
@@ -247,7 +253,8 @@ done
 echo
 echo "## mthttpd per-request cost, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
-echo "$("$MTHTTPD_BIN" --version 2> /dev/null | head -1); h2load --h1 -c 50 on /index.html (2 KB);" \
+echo "$("$MTHTTPD_BIN" --version 2> /dev/null | head -1); h2load --h1 -c 50 on /index.html (2 KB)" \
+    "(mid: /mid.bin, 200 KB; big: -c 4 on /big.bin, 50 MB, a 500th of the requests);" \
     "perf over $n_perf requests, strace over $n_strace, callgrind $n1 vs $n2;" \
     "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
@@ -291,8 +298,8 @@ END {
     print "\nmthttpd / lowest peer (lower is better):\n"
     print "| mode | syscalls/req | CPU us/req | instructions/req |"
     print "|---|---|---|---|"
-    split("ka close tls_ka tls_close", m, " ")
-    for (j = 1; j <= 4; j++)
+    nm = split("ka close mid big tls_ka tls_close", m, " ")
+    for (j = 1; j <= nm; j++)
         if (("mthttpd", m[j]) in sys)
             printf "| %s | %s | %s | %s |\n", m[j], best(sys, m[j]), best(cpu, m[j]), best(ins, m[j])
 }' "$results"

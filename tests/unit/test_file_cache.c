@@ -12,6 +12,7 @@
  *     link_rel -> ../outside */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +59,14 @@ static void put_file(const char *name, const char *data, size_t len)
 	cr_assert_geq(fd, 0, "open %s: %s", p, strerror(errno));
 	cr_assert_eq(write(fd, data, len), (ssize_t)len);
 	close(fd);
+}
+
+static const char *fmt_path(const char *name)
+{
+	static char p[PATH_MAX];
+
+	snprintf(p, sizeof p, "%s/%s", root, name);
+	return p;
 }
 
 static void write_text(const char *name, const char *text)
@@ -235,9 +245,12 @@ Test(file_cache, index_is_reopened_by_its_resolved_path)
 	const struct file_cache_file *f;
 	int fd;
 
+	bool borrowed;
+
 	cr_assert_eq(lookup("sub", 1, &f, NULL), 200);
-	fd = file_cache_open(fc, f);
+	fd = file_cache_open(fc, f, &borrowed);
 	cr_assert_geq(fd, 0, "file_cache_open: %s", strerror(-fd));
+	cr_expect_not(borrowed, "a file held in memory keeps no fd");
 	{
 		char buf[64];
 		ssize_t n = pread(fd, buf, sizeof buf, 0);
@@ -397,6 +410,7 @@ Test(file_cache, a_cached_file_replaced_by_an_escaping_symlink)
 {
 	const struct file_cache_file *f;
 	char outside[PATH_MAX];
+	bool borrowed;
 	size_t n;
 	int fd;
 
@@ -405,7 +419,7 @@ Test(file_cache, a_cached_file_replaced_by_an_escaping_symlink)
 	cr_assert_eq(unlinkat(root_fd, "page.html", 0), 0);
 	cr_assert_eq(symlinkat(outside, root_fd, "page.html"), 0);
 	/* an fd for sendfile is never opened through the symlink */
-	fd = file_cache_open(fc, f);
+	fd = file_cache_open(fc, f, &borrowed);
 	cr_expect_eq(fd, -EXDEV, "file_cache_open: %d", fd);
 	if (fd >= 0)
 		close(fd);
@@ -476,41 +490,293 @@ Test(file_cache, deleted_file_is_404_after_the_ttl)
 	cr_expect_eq(n, 0);
 }
 
-Test(file_cache, large_file_is_not_held_and_its_fd_is_checked)
-{
-	const struct file_cache_file *f;
-	size_t big = FILE_CACHE_FILE_MAX + 1, n, bytes;
-	char *data = malloc(big);
-	int fd;
+/* ---- large files: the kept fd ---- */
 
-	memset(data, 'x', big);
-	put_file("big.bin", data, big);
-	age("big.bin", 100);
-	cr_assert_eq(lookup("big.bin", 0, &f, NULL), 200);
+#define BIG (FILE_CACHE_FILE_MAX + 1)
+
+/* BIG bytes of C as NAME, written aside and renamed over it (a new inode),
+ * or rewritten in place; mtime AGO seconds back */
+static void put_big(const char *name, char c, size_t len, bool rename_over, time_t ago)
+{
+	char *data = malloc(len), tmp[64];
+
+	cr_assert_not_null(data);
+	memset(data, c, len);
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	put_file(rename_over ? tmp : name, data, len);
+	age(rename_over ? tmp : name, ago);
+	if (rename_over)
+		cr_assert_eq(renameat(root_fd, tmp, root_fd, name), 0);
+	free(data);
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Does FD hold LEN bytes of C at offset 0 and LEN-1? */
+static void expect_fd_bytes(int fd, char c, size_t len)
+{
+	char a = 0, b = 0;
+	struct stat st;
+
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_expect_eq((size_t)st.st_size, len);
+	cr_expect_eq(pread(fd, &a, 1, 0), 1);
+	cr_expect_eq(pread(fd, &b, 1, (off_t)len - 1), 1);
+	cr_expect(a == c && b == c, "bytes '%c' '%c', want '%c'", a, b, c);
+}
+
+Test(file_cache, large_file_keeps_its_fd_and_reuses_it)
+{
+	const struct file_cache_file *f, *g;
+	size_t n, bytes;
+	bool opened, borrowed;
+	int fd, fd2, before;
+
+	put_big("big.bin", 'x', BIG, false, 100);
+	cr_assert_eq(lookup("big.bin", 0, &f, &opened), 200);
+	cr_expect_not(opened, "the entry keeps the fd the lookup opened");
 	cr_expect_null(f->data);
-	cr_expect_eq(f->size, big);
+	cr_expect_eq(f->size, BIG);
 	file_cache_stats(fc, &n, &bytes);
 	cr_expect_eq(n, 1);
 	cr_expect_lt(bytes, 4096, "metadata only: %zu bytes", bytes);
-	fd = file_cache_open(fc, f);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	/* rewritten within the trusted second: the fd would not match */
-	put_file("big.bin", data, big - 1);
-	cr_expect_eq(file_cache_open(fc, f), -ESTALE);
+	cr_expect_eq(file_cache_open_fds(fc), 1);
+	before = open_fds();
+	fd = file_cache_open(fc, f, &borrowed);
+	cr_assert_geq(fd, 0, "file_cache_open: %s", strerror(-fd));
+	cr_expect(borrowed);
+	expect_fd_bytes(fd, 'x', BIG);
+	/* the next request: a hit, and the same fd, nothing opened */
+	cr_assert_eq(lookup("big.bin", 0, &g, &opened), 200);
+	cr_expect_not(opened);
+	cr_expect_eq(g, f);
+	fd2 = file_cache_open(fc, g, &borrowed);
+	cr_expect_eq(fd2, fd);
+	cr_expect(borrowed);
+	cr_expect_eq(open_fds(), before, "no fd opened per send");
+	file_cache_put(g);
 	file_cache_put(f);
-	/* what serve_file does then: look again, and take the lookup's fd */
-	{
-		char loc[64];
-		cr_assert_eq(file_cache_lookup(fc, "big.bin", 0, FILE_CACHE_REVALIDATE, &f, &fd,
-					       loc, sizeof loc),
-			     200);
-		cr_expect_eq(f->size, big - 1);
-		cr_assert_geq(fd, 0);
+	/* revalidated after the TTL, unchanged: still the same entry and fd */
+	advance(FILE_CACHE_TTL_MS);
+	cr_assert_eq(lookup("big.bin", 0, &g, NULL), 200);
+	cr_expect_eq(g, f);
+	cr_expect_eq(file_cache_open(fc, g, &borrowed), fd);
+	file_cache_put(g);
+	cr_expect_eq(file_cache_open_fds(fc), 1);
+}
+
+/* what serve_static does on -ESTALE: look up again with
+ * FILE_CACHE_REVALIDATE, and send from the fd that comes with it */
+static int reopen(const struct file_cache_file **f, bool *borrowed)
+{
+	char loc[64];
+	int fd = -1;
+
+	cr_assert_eq(
+		file_cache_lookup(fc, "big.bin", 0, FILE_CACHE_REVALIDATE, f, &fd, loc, sizeof loc),
+		200);
+	*borrowed = false;
+	if (fd < 0)
+		fd = file_cache_open(fc, *f, borrowed);
+	cr_assert_geq(fd, 0, "after revalidation: %s", strerror(-fd));
+	return fd;
+}
+
+Test(file_cache, large_file_renamed_over_is_never_sent_stale)
+{
+	const struct file_cache_file *f, *g;
+	bool borrowed;
+	int fd;
+
+	put_big("big.bin", 'x', BIG, false, 100);
+	cr_assert_eq(lookup("big.bin", 0, &f, NULL), 200);
+	cr_assert_geq(file_cache_open(fc, f, &borrowed), 0);
+	/* within the trusted second: same size and mtime, another inode */
+	put_big("big.bin", 'y', BIG, true, 100);
+	cr_expect_eq(file_cache_open(fc, f, &borrowed), -ESTALE);
+	file_cache_put(f);
+	fd = reopen(&g, &borrowed);
+	cr_expect_neq(g, f);
+	expect_fd_bytes(fd, 'y', BIG);
+	if (!borrowed)
 		close(fd);
-		file_cache_put(f);
+	file_cache_put(g);
+}
+
+Test(file_cache, large_file_truncated_or_rewritten_is_never_sent_stale)
+{
+	const struct file_cache_file *f, *g;
+	struct timespec ts[2] = { { .tv_sec = 1000000 }, { .tv_sec = 1000000 } };
+	bool borrowed;
+	int fd;
+
+	put_big("big.bin", 'x', BIG, false, 100);
+	cr_assert_eq(lookup("big.bin", 0, &f, NULL), 200);
+	cr_assert_geq(file_cache_open(fc, f, &borrowed), 0);
+	/* truncated in place (same inode, the kept fd sees it too) */
+	cr_assert_eq(truncate(fmt_path("big.bin"), 1000), 0);
+	cr_expect_eq(file_cache_open(fc, f, &borrowed), -ESTALE);
+	file_cache_put(f);
+	fd = reopen(&g, &borrowed);
+	cr_expect_eq(g->size, 1000);
+	if (!borrowed)
+		close(fd);
+	file_cache_put(g);
+
+	/* rewritten in place, same size: only the mtime tells */
+	put_big("big.bin", 'x', BIG, false, 100);
+	cr_assert_eq(lookup("big.bin", 0, &f, NULL), 200);
+	advance(FILE_CACHE_TTL_MS);
+	file_cache_put(f);
+	cr_assert_eq(lookup("big.bin", 0, &f, NULL), 200);
+	cr_expect_eq(f->size, BIG);
+	cr_assert_eq(utimensat(root_fd, "big.bin", ts, 0), 0);
+	cr_expect_eq(file_cache_open(fc, f, &borrowed), -ESTALE);
+	file_cache_put(f);
+}
+
+Test(file_cache, a_sending_response_keeps_the_fd_past_eviction_and_reload)
+{
+	const struct file_cache_file *f;
+	bool borrowed;
+	int fd;
+
+	put_big("big.bin", 'x', BIG, false, 100);
+	cr_assert_eq(lookup("big.bin", 0, &f, NULL), 200);
+	fd = file_cache_open(fc, f, &borrowed);
+	cr_assert_geq(fd, 0);
+	cr_assert(borrowed);
+	file_cache_free(fc); /* a reload dropped the old site and its cache */
+	fc = NULL;
+	cr_expect_eq(fcntl(fd, F_GETFD), FD_CLOEXEC, "still open for the response");
+	expect_fd_bytes(fd, 'x', BIG);
+	file_cache_put(f); /* the response is done: the last reference */
+	cr_expect_eq(fcntl(fd, F_GETFD), -1, "closed with the last reference");
+	cr_expect_eq(errno, EBADF);
+}
+
+Test(file_cache, kept_fds_are_bounded)
+{
+	struct file_cache_limits lim = { .max_entries = 2048,
+					 .max_bytes = 32 << 20,
+					 .file_max = 4096,
+					 .max_fds = 2 * FILE_CACHE_SHARDS };
+	struct file_cache *c = file_cache_new(&types_nodl, root_fd, &lim);
+	const struct file_cache_file *f, *held;
+	char name[32], loc[64];
+	bool borrowed;
+	int fd, base_fds, held_fd;
+
+	cr_assert_not_null(c);
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof name, "b%03d", i);
+		put_big(name, 'b', 5000, false, 100);
 	}
-	free(data);
+	base_fds = open_fds();
+	cr_assert_eq(file_cache_lookup(c, "b000", 0, 0, &held, NULL, loc, sizeof loc), 200);
+	held_fd = file_cache_open(c, held, &borrowed);
+	cr_assert(borrowed);
+	for (int i = 1; i < 200; i++) {
+		snprintf(name, sizeof name, "b%03d", i);
+		cr_assert_eq(file_cache_lookup(c, name, 0, 0, &f, NULL, loc, sizeof loc), 200);
+		fd = file_cache_open(c, f, &borrowed);
+		cr_assert_geq(fd, 0);
+		if (!borrowed)
+			close(fd);
+		file_cache_put(f);
+		cr_assert_leq(file_cache_open_fds(c), lim.max_fds);
+	}
+	cr_expect_eq(file_cache_open_fds(c), lim.max_fds, "every shard filled its share");
+	/* the table's fds, and the one a response holds after its eviction */
+	cr_expect_leq(open_fds(), base_fds + (int)lim.max_fds + 1);
+	expect_fd_bytes(held_fd, 'b', 5000);
+	file_cache_put(held);
+	file_cache_free(c);
+	cr_expect_eq(open_fds(), base_fds, "all closed with the cache");
+
+	/* fewer than one per shard: none kept, an fd per send as before */
+	lim.max_fds = FILE_CACHE_SHARDS - 1;
+	c = file_cache_new(&types_nodl, root_fd, &lim);
+	cr_assert_eq(file_cache_lookup(c, "b001", 0, 0, &f, NULL, loc, sizeof loc), 200);
+	fd = file_cache_open(c, f, &borrowed);
+	cr_assert_geq(fd, 0);
+	cr_expect_not(borrowed);
+	close(fd);
+	file_cache_put(f);
+	cr_expect_eq(file_cache_open_fds(c), 0);
+	file_cache_free(c);
+}
+
+Test(file_cache, default_bound_follows_rlimit_nofile)
+{
+	struct rlimit old, rl;
+	struct file_cache *c;
+	const struct file_cache_file *f;
+	char loc[64];
+
+	put_big("big.bin", 'x', BIG, false, 100);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 16 * (FILE_CACHE_SHARDS - 1); /* a budget below one per shard */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	c = file_cache_new(&types, root_fd, NULL);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	cr_assert_eq(file_cache_lookup(c, "big.bin", 0, 0, &f, NULL, loc, sizeof loc), 200);
+	cr_expect_eq(file_cache_open_fds(c), 0, "RLIMIT_NOFILE / 16 < one per shard");
+	file_cache_put(f);
+	file_cache_free(c);
+}
+
+Test(file_cache, a_symlinked_large_file_is_opened_per_send)
+{
+	const struct file_cache_file *f;
+	bool borrowed;
+	int fd;
+
+	put_big("big.bin", 'x', BIG, false, 100);
+	cr_assert_eq(symlinkat("big.bin", root_fd, "big_link"), 0);
+	cr_assert_eq(lookup("big_link", 0, &f, NULL), 200);
+	cr_expect_eq(file_cache_open_fds(fc), 0, "the name is not the file: nothing kept");
+	fd = file_cache_open(fc, f, &borrowed);
+	cr_assert_geq(fd, 0, "file_cache_open: %s", strerror(-fd));
+	cr_expect_not(borrowed);
+	close(fd);
+	file_cache_put(f);
+}
+
+/* The directory of a cached file moved out of the root and replaced by a
+ * symlink to where it went: the same file is still sent until the TTL's
+ * revalidation resolves the name beneath the root (as a file held in
+ * memory would be), then refused, and the kept fd goes. */
+Test(file_cache, a_kept_fd_is_refused_once_its_path_leaves_the_root)
+{
+	const struct file_cache_file *f;
+	char moved[PATH_MAX];
+	size_t n;
+
+	cr_assert_eq(mkdirat(root_fd, "d", 0755), 0);
+	put_big("d/big.bin", 'x', BIG, false, 100);
+	cr_assert_eq(lookup("d/big.bin", 0, &f, NULL), 200);
+	file_cache_put(f);
+	cr_expect_eq(file_cache_open_fds(fc), 1);
+	snprintf(moved, sizeof moved, "%s/moved", base);
+	cr_assert_eq(renameat(root_fd, "d", AT_FDCWD, moved), 0);
+	cr_assert_eq(symlinkat(moved, root_fd, "d"), 0);
+	advance(FILE_CACHE_TTL_MS);
+	cr_expect_eq(lookup("d/big.bin", 0, &f, NULL), 403);
+	file_cache_stats(fc, &n, NULL);
+	cr_expect_eq(n, 0, "the refused entry is dropped");
+	cr_expect_eq(file_cache_open_fds(fc), 0);
 }
 
 Test(file_cache, bounds_evict_least_recently_used)
