@@ -450,8 +450,17 @@ int http_connect6_from(const char *src, unsigned port)
 	cr_assert_eq(inet_pton(AF_INET6, src, &from.sin6_addr), 1, "%s", src);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&from, sizeof from), 0, "bind %s: %s", src,
-		     strerror(errno));
+	/* An address just added can be tentative for a moment (seen once, on a
+	 * loaded machine, although lo does no DAD): retry, bounded to 2 s. */
+	int r = -1;
+
+	for (int i = 0; i < 200; i++) {
+		r = bind(fd, (struct sockaddr *)&from, sizeof from);
+		if (r == 0 || errno != EADDRNOTAVAIL)
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(r, 0, "bind %s: %s", src, strerror(errno));
 	cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof to), 0, "connect from %s: %s",
 		     src, strerror(errno));
 	return fd;
@@ -474,8 +483,8 @@ void harness_private_netns(void)
 }
 
 /* As `ip -6 addr add ADDR/128 dev lo`, by ioctl: no iproute2 needed.  A
- * loopback address does no duplicate address detection, so it is usable
- * at once. */
+ * loopback address does no duplicate address detection, yet a bind right
+ * after may still meet EADDRNOTAVAIL: http_connect6_from() retries. */
 void harness_add_lo_addr6(const char *addr)
 {
 	struct in6_ifreq {
