@@ -22,7 +22,7 @@ cd "$top"
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
 libjson-c-dev libsystemd-dev libssl-dev libcriterion-dev media-types curl wget \
 openssl prometheus haproxy python3 systemd libcrypt-dev apache2-utils whois \
-dosfstools bindfs"
+dosfstools bindfs libnghttp2-dev nghttp2-client python3-h2"
 
 install_deps() {
     missing=

@@ -924,8 +924,9 @@ static void to_main_log(const struct access_log_entry *e, const char *file, int 
 		{ .name = NULL },
 		{ .name = NULL },
 		{ .name = NULL },
+		{ .name = NULL },
 	};
-	size_t nf = ARRAY_SIZE(fields) - 3;
+	size_t nf = ARRAY_SIZE(fields) - 4;
 	bool journal;
 	int r;
 
@@ -935,6 +936,8 @@ static void to_main_log(const struct access_log_entry *e, const char *file, int 
 		fields[nf++] = (struct log_field)LOG_STR("MTHTTPD_TLS", e->tls);
 	if (e->user && *e->user)
 		fields[nf++] = (struct log_field)LOG_STR("MTHTTPD_USER", e->user);
+	if (e->h2_stream)
+		fields[nf++] = (struct log_field)LOG_INT("MTHTTPD_H2_STREAM", e->h2_stream);
 	if (!log_enabled(LOG_INFO))
 		return;
 	/* the fields only exist in the journal: no work for them on stderr */

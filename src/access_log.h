@@ -61,6 +61,7 @@ struct access_log_entry {
 	const char *user_agent; /* file only */
 	const char *tls;	/* "TLSv1.3/TLS_AES_128_GCM_SHA256", NULL: cleartext (journal) */
 	const char *user;	/* the authenticated user (upload auth), or NULL */
+	int32_t h2_stream;	/* HTTP/2: the stream id (journal); 0: HTTP/1.x */
 };
 
 /* Log E as CFG->access_log says.  The journal's CODE_* fields name the

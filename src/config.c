@@ -777,6 +777,8 @@ static int key_tls(struct load_ctx *ctx, const config_setting_t *s, struct mth_c
 		return invalid(ctx, s, "must be a group: tls = { port = 8443; certificates = "
 				       "( ... ); };");
 	tls->enabled = true;
+	tls->http2 = true;
+	tls->h2_max_concurrent_streams = CONFIG_H2_MAX_CONCURRENT_STREAMS_DEFAULT;
 	n = config_setting_length(s);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
@@ -799,6 +801,15 @@ static int key_tls(struct load_ctx *ctx, const config_setting_t *s, struct mth_c
 			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
 				return invalid(ctx, e, "redirect_http must be true or false");
 			tls->redirect_http = config_setting_get_bool(e) != 0;
+		} else if (strcmp(name, "http2") == 0) {
+			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
+				return invalid(ctx, e, "http2 must be true or false");
+			tls->http2 = config_setting_get_bool(e) != 0;
+		} else if (strcmp(name, "h2_max_concurrent_streams") == 0) {
+			ret = get_int(ctx, e, 1, CONFIG_H2_MAX_CONCURRENT_STREAMS_MAX, &v);
+			if (ret < 0)
+				return ret;
+			tls->h2_max_concurrent_streams = (unsigned)v;
 		} else if (strcmp(name, "min_version") == 0) {
 			ret = get_string(ctx, e, &str);
 			if (ret < 0)

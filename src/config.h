@@ -56,6 +56,8 @@ struct htpasswd;
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600
 #define CONFIG_TLS_CERTIFICATES_MAX 64
 #define CONFIG_TLS_HSTS_MAX_AGE_MAX 2147483647 /* seconds */
+#define CONFIG_H2_MAX_CONCURRENT_STREAMS_DEFAULT 100
+#define CONFIG_H2_MAX_CONCURRENT_STREAMS_MAX 1000
 #define CONFIG_RATE_LIMIT_MAX 1000000   /* rate_limit_requests, _burst, _uploads */
 #define CONFIG_UPLOADS_MAX_BYTES_MAX (1LL << 60)
 #define CONFIG_UPLOADS_MAX_FILES_MAX (1LL << 40)
@@ -99,6 +101,8 @@ struct config_tls {
 	enum config_tls_version min_version;
 	unsigned hsts_max_age;         /* seconds; 0: no Strict-Transport-Security */
 	bool redirect_http;            /* cleartext requests get a 308 to https */
+	bool http2;                    /* ALPN offers h2 (default true) */
+	unsigned h2_max_concurrent_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS */
 };
 
 struct mth_config {

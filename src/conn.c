@@ -87,6 +87,11 @@ void conn_set_draining(bool on)
 	__atomic_store_n(&draining, on, __ATOMIC_RELAXED);
 }
 
+bool conn_draining(void)
+{
+	return __atomic_load_n(&draining, __ATOMIC_RELAXED);
+}
+
 uint64_t conn_requests_served(void)
 {
 	return __atomic_load_n(&requests_served, __ATOMIC_RELAXED);
@@ -227,16 +232,32 @@ void conn_thread_exit(void)
 	io_spare = NULL;
 }
 
+/* What a request's buffers hold besides memory. */
+static void io_drop(struct iobuf *io)
+{
+	if (io->file_fd >= 0)
+		close(io->file_fd);
+	io->file_fd = -1;
+	file_cache_put(io->mem_file);
+	io->mem_file = NULL;
+	serve_upload_release(io);
+}
+
+void conn_io_free(struct iobuf *io)
+{
+	if (!io)
+		return;
+	io_drop(io);
+	free(io);
+}
+
 static void io_release(struct conn *c)
 {
 	struct iobuf *io = c->io;
 
 	if (!io)
 		return;
-	if (io->file_fd >= 0)
-		close(io->file_fd);
-	file_cache_put(io->mem_file);
-	serve_upload_release(io);
+	io_drop(io);
 	c->io = NULL;
 	if (!io_spare) {
 		io_spare = io;
@@ -281,6 +302,7 @@ void conn_free(struct conn *c)
 	if (!c)
 		return;
 	log_debug("connection from %s closed after %u requests", c->peer, c->requests);
+	h2_conn_free(c);
 	io_release(c);
 	transport_close(&c->tp);
 	site_unref(c->site);
@@ -325,6 +347,8 @@ enum conn_phase conn_phase(const struct conn *c)
 
 static enum conn_phase phase_of(const struct conn *c)
 {
+	if (c->state == CONN_H2)
+		return h2_conn_phase(c);
 	if (c->state == CONN_WRITE || c->state == CONN_LINGER)
 		return CONN_PHASE_WRITING;
 	if (c->state == CONN_READ_HEAD && !(c->io && c->io->in_len))
@@ -364,7 +388,7 @@ static void reqline_map_init(void)
 	reqline_map['\r'] = reqline_map['\n'] = 0;
 }
 
-static void copy_reqline(struct iobuf *io, const char *buf, size_t len)
+void conn_copy_reqline(struct iobuf *io, const char *buf, size_t len)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	size_t n = 0, max = len < sizeof io->reqline - 1 ? len : sizeof io->reqline - 1;
@@ -492,7 +516,7 @@ static void respond_parse_error(struct conn *c, int status)
 {
 	struct iobuf *io = c->io;
 
-	copy_reqline(io, io->in, io->in_len);
+	conn_copy_reqline(io, io->in, io->in_len);
 	io->close_after = true;
 	conn_respond_error(c, status, false, NULL, NULL, false);
 }
@@ -554,12 +578,15 @@ static void respond_redirect_tls(struct conn *c, const struct http_request *req,
 
 /* A whole head is buffered: decide, and either build the response or start
  * reading a body. */
-static void handle_request(struct conn *c, const struct http_request *req)
+void conn_handle_request(struct conn *c, const struct http_request *req)
 {
 	struct iobuf *io = c->io;
 	struct route r;
 
-	copy_reqline(io, req->method_token.p, (size_t)(io->in + io->in_len - req->method_token.p));
+	/* (an HTTP/2 stream has its own request line, "... HTTP/2.0") */
+	if (!c->h2_stream)
+		conn_copy_reqline(io, req->method_token.p,
+				  (size_t)(io->in + io->in_len - req->method_token.p));
 	if (c->site->cfg->access_log == CONFIG_ACCESS_LOG_FILE) {
 		copy_field(io->referer, req, "Referer");
 		copy_field(io->user_agent, req, "User-Agent");
@@ -643,10 +670,17 @@ static void log_access(struct conn *c)
 		.user_agent = io->user_agent,
 		.tls = c->tls ? c->tls_desc : NULL,
 		.user = io->user,
+		.h2_stream = c->h2_stream,
 	};
 
 	access_log_request(c->site->cfg, &e);
 	metrics_request(metrics_method_of(io->reqline), e.status, e.bytes, e.duration_us);
+}
+
+void conn_request_done(struct conn *c)
+{
+	log_access(c);
+	__atomic_add_fetch(&requests_served, 1, __ATOMIC_RELAXED);
 }
 
 /* Can the parser decide yet?  At CRLF CRLF (a whole head), and at a bare
@@ -696,7 +730,7 @@ static bool try_parse(struct conn *c)
 
 	switch (http_parse_request(io->in, io->in_len, &c->site->limits, &req, &status)) {
 	case HTTP_PARSE_DONE:
-		handle_request(c, &req);
+		conn_handle_request(c, &req);
 		return true;
 	case HTTP_PARSE_ERROR:
 		break;
@@ -796,6 +830,15 @@ static enum step do_handshake(struct conn *c)
 	case TLS_HS_DONE:
 		c->tls = true;
 		tls_describe(&c->tp, c->tls_desc);
+		if (tls_alpn_is_h2(&c->tp)) {
+			/* RFC 9113 section 3.2: h2 from the first byte on */
+			if (h2_conn_start(c) < 0) {
+				log_err("%s: out of memory", c->peer);
+				return STEP_CLOSE;
+			}
+			c->state = CONN_H2;
+			return STEP_AGAIN;
+		}
 		break;
 	case TLS_HS_PLAIN:
 		c->plain_on_tls = true;
@@ -1171,6 +1214,8 @@ static int64_t next_deadline(const struct conn *c)
 		return c->proxy_deadline;
 	case CONN_LINGER:
 		return now + LINGER_MS;
+	case CONN_H2:
+		return h2_conn_deadline(c);
 	case CONN_READ_BODY:
 		return now + (int64_t)cfg->body_timeout * 1000;
 	case CONN_WRITE:
@@ -1195,13 +1240,15 @@ static enum step on_timeout(struct conn *c)
 			 c->state == CONN_READ_BODY ? c->site->cfg->body_timeout
 						    : c->site->cfg->header_timeout);
 		if (!io->reqline[0])
-			copy_reqline(io, io->in, io->in_len);
+			conn_copy_reqline(io, io->in, io->in_len);
 		io->close_after = true;
 		serve_upload_release(io);
 		conn_respond_error(c, 408, false, NULL, NULL, false);
 		(void)transport_send(&c->tp, io->out, io->out_len, false);
 		io->bytes_sent = io->out_len;
 		log_access(c);
+	} else if (c->state == CONN_H2) {
+		h2_conn_timeout(c);
 	} else if (c->state == CONN_HANDSHAKE) {
 		log_debug("%s: TLS handshake not done within %us; closing", c->peer,
 			  c->site->cfg->header_timeout);
@@ -1230,6 +1277,8 @@ static enum step run_state(struct conn *c, unsigned *budget)
 		return do_write(c, budget);
 	case CONN_LINGER:
 		return do_linger(c);
+	case CONN_H2:
+		return h2_conn_run(c, budget);
 	case CONN_CLOSING:
 	default:
 		return STEP_CLOSE;

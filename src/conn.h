@@ -25,6 +25,7 @@ enum conn_state {
 	CONN_READ_BODY,  /* reading a POST body */
 	CONN_WRITE,      /* sending the response head and body */
 	CONN_LINGER,     /* response sent, write side shut: draining input */
+	CONN_H2,         /* TLS with ALPN "h2": frames through h2.c */
 	CONN_CLOSING,    /* done: the owner frees it */
 };
 

@@ -115,6 +115,12 @@ struct conn {
 	unsigned char phase;
 	/* CONN_READ_PROXY: the whole header by then (monotonic ms) */
 	int64_t proxy_deadline;
+	/* CONN_H2: the nghttp2 session and its streams (h2.c) */
+	struct h2_conn *h2;
+	/* a request on an HTTP/2 stream: its id (else 0).  Such a struct
+	 * conn is no connection: h2.c makes one per stream, for the handlers,
+	 * with a copy of the connection's fields and its own iobuf */
+	int32_t h2_stream;
 };
 
 /* What one step of the state machine asks for: run again, or wait. */
@@ -141,6 +147,18 @@ void conn_respond_error_extra(struct conn *c, int status, bool json, const char 
 void conn_log_security(const struct conn *c, int status, const char *why);
 /* Drop N bytes from the front of the input buffer, keeping what follows. */
 void conn_consume_input(struct iobuf *io, size_t n);
+/* The request head REQ (parsed from C's iobuf) through the router to its
+ * handler: the response is in io->out (state CONN_WRITE) or an upload's
+ * body is awaited (CONN_READ_BODY).  HTTP/1.1 and HTTP/2 streams alike. */
+void conn_handle_request(struct conn *c, const struct http_request *req);
+/* A response is complete: the access log, the metrics, the counters. */
+void conn_request_done(struct conn *c);
+/* The sanitised request line the access log shows, from BUF. */
+void conn_copy_reqline(struct iobuf *io, const char *buf, size_t len);
+/* Free IO and what it holds (file fd, cache entry, unfinished upload). */
+void conn_io_free(struct iobuf *io);
+/* A stop is under way: no connection should stay open for more. */
+bool conn_draining(void);
 /* Around work that blocks the worker (conn_set_block_hooks). */
 void conn_block_begin(void);
 void conn_block_end(void);
@@ -160,5 +178,25 @@ enum step serve_upload_read_body(struct conn *c, unsigned *budget);
 /* Drop what an unfinished upload holds (its temporary file, its quota
  * reservation): the request ended early (timeout, lost connection). */
 void serve_upload_release(struct iobuf *io);
+/* HTTP/2: LEN bytes of the body from DATA frames (the frames delimit it:
+ * no chunked coding; without a Content-Length, io->chunked says the length
+ * is only known at the end).  A refusal (413, 400, 507) builds the
+ * response and moves to CONN_WRITE. */
+void serve_upload_data(struct conn *c, const char *data, size_t len);
+/* HTTP/2: the stream ended: store and answer 201, or refuse. */
+void serve_upload_data_end(struct conn *c);
+
+/* h2.c: an HTTP/2 connection (CONN_H2), after ALPN chose "h2". */
+/* Set up the session (our SETTINGS queued).  Returns 0 or -ENOMEM. */
+int h2_conn_start(struct conn *c);
+/* Read frames, answer streams, write frames, as far as the socket lets. */
+enum step h2_conn_run(struct conn *c, unsigned *budget);
+/* When the reaper may give up on it; what it is doing for /metrics. */
+int64_t h2_conn_deadline(const struct conn *c);
+enum conn_phase h2_conn_phase(const struct conn *c);
+/* The deadline passed (or a stop closes it): GOAWAY, best effort. */
+void h2_conn_timeout(struct conn *c);
+/* Free the session and every stream still open. */
+void h2_conn_free(struct conn *c);
 
 #endif

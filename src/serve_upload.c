@@ -424,3 +424,55 @@ enum step serve_upload_read_body(struct conn *c, unsigned *budget)
 	c->state = CONN_WRITE;
 	return STEP_AGAIN;
 }
+
+/* HTTP/2 (h2.c): the body arrives in DATA frames, already unframed; a
+ * Content-Length, when sent, is checked by nghttp2 against the frames
+ * (RFC 9113 section 8.1.1) and by us against what we reserved. */
+void serve_upload_data(struct conn *c, const char *data, size_t len)
+{
+	struct iobuf *io = c->io;
+	const struct mth_config *cfg = c->site->cfg;
+	struct quota_caps caps;
+	int r;
+
+	if (c->state != CONN_READ_BODY || !len)
+		return;
+	if (io->chunked) {
+		/* no Content-Length: the size is known as it comes */
+		if (io->body_len + len > cfg->max_body_size) {
+			log_info("%s: upload body over max_body_size -> 413", c->peer);
+			refuse(c, 413, "body larger than max_body_size", NULL);
+			return;
+		}
+		if (io->quota_held) {
+			if (quota_grow(guard_quota(), len, caps_of(cfg, &caps)) < 0) {
+				stream_failed(c, -EDQUOT);
+				return;
+			}
+			io->quota_reserved += len;
+		}
+	} else if (len > io->body_need - io->body_len) {
+		log_info("%s: upload body longer than its Content-Length -> 400", c->peer);
+		refuse(c, 400, "body longer than Content-Length", NULL);
+		return;
+	}
+	r = upload_stream_write(io->up, data, len);
+	io->body_len += len;
+	if (r < 0)
+		stream_failed(c, r);
+}
+
+void serve_upload_data_end(struct conn *c)
+{
+	struct iobuf *io = c->io;
+
+	if (c->state != CONN_READ_BODY)
+		return;
+	if (!io->chunked && io->body_len < io->body_need) {
+		log_info("%s: upload body shorter than its Content-Length -> 400", c->peer);
+		refuse(c, 400, "body shorter than Content-Length", NULL);
+		return;
+	}
+	finish_upload(c);
+	c->state = CONN_WRITE;
+}

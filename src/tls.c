@@ -303,6 +303,36 @@ static void validity_warnings(X509 *x, const char *path, char *warn, size_t warn
 	}
 }
 
+/* ALPN (RFC 7301): our preference decides, h2 first when tls.http2 is on
+ * (ARG non-NULL), then http/1.1.  A client that offers neither gets no
+ * ALPN answer and speaks HTTP/1.1, as before ALPN existed. */
+static const unsigned char alpn_h2_h1[] = "\x02h2\x08http/1.1";
+static const unsigned char alpn_h1[] = "\x08http/1.1";
+
+static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		   const unsigned char *in, unsigned inlen, void *arg)
+{
+	const unsigned char *ours = arg ? alpn_h2_h1 : alpn_h1;
+	unsigned ourlen = arg ? sizeof alpn_h2_h1 - 1 : sizeof alpn_h1 - 1;
+
+	(void)ssl;
+	if (SSL_select_next_proto((unsigned char **)out, outlen, ours, ourlen, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+bool tls_alpn_is_h2(const struct transport *t)
+{
+	const unsigned char *p = NULL;
+	unsigned len = 0;
+
+	if (!t->tls)
+		return false;
+	SSL_get0_alpn_selected(t->tls, &p, &len);
+	return len == 2 && p[0] == 'h' && p[1] == '2';
+}
+
 static SSL_CTX *make_ctx(const struct config_tls *cfg, const struct config_tls_cert *c,
 			 EVP_PKEY *key, char *err, size_t errlen, const char *cfgpath)
 {
@@ -330,6 +360,7 @@ static SSL_CTX *make_ctx(const struct config_tls *cfg, const struct config_tls_c
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 	SSL_CTX_set_default_passwd_cb(ctx, no_password);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, cfg->http2 ? (void *)alpn_h2_h1 : NULL);
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->certificate) != 1) {
 		snprintf(err, errlen, "%s: tls: certificate '%s': %s", cfgpath, c->certificate,
 			 ssl_reason(why, sizeof why));

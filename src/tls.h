@@ -76,6 +76,9 @@ enum tls_hs tls_handshake(struct transport *t, const char **why);
  * (TLS_DESC_MAX bytes). */
 void tls_describe(const struct transport *t, char *out);
 
+/* ALPN chose "h2" on this established T (tls.http2 offers it first). */
+bool tls_alpn_is_h2(const struct transport *t);
+
 /* The name the client sent in SNI, or NULL. */
 const char *tls_server_name(const struct transport *t);
 

@@ -1163,6 +1163,20 @@ Test(config, tls_defaults)
 	cr_assert_eq(g_cfg->tls.min_version, CONFIG_TLS_1_2);
 	cr_assert_eq(g_cfg->tls.hsts_max_age, 0);
 	cr_assert_not(g_cfg->tls.redirect_http);
+	cr_assert(g_cfg->tls.http2, "h2 is offered unless switched off");
+	cr_assert_eq(g_cfg->tls.h2_max_concurrent_streams, 100);
+}
+
+Test(config, tls_http2_keys)
+{
+	load_ok("tls = { certificates = ( { certificate = \"/a\"; key = \"/b\"; } );\n"
+		"  http2 = false; h2_max_concurrent_streams = 1000; };\n");
+	cr_assert_not(g_cfg->tls.http2);
+	cr_assert_eq(g_cfg->tls.h2_max_concurrent_streams, 1000);
+	load_ok("tls = { certificates = ( { certificate = \"/a\"; key = \"/b\"; } );\n"
+		"  h2_max_concurrent_streams = 1; };\n");
+	cr_assert(g_cfg->tls.http2);
+	cr_assert_eq(g_cfg->tls.h2_max_concurrent_streams, 1);
 }
 
 Test(config, tls_errors_name_line_and_key)
@@ -1189,10 +1203,20 @@ Test(config, tls_errors_name_line_and_key)
 	load_fail_key(buf, 3, "tls");
 	snprintf(buf, sizeof buf, "tls = {\n %s\n redirect_http = 1;\n};\n", certs);
 	load_fail_key(buf, 3, "tls");
-	/* tls.http2 belongs to a later issue: unknown today */
-	snprintf(buf, sizeof buf, "tls = {\n %s\n http2 = true;\n};\n", certs);
+	snprintf(buf, sizeof buf, "tls = {\n %s\n http2 = 1;\n};\n", certs);
 	load_fail_key(buf, 3, "tls");
-	cr_assert(strstr(g_err, "unknown key 'http2'"), "%s", g_err);
+	cr_assert(strstr(g_err, "http2 must be true or false"), "%s", g_err);
+	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_max_concurrent_streams = 0;\n};\n", certs);
+	load_fail_key(buf, 3, "tls");
+	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_max_concurrent_streams = 1001;\n};\n",
+		 certs);
+	load_fail_key(buf, 3, "tls");
+	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_max_concurrent_streams = \"9\";\n};\n",
+		 certs);
+	load_fail_key(buf, 3, "tls");
+	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_window = 9;\n};\n", certs);
+	load_fail_key(buf, 3, "tls");
+	cr_assert(strstr(g_err, "unknown key 'h2_window'"), "%s", g_err);
 	/* the TLS port cannot be the HTTP port */
 	snprintf(buf, sizeof buf, "port = 8443;\ntls = { port = 8443; %s };\n", certs);
 	cr_assert_eq(load(buf), -EINVAL);
