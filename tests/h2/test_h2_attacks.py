@@ -27,13 +27,15 @@ attack is bounded in frames sent and in time.  Prints "ok - NAME" or
                        RST_STREAM or GOAWAY; memory bounded
   settings_flood       SETTINGS frames without reading the ACKs, and one
                        SETTINGS frame with 100 entries: GOAWAY 0xb or close
-  ping_flood           PING frames without reading the ACKs: GOAWAY 0xb or
-                       close
+                       (or, where the server stops reading because its ACKs
+                       cannot go out, dropped after send_timeout)
+  ping_flood           PING frames without reading the ACKs: the same
   zero_window          SETTINGS_INITIAL_WINDOW_SIZE 0, GET of a 2 MiB file,
                        the window never opened: dropped after send_timeout
                        (2 s here), while normal clients are served meanwhile
-  stream_id_exhaustion requests on stream 2^31-3 and 2^31-1 are answered,
-                       then a lower stream id: GOAWAY PROTOCOL_ERROR
+  stream_id_exhaustion a request on stream 2^31-3 is answered; 2^31-1 is
+                       answered or refused by a GOAWAY NO_ERROR (ids run
+                       out); a lower id then: GOAWAY PROTOCOL_ERROR / closed
   oversized_frame      a frame longer than the server's
                        SETTINGS_MAX_FRAME_SIZE: GOAWAY FRAME_SIZE_ERROR (0x6)
 
@@ -234,6 +236,7 @@ class Conn:
         self.dec.max_allowed_table_size = 65536
         self.buf = b""
         self.server_settings = {}
+        self.got_settings = False   # the server's first SETTINGS came
         self.goaway = None          # (last_stream_id, error_code)
         self.closed = False
         self.resets = {}            # stream -> error code
@@ -287,6 +290,7 @@ class Conn:
             for i in range(0, len(payload) - 5, 6):
                 k, v = struct.unpack(">HI", payload[i:i + 6])
                 self.server_settings[k] = v
+            self.got_settings = True
             if self.auto_ack:
                 self.try_send(frame(SETTINGS, ACK, 0))
         elif ftype == GOAWAY:
@@ -384,7 +388,7 @@ def goaway_str(c):
 
 def rapid_reset(d):
     c = Conn(d)
-    c.pump(lambda: S_MAX_CONCURRENT_STREAMS in c.server_settings, 2)
+    c.pump(lambda: c.got_settings, 2)
     cpu0 = d.cpu_s()
     sid, sent, t0 = 1, 0, time.monotonic()
     cancel = struct.pack(">I", 8)
@@ -411,7 +415,7 @@ def rapid_reset(d):
 
 def continuation_flood(d):
     c = Conn(d)
-    c.pump(lambda: S_MAX_FRAME_SIZE in c.server_settings, 2)
+    c.pump(lambda: c.got_settings, 2)
     c.send(frame(HEADERS, 0, 1, c.request_block()))  # no END_HEADERS
     sent, ok = 0, True
     n = 0
@@ -436,7 +440,7 @@ def continuation_flood(d):
 
 def hpack_bomb(d):
     c = Conn(d)
-    c.pump(lambda: S_MAX_FRAME_SIZE in c.server_settings, 2)
+    c.pump(lambda: c.got_settings, 2)
     # a 4,000-byte value into the dynamic table (index 62), then 12,000
     # one-byte references to it: 48 MB of header fields from 16 KB
     block = c.request_block() + literal(b"x-bomb", b"a" * 4000, indexing=True) + \
@@ -460,29 +464,34 @@ def hpack_bomb(d):
 
 
 def flood(d, make, what, count):
-    """Send COUNT frames from MAKE() without reading (a tiny receive
-    buffer, so that the server's answers back up)."""
+    """Send up to COUNT frames from MAKE() without reading (a tiny receive
+    buffer, so that the server's ACKs back up), then still not read for
+    send_timeout + 2 s.  The server must cut the connection: GOAWAY
+    ENHANCE_YOUR_CALM, or a close (nghttp2's flood detection), or, where it
+    stopped reading because its ACKs could not go out, a drop after
+    send_timeout.  Nothing grows meanwhile (RSS is checked after)."""
     c = Conn(d, rcvbuf=4096)
-    c.pump(lambda: S_MAX_FRAME_SIZE in c.server_settings, 2)
+    c.pump(lambda: c.got_settings, 2)
     c.auto_ack = False
     sent, ok, t0 = 0, True, time.monotonic()
     chunk = make() * 1000
     while sent < count and ok and time.monotonic() - t0 < 20 * SLOW:
         ok = c.try_send(chunk, timeout=3)
         sent += 1000
-    # now read: the GOAWAY (behind many ACKs), or the close
-    c.pump(lambda: c.goaway is not None, 10 * SLOW)
+    time.sleep(SEND_TIMEOUT + 2)
+    # now read: the ACKs that made it, then the GOAWAY or the close
+    c.pump(lambda: c.closed, 10 * SLOW)
     c.close()
+    how = "it stopped reading after" if not ok else "after"
     if c.goaway:
         check(c.goaway[1] == 0xb, f"{what}: {goaway_str(c)}, want ENHANCE_YOUR_CALM")
-        return f"GOAWAY ENHANCE_YOUR_CALM after {sent} frames"
-    check(c.closed, f"{sent} {what} frames sent, no GOAWAY and no close (the server "
-          f"{'stopped reading' if not ok else 'took them all'})")
-    return f"closed without GOAWAY after {sent} frames"
+    check(c.closed, f"{sent} {what} frames sent ({'the server stopped reading' if not ok else 'all taken'}),"
+          f" then no GOAWAY and no close within {SEND_TIMEOUT + 2 + 10 * SLOW} s")
+    return f"{goaway_str(c)}; {how} {sent} frames"
 
 
 def settings_flood(d):
-    res = flood(d, lambda: settings(), "SETTINGS", 200000)
+    res = flood(d, lambda: settings(), "SETTINGS", 600000)
     # one SETTINGS frame with 100 entries (nghttp2 allows 32)
     c = Conn(d)
     c.send(settings([(S_HEADER_TABLE_SIZE, 4096 + i) for i in range(100)]))
@@ -494,7 +503,7 @@ def settings_flood(d):
 
 
 def ping_flood(d):
-    return flood(d, lambda: frame(PING, 0, 0, b"12345678"), "PING", 200000)
+    return flood(d, lambda: frame(PING, 0, 0, b"12345678"), "PING", 600000)
 
 
 def zero_window(d):
@@ -524,26 +533,40 @@ def zero_window(d):
 
 
 def stream_id_exhaustion(d):
+    """Stream 2^31-3 is served; then 2^31-1 (the last odd id) is either
+    served too or refused by a GOAWAY NO_ERROR the server sent because the
+    ids run out (RFC 9113 section 5.1.1: the client must open a new
+    connection); a lower id after that is a connection error
+    (PROTOCOL_ERROR) or finds the connection closed.  Never answered."""
     c = Conn(d)
-    c.pump(lambda: S_MAX_FRAME_SIZE in c.server_settings, 2)
+    c.pump(lambda: c.got_settings, 2)
     st1, b1 = c.get(0x7ffffffd)
-    st2, b2 = c.get(0x7fffffff)
     check(st1 == 200 and b1 == d.index, f"stream 2^31-3: {st1}")
-    check(st2 == 200 and b2 == d.index, f"stream 2^31-1: {st2}")
-    # no stream id is left: anything lower is a connection error
-    c.headers(5)
-    c.pump(lambda: c.goaway is not None, 5)
+    early = goaway_str(c) if c.goaway else ""
+    check(not c.goaway or c.goaway[1] == 0, f"after stream 2^31-3: {goaway_str(c)}")
+    if not c.closed:
+        c.try_send(frame(HEADERS, END_HEADERS | END_STREAM, 0x7fffffff, c.request_block()))
+        c.pump(lambda: 0x7fffffff in c.ended or 0x7fffffff in c.resets or c.closed, 5)
+    st2 = c.status.get(0x7fffffff)
+    check(st2 in (None, 200), f"stream 2^31-1: {st2}")
+    check(st2 is None or c.goaway is None or c.goaway[0] >= 0x7fffffff,
+          f"stream 2^31-1 answered after {goaway_str(c)}")
+    if not c.closed:
+        c.try_send(frame(HEADERS, END_HEADERS | END_STREAM, 5, c.request_block()))
+        c.pump(lambda: c.closed, 5)
     c.close()
     check(c.goaway is not None or c.closed, f"a stream id below the last: {goaway_str(c)}")
-    check(c.goaway is None or c.goaway[1] == 1,
+    check(c.goaway is None or c.goaway[1] in (0, 1),
           f"a stream id below the last: {goaway_str(c)}, want PROTOCOL_ERROR")
     check(5 not in c.status, "stream 5 after 2^31-1 was answered")
-    return f"2^31-3 and 2^31-1 served, then {goaway_str(c)}"
+    return (f"2^31-3 served; " + (f"{early} at once (ids run out); " if early else "") +
+            f"2^31-1 {'served' if st2 else 'refused'}; then {goaway_str(c)}" +
+            (", closed" if c.closed else ""))
 
 
 def oversized_frame(d):
     c = Conn(d)
-    c.pump(lambda: S_MAX_FRAME_SIZE in c.server_settings, 2)
+    c.pump(lambda: c.got_settings, 2)
     maxf = c.server_settings.get(S_MAX_FRAME_SIZE, 16384)
     block = c.request_block() + literal(b"x-pad", b"p" * (maxf + 100 - 60))
     c.try_send(frame(HEADERS, END_HEADERS | END_STREAM, 1, block[:maxf + 1]))

@@ -37,7 +37,6 @@ static char extra[2048];
 
 enum client { CURL_H1, CURL_H2, NGHTTP, NCLIENTS };
 static const char *const client_name[] = { "curl --http1.1", "curl --http2", "nghttp" };
-#define ONLY_H1 (1u << CURL_H2 | 1u << NGHTTP) /* skip mask: run over HTTP/1.1 only */
 
 /* ------------------------------------------------------------------------
  * The daemon: a TLS listener, a docroot with resources/ and two big files
@@ -582,10 +581,12 @@ static const struct h2case cases[] = {
 	  .authority = "LOCALHOST:{port}", .status = 200 },
 	{ .from = "security.host_header_rules (a bare allowed name)", .path = "/",
 	  .authority = "localhost", .status = 200 },
+	/* (nghttp sends an overridden :authority as SNI too: it cannot disagree) */
 	{ .from = "tls.host_must_agree_with_sni", .path = "/", .authority = "b.test:{port}",
-	  .status = 421 },
+	  .status = 421, .skip = 1u << NGHTTP },
 	{ .from = "security.bad_host_stores_nothing (421 on TLS)", .path = "/upload",
-	  .authority = "b.test:{port}", .fields = JSON_CT, .body = "{}", .status = 421 },
+	  .authority = "b.test:{port}", .fields = JSON_CT, .body = "{}", .status = 421,
+	  .skip = 1u << NGHTTP },
 	{ .from = "security.methods", .method = "PUT", .path = "/", .status = 405,
 	  .want = { "allow: GET, HEAD, POST" } },
 	{ .from = "security.methods", .method = "DELETE", .path = "/", .status = 405,
@@ -1119,7 +1120,9 @@ static char *seeded_json(size_t size, unsigned seed)
 		x ^= x << 13;
 		x ^= x >> 17;
 		x ^= x << 5;
-		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789 -_.ABCDEFGHIJKLMNOPQRSTUVWXYZ"[x % 67];
+		static const char set[] =
+			"abcdefghijklmnopqrstuvwxyz0123456789 -_.ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+		b[i] = set[x % (sizeof set - 1)];
 	}
 	return b;
 }
@@ -1281,7 +1284,12 @@ Test(h2, alpn_offers_h2_unless_disabled)
 	arg(&a, "-t");
 	arg(&a, "10");
 	arg(&a, url("/"));
-	cr_assert_neq(spawn(a.v, NULL, fmt("%s/err", srv.dir), 30), 0,
-		      "nghttp must fail without h2 in ALPN");
+	spawn(a.v, NULL, fmt("%s/err", srv.dir), 30); /* (nghttp exits 0 anyway) */
 	argv_free(&a);
+	{
+		char *err = read_whole(fmt("%s/err", srv.dir), NULL);
+		cr_assert(err && strstr(err, "HTTP/2 protocol was not selected"),
+			  "nghttp must fail without h2 in ALPN: %s", err ? err : "");
+		free(err);
+	}
 }
