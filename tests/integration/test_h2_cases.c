@@ -100,10 +100,12 @@ static void random_file(const char *name, size_t n)
 
 static void start_h2(const char *more_tls, uint64_t max_body)
 {
-	static const char *res[] = { "about.html", "contact.html", "family.jpg", "friend.jpg",
-				     "index.html", "logo.png",	   "photo.png",	 "sample.txt",
-				     "style.css" };
-	struct server_opts o = { .https_socket = true, .own_docroot = true, .max_body_size = max_body };
+	static const char *res[] = { "about.html", "contact.html", "family.jpg",
+				     "friend.jpg", "index.html",   "logo.png",
+				     "photo.png",  "sample.txt",   "style.css" };
+	struct server_opts o = { .https_socket = true,
+				 .own_docroot = true,
+				 .max_body_size = max_body };
 
 	make_certs();
 	snprintf(extra, sizeof extra,
@@ -229,7 +231,8 @@ static void add_field(struct result *r, const char *name, size_t nlen, const cha
 	if (at + nlen + vlen + 4 >= sizeof r->fields)
 		return;
 	for (size_t i = 0; i < nlen; i++)
-		r->fields[at++] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+		r->fields[at++] =
+			(char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
 	r->fields[at++] = ':';
 	r->fields[at++] = ' ';
 	memcpy(r->fields + at, val, vlen);
@@ -373,13 +376,13 @@ struct h2case {
 	const char *fields[4]; /* request fields, "name: value"; placeholders expand */
 	const char *body;      /* request body; "@json:N" is a JSON document of N bytes */
 	int status;
-	const char *want[5]; /* "name: value" exact, "name^prefix", "name~substring", "!name" */
-	const char *file;    /* the body equals this docroot file ... */
-	long off, len;       /* ... from OFF (< 0: from the end), LEN bytes (0: to the end) */
-	bool empty;          /* the body must be empty (HEAD, 304) */
+	const char *want[5];  /* "name: value" exact, "name^prefix", "name~substring", "!name" */
+	const char *file;     /* the body equals this docroot file ... */
+	long off, len;	      /* ... from OFF (< 0: from the end), LEN bytes (0: to the end) */
+	bool empty;	      /* the body must be empty (HEAD, 304) */
 	const char *contains; /* the body contains this */
-	bool stored;          /* 201: exactly one new upload, equal to the body */
-	unsigned skip;        /* clients (1 << enum client) that cannot send this */
+	bool stored;	      /* 201: exactly one new upload, equal to the body */
+	unsigned skip;	      /* clients (1 << enum client) that cannot send this */
 	int (*check)(const struct h2case *k, const struct result *r, char *why, size_t cap);
 };
 
@@ -446,150 +449,271 @@ static void expand(const char *in, char *out, size_t cap)
 static int check_multipart(const struct h2case *k, const struct result *r, char *why, size_t cap);
 
 /* the row numbers are in failure messages; keep related rows together */
-#define JSON_CT { "content-type: application/json" }
+#define JSON_CT                                                                                    \
+	{                                                                                          \
+		"content-type: application/json"                                                   \
+	}
 static const struct h2case cases[] = {
 	/* get */
-	{ .from = "get.root_serves_index_html", .path = "/", .status = 200,
+	{ .from = "get.root_serves_index_html",
+	  .path = "/",
+	  .status = 200,
 	  .want = { "content-type: text/html; charset=utf-8", "content-length: {len:index.html}",
 		    "server^mthttpd/", "date~ GMT" },
 	  .file = "index.html" },
-	{ .from = "get.html_pages", .path = "/about.html", .status = 200,
+	{ .from = "get.html_pages",
+	  .path = "/about.html",
+	  .status = 200,
 	  .want = { "content-type: text/html; charset=utf-8", "!content-disposition" },
 	  .file = "about.html" },
-	{ .from = "get.html_pages", .path = "/contact.html", .status = 200,
+	{ .from = "get.html_pages",
+	  .path = "/contact.html",
+	  .status = 200,
 	  .want = { "content-type: text/html; charset=utf-8", "!content-disposition" },
 	  .file = "contact.html" },
-	{ .from = "get (the stylesheet)", .path = "/style.css", .status = 200,
-	  .want = { "content-type^text/css" }, .file = "style.css" },
-	{ .from = "get.downloads_are_attachments_and_byte_exact", .path = "/logo.png", .status = 200,
+	{ .from = "get (the stylesheet)",
+	  .path = "/style.css",
+	  .status = 200,
+	  .want = { "content-type^text/css" },
+	  .file = "style.css" },
+	{ .from = "get.downloads_are_attachments_and_byte_exact",
+	  .path = "/logo.png",
+	  .status = 200,
 	  .want = { "content-type: application/octet-stream",
 		    "content-disposition: attachment; filename=\"logo.png\"",
 		    "content-length: {len:logo.png}" },
 	  .file = "logo.png" },
-	{ .from = "get.downloads_are_attachments_and_byte_exact", .path = "/photo.png", .status = 200,
-	  .want = { "content-disposition: attachment; filename=\"photo.png\"" }, .file = "photo.png" },
-	{ .from = "get.downloads_are_attachments_and_byte_exact", .path = "/family.jpg",
-	  .status = 200, .want = { "content-disposition: attachment; filename=\"family.jpg\"" },
+	{ .from = "get.downloads_are_attachments_and_byte_exact",
+	  .path = "/photo.png",
+	  .status = 200,
+	  .want = { "content-disposition: attachment; filename=\"photo.png\"" },
+	  .file = "photo.png" },
+	{ .from = "get.downloads_are_attachments_and_byte_exact",
+	  .path = "/family.jpg",
+	  .status = 200,
+	  .want = { "content-disposition: attachment; filename=\"family.jpg\"" },
 	  .file = "family.jpg" },
-	{ .from = "get.downloads_are_attachments_and_byte_exact", .path = "/sample.txt",
-	  .status = 200, .want = { "content-disposition: attachment; filename=\"sample.txt\"" },
+	{ .from = "get.downloads_are_attachments_and_byte_exact",
+	  .path = "/sample.txt",
+	  .status = 200,
+	  .want = { "content-disposition: attachment; filename=\"sample.txt\"" },
 	  .file = "sample.txt" },
 	{ .from = "files.large_file_copied_to_a_local_client (2 MiB: more than any window)",
-	  .path = "/big.bin", .status = 200, .want = { "content-length: {len:big.bin}" },
+	  .path = "/big.bin",
+	  .status = 200,
+	  .want = { "content-length: {len:big.bin}" },
 	  .file = "big.bin" },
 	{ .from = "get.missing_file_is_404", .path = "/nonexistent.png", .status = 404 },
 	{ .from = "get.missing_file_is_404", .path = "/no/such/dir/", .status = 404 },
-	{ .from = "get.head_has_get_headers_and_no_body", .method = "HEAD", .path = "/logo.png",
+	{ .from = "get.head_has_get_headers_and_no_body",
+	  .method = "HEAD",
+	  .path = "/logo.png",
 	  .status = 200,
 	  .want = { "content-length: {len:logo.png}", "content-type: application/octet-stream",
 		    "content-disposition: attachment; filename=\"logo.png\"" },
 	  .empty = true },
-	{ .from = "get.query_string_is_ignored", .path = "/about.html?x=1&y=2", .status = 200,
+	{ .from = "get.query_string_is_ignored",
+	  .path = "/about.html?x=1&y=2",
+	  .status = 200,
 	  .file = "about.html" },
 	/* http11: validators */
-	{ .from = "http11.etag_and_last_modified_give_304", .path = "/about.html", .status = 200,
+	{ .from = "http11.etag_and_last_modified_give_304",
+	  .path = "/about.html",
+	  .status = 200,
 	  .want = { "etag: {etag:/about.html}", "last-modified: {lm:/about.html}",
 		    "accept-ranges: bytes" },
 	  .file = "about.html" },
-	{ .from = "http11.etag_and_last_modified_give_304", .path = "/about.html",
-	  .fields = { "if-none-match: {etag:/about.html}" }, .status = 304,
-	  .want = { "etag: {etag:/about.html}" }, .empty = true },
-	{ .from = "http11.etag_and_last_modified_give_304 (weak comparison)", .path = "/about.html",
-	  .fields = { "if-none-match: \"other\", W/{etag:/about.html}" }, .status = 304,
+	{ .from = "http11.etag_and_last_modified_give_304",
+	  .path = "/about.html",
+	  .fields = { "if-none-match: {etag:/about.html}" },
+	  .status = 304,
+	  .want = { "etag: {etag:/about.html}" },
+	  .empty = true },
+	{ .from = "http11.etag_and_last_modified_give_304 (weak comparison)",
+	  .path = "/about.html",
+	  .fields = { "if-none-match: \"other\", W/{etag:/about.html}" },
+	  .status = 304,
 	  .empty = true },
 	{ .from = "http11.etag_and_last_modified_give_304 (If-Modified-Since)",
-	  .path = "/about.html", .fields = { "if-modified-since: {lm:/about.html}" }, .status = 304,
+	  .path = "/about.html",
+	  .fields = { "if-modified-since: {lm:/about.html}" },
+	  .status = 304,
 	  .empty = true },
 	{ .from = "http11.etag_and_last_modified_give_304 (If-None-Match wins)",
 	  .path = "/about.html",
 	  .fields = { "if-none-match: \"nope\"", "if-modified-since: {lm:/about.html}" },
-	  .status = 200, .file = "about.html" },
+	  .status = 200,
+	  .file = "about.html" },
 	{ .from = "http11.etag_and_last_modified_give_304 (an old If-Modified-Since)",
-	  .path = "/about.html", .fields = { "if-modified-since: Sat, 01 Jan 2000 00:00:00 GMT" },
-	  .status = 200, .file = "about.html" },
-	{ .from = "http11.etag_and_last_modified_give_304 (If-Match)", .path = "/about.html",
-	  .fields = { "if-match: \"nope\"" }, .status = 412 },
+	  .path = "/about.html",
+	  .fields = { "if-modified-since: Sat, 01 Jan 2000 00:00:00 GMT" },
+	  .status = 200,
+	  .file = "about.html" },
+	{ .from = "http11.etag_and_last_modified_give_304 (If-Match)",
+	  .path = "/about.html",
+	  .fields = { "if-match: \"nope\"" },
+	  .status = 412 },
 	/* http11: ranges */
-	{ .from = "http11.single_range_is_206", .path = "/logo.png",
-	  .fields = { "range: bytes=100-199" }, .status = 206,
+	{ .from = "http11.single_range_is_206",
+	  .path = "/logo.png",
+	  .fields = { "range: bytes=100-199" },
+	  .status = 206,
 	  .want = { "content-range: bytes 100-199/{len:logo.png}", "content-length: 100" },
-	  .file = "logo.png", .off = 100, .len = 100 },
-	{ .from = "http11.single_range_is_206 (suffix)", .path = "/logo.png",
-	  .fields = { "range: bytes=-10" }, .status = 206,
+	  .file = "logo.png",
+	  .off = 100,
+	  .len = 100 },
+	{ .from = "http11.single_range_is_206 (suffix)",
+	  .path = "/logo.png",
+	  .fields = { "range: bytes=-10" },
+	  .status = 206,
 	  .want = { "content-range: bytes {len-10:logo.png}-{len-1:logo.png}/{len:logo.png}" },
-	  .file = "logo.png", .off = -10, .len = 10 },
-	{ .from = "http11.single_range_is_206 (open-ended, 1 MiB)", .path = "/big.bin",
-	  .fields = { "range: bytes=1000000-" }, .status = 206,
+	  .file = "logo.png",
+	  .off = -10,
+	  .len = 10 },
+	{ .from = "http11.single_range_is_206 (open-ended, 1 MiB)",
+	  .path = "/big.bin",
+	  .fields = { "range: bytes=1000000-" },
+	  .status = 206,
 	  .want = { "content-range: bytes 1000000-{len-1:big.bin}/{len:big.bin}" },
-	  .file = "big.bin", .off = 1000000 },
-	{ .from = "http11.unsatisfiable_range_is_416", .path = "/logo.png",
-	  .fields = { "range: bytes={len:logo.png}-" }, .status = 416,
+	  .file = "big.bin",
+	  .off = 1000000 },
+	{ .from = "http11.unsatisfiable_range_is_416",
+	  .path = "/logo.png",
+	  .fields = { "range: bytes={len:logo.png}-" },
+	  .status = 416,
 	  .want = { "content-range: bytes */{len:logo.png}" } },
-	{ .from = "http11.unsatisfiable_range_is_416 (invalid: ignored)", .path = "/logo.png",
-	  .fields = { "range: bytes=abc" }, .status = 200, .file = "logo.png" },
+	{ .from = "http11.unsatisfiable_range_is_416 (invalid: ignored)",
+	  .path = "/logo.png",
+	  .fields = { "range: bytes=abc" },
+	  .status = 200,
+	  .file = "logo.png" },
 	{ .from = "http11.if_range_with_a_stale_etag_sends_everything (current)",
-	  .path = "/sample.txt", .fields = { "range: bytes=0-9", "if-range: {etag:/sample.txt}" },
-	  .status = 206, .file = "sample.txt", .len = 10 },
+	  .path = "/sample.txt",
+	  .fields = { "range: bytes=0-9", "if-range: {etag:/sample.txt}" },
+	  .status = 206,
+	  .file = "sample.txt",
+	  .len = 10 },
 	{ .from = "http11.if_range_with_a_stale_etag_sends_everything (stale)",
-	  .path = "/sample.txt", .fields = { "range: bytes=0-9", "if-range: \"stale\"" },
-	  .status = 200, .file = "sample.txt" },
-	{ .from = "http11.multiple_ranges_are_multipart_byteranges", .path = "/photo.png",
-	  .fields = { "range: bytes=0-9,50-59,-5" }, .status = 206,
-	  .want = { "content-type^multipart/byteranges; boundary=" }, .check = check_multipart },
+	  .path = "/sample.txt",
+	  .fields = { "range: bytes=0-9", "if-range: \"stale\"" },
+	  .status = 200,
+	  .file = "sample.txt" },
+	{ .from = "http11.multiple_ranges_are_multipart_byteranges",
+	  .path = "/photo.png",
+	  .fields = { "range: bytes=0-9,50-59,-5" },
+	  .status = 206,
+	  .want = { "content-type^multipart/byteranges; boundary=" },
+	  .check = check_multipart },
 	/* upload */
-	{ .from = "upload.valid_json_is_stored_durably_and_served_back", .path = "/upload",
+	{ .from = "upload.valid_json_is_stored_durably_and_served_back",
+	  .path = "/upload",
 	  .fields = { "content-type: application/json; charset=utf-8" },
-	  .body = "{\"name\":\"mthttpd\",\"tags\":[1,2,3],\"ok\":true}", .status = 201,
+	  .body = "{\"name\":\"mthttpd\",\"tags\":[1,2,3],\"ok\":true}",
+	  .status = 201,
 	  .want = { "content-type: application/json", "location^/uploads/upload_" },
-	  .contains = "\"status\":\"created\"", .stored = true },
-	{ .from = "upload (a body larger than the initial window)", .path = "/upload",
-	  .fields = JSON_CT, .body = "@json:60000", .status = 201,
-	  .want = { "location^/uploads/upload_" }, .stored = true },
-	{ .from = "upload.wrong_content_type_is_415", .path = "/upload",
-	  .fields = { "content-type: text/plain" }, .body = "{\"a\":1}", .status = 415,
-	  .want = { "content-type: application/json" }, .contains = "\"error\"" },
-	{ .from = "upload.wrong_content_type_is_415 (none)", .path = "/upload", .body = "{\"a\":1}",
+	  .contains = "\"status\":\"created\"",
+	  .stored = true },
+	{ .from = "upload (a body larger than the initial window)",
+	  .path = "/upload",
+	  .fields = JSON_CT,
+	  .body = "@json:60000",
+	  .status = 201,
+	  .want = { "location^/uploads/upload_" },
+	  .stored = true },
+	{ .from = "upload.wrong_content_type_is_415",
+	  .path = "/upload",
+	  .fields = { "content-type: text/plain" },
+	  .body = "{\"a\":1}",
+	  .status = 415,
+	  .want = { "content-type: application/json" },
+	  .contains = "\"error\"" },
+	{ .from = "upload.wrong_content_type_is_415 (none)",
+	  .path = "/upload",
+	  .body = "{\"a\":1}",
 	  .status = 415 },
-	{ .from = "upload.invalid_or_empty_json_is_400", .path = "/upload", .fields = JSON_CT,
-	  .body = "{\"a\":", .status = 400, .want = { "content-type: application/json" },
+	{ .from = "upload.invalid_or_empty_json_is_400",
+	  .path = "/upload",
+	  .fields = JSON_CT,
+	  .body = "{\"a\":",
+	  .status = 400,
+	  .want = { "content-type: application/json" },
 	  .contains = "\"status\":\"error\"" },
-	{ .from = "upload.invalid_or_empty_json_is_400", .path = "/upload", .fields = JSON_CT,
-	  .body = "{'a':1}", .status = 400 },
-	{ .from = "upload.invalid_or_empty_json_is_400", .path = "/upload", .fields = JSON_CT,
-	  .body = "{} {}", .status = 400 },
-	{ .from = "upload.body_over_limit_is_413 (max_body_size 64 KiB here)", .path = "/upload",
-	  .fields = JSON_CT, .body = "@json:100000", .status = 413 },
-	{ .from = "upload.post_elsewhere_is_405", .method = "POST", .path = "/index.html",
-	  .fields = JSON_CT, .body = "{}", .status = 405, .want = { "allow: GET, HEAD" } },
+	{ .from = "upload.invalid_or_empty_json_is_400",
+	  .path = "/upload",
+	  .fields = JSON_CT,
+	  .body = "{'a':1}",
+	  .status = 400 },
+	{ .from = "upload.invalid_or_empty_json_is_400",
+	  .path = "/upload",
+	  .fields = JSON_CT,
+	  .body = "{} {}",
+	  .status = 400 },
+	{ .from = "upload.body_over_limit_is_413 (max_body_size 64 KiB here)",
+	  .path = "/upload",
+	  .fields = JSON_CT,
+	  .body = "@json:100000",
+	  .status = 413 },
+	{ .from = "upload.post_elsewhere_is_405",
+	  .method = "POST",
+	  .path = "/index.html",
+	  .fields = JSON_CT,
+	  .body = "{}",
+	  .status = 405,
+	  .want = { "allow: GET, HEAD" } },
 	/* security */
-	{ .from = "security.traversal_raw_and_encoded_is_403", .path = "/../etc/passwd",
+	{ .from = "security.traversal_raw_and_encoded_is_403",
+	  .path = "/../etc/passwd",
 	  .status = 403 },
-	{ .from = "security.traversal_raw_and_encoded_is_403", .path = "/a/../../etc/passwd",
+	{ .from = "security.traversal_raw_and_encoded_is_403",
+	  .path = "/a/../../etc/passwd",
 	  .status = 403 },
-	{ .from = "security.traversal_raw_and_encoded_is_403", .path = "/%2e%2e/%2e%2e/etc/passwd",
+	{ .from = "security.traversal_raw_and_encoded_is_403",
+	  .path = "/%2e%2e/%2e%2e/etc/passwd",
 	  .status = 403 },
-	{ .from = "security.traversal_raw_and_encoded_is_403", .path = "/..%2f..%2fetc%2fpasswd",
+	{ .from = "security.traversal_raw_and_encoded_is_403",
+	  .path = "/..%2f..%2fetc%2fpasswd",
 	  .status = 403 },
-	{ .from = "security.traversal_raw_and_encoded_is_403", .path = "/index.html%00.txt",
+	{ .from = "security.traversal_raw_and_encoded_is_403",
+	  .path = "/index.html%00.txt",
 	  .status = 403 },
-	{ .from = "security.traversal_raw_and_encoded_is_403", .path = "/%5c..%5cetc/passwd",
+	{ .from = "security.traversal_raw_and_encoded_is_403",
+	  .path = "/%5c..%5cetc/passwd",
 	  .status = 403 },
 	{ .from = "security.malformed_target_is_400", .path = "/%zz", .status = 400 },
-	{ .from = "security.host_header_rules (wrong port)", .path = "/",
-	  .authority = "localhost:1", .status = 403 },
-	{ .from = "security.host_header_rules (names compare case-insensitively)", .path = "/",
-	  .authority = "LOCALHOST:{port}", .status = 200 },
-	{ .from = "security.host_header_rules (a bare allowed name)", .path = "/",
-	  .authority = "localhost", .status = 200 },
+	{ .from = "security.host_header_rules (wrong port)",
+	  .path = "/",
+	  .authority = "localhost:1",
+	  .status = 403 },
+	{ .from = "security.host_header_rules (names compare case-insensitively)",
+	  .path = "/",
+	  .authority = "LOCALHOST:{port}",
+	  .status = 200 },
+	{ .from = "security.host_header_rules (a bare allowed name)",
+	  .path = "/",
+	  .authority = "localhost",
+	  .status = 200 },
 	/* (nghttp sends an overridden :authority as SNI too: it cannot disagree) */
-	{ .from = "tls.host_must_agree_with_sni", .path = "/", .authority = "b.test:{port}",
-	  .status = 421, .skip = 1u << NGHTTP },
-	{ .from = "security.bad_host_stores_nothing (421 on TLS)", .path = "/upload",
-	  .authority = "b.test:{port}", .fields = JSON_CT, .body = "{}", .status = 421,
+	{ .from = "tls.host_must_agree_with_sni",
+	  .path = "/",
+	  .authority = "b.test:{port}",
+	  .status = 421,
 	  .skip = 1u << NGHTTP },
-	{ .from = "security.methods", .method = "PUT", .path = "/", .status = 405,
+	{ .from = "security.bad_host_stores_nothing (421 on TLS)",
+	  .path = "/upload",
+	  .authority = "b.test:{port}",
+	  .fields = JSON_CT,
+	  .body = "{}",
+	  .status = 421,
+	  .skip = 1u << NGHTTP },
+	{ .from = "security.methods",
+	  .method = "PUT",
+	  .path = "/",
+	  .status = 405,
 	  .want = { "allow: GET, HEAD, POST" } },
-	{ .from = "security.methods", .method = "DELETE", .path = "/", .status = 405,
+	{ .from = "security.methods",
+	  .method = "DELETE",
+	  .path = "/",
+	  .status = 405,
 	  .want = { "allow: GET, HEAD, POST" } },
 	{ .from = "security.methods", .method = "OPTIONS", .path = "/", .status = 405 },
 	{ .from = "security.methods", .method = "PATCH", .path = "/", .status = 405 },
@@ -622,8 +746,8 @@ static int check_multipart(const struct h2case *k, const struct result *r, char 
 			snprintf(why, cap, "part %d missing", i);
 			goto out;
 		}
-		snprintf(expect, sizeof expect, "Content-Range: bytes %zu-%zu/%zu\r\n", f, f + n - 1,
-			 len);
+		snprintf(expect, sizeof expect, "Content-Range: bytes %zu-%zu/%zu\r\n", f,
+			 f + n - 1, len);
 		cr = strstr(p, expect);
 		if (!cr || !(p = strstr(cr, "\r\n\r\n")) || memcmp(p + 4, want + f, n) != 0) {
 			snprintf(why, cap, "part %d: no '%s' or wrong bytes", i, expect);
@@ -667,8 +791,7 @@ static void write_bytes(const char *path, const char *data, size_t len)
 }
 
 /* One request of the table by client C; the outcome into R. */
-static void run_case(enum client c, const struct h2case *k, const char *bodyfile,
-		     struct result *r)
+static void run_case(enum client c, const struct h2case *k, const char *bodyfile, struct result *r)
 {
 	const char *d = srv.dir;
 	const char *method = k->method ? k->method : k->body ? "POST" : "GET";
@@ -810,7 +933,9 @@ static int verdict(enum client c, const struct h2case *k, const char *sent, size
 					   : strstr(v, val) != NULL;
 			if (!ok) {
 				snprintf(why, cap, "%.100s: '%.200s', want %s'%.200s'", want, v,
-					 kind == '^' ? "prefix " : kind == '~' ? "substring " : "",
+					 kind == '^'   ? "prefix "
+					 : kind == '~' ? "substring "
+						       : "",
 					 val);
 				return -1;
 			}
@@ -869,7 +994,8 @@ static int verdict(enum client c, const struct h2case *k, const char *sent, size
 			same = stored && len == sent_len && memcmp(stored, sent, len) == 0;
 			free(stored);
 			if (!same) {
-				snprintf(why, cap, "stored upload %s differs from the body sent", loc);
+				snprintf(why, cap, "stored upload %s differs from the body sent",
+					 loc);
 				return -1;
 			}
 		}
@@ -909,8 +1035,10 @@ static void run_table(enum client c)
 		run_case(c, k, bodyfile, &r);
 		if (verdict(c, k, body, blen, before, &r, why, sizeof why) != 0) {
 			cr_log_error("%s: case %zu (%s %s, from %s): %s", client_name[c], i,
-				     k->method ? k->method : k->body ? "POST" : "GET", k->path,
-				     k->from, why);
+				     k->method ? k->method
+				     : k->body ? "POST"
+					       : "GET",
+				     k->path, k->from, why);
 			failed++;
 		}
 		ran++;
@@ -966,8 +1094,8 @@ static void curl_out(struct argv *a, const char *w)
  * server announces SETTINGS_MAX_CONCURRENT_STREAMS 100. */
 Test(h2, hundred_concurrent_streams_on_one_connection, .init = start_default)
 {
-	static const char *files[] = { "mid.bin", "logo.png", "photo.png", "family.jpg",
-				       "friend.jpg", "index.html" };
+	static const char *files[] = { "mid.bin",    "logo.png",   "photo.png",
+				       "family.jpg", "friend.jpg", "index.html" };
 	struct argv a = { 0 };
 	char *out, *p;
 	int connects = 0, lines = 0, rc;
