@@ -230,6 +230,7 @@ void conn_thread_exit(void)
 {
 	free(io_spare);
 	io_spare = NULL;
+	h2_thread_exit();
 }
 
 /* What a request's buffers hold besides memory. */

@@ -198,5 +198,7 @@ enum conn_phase h2_conn_phase(const struct conn *c);
 void h2_conn_timeout(struct conn *c);
 /* Free the session and every stream still open. */
 void h2_conn_free(struct conn *c);
+/* A thread that ran HTTP/2 connections is leaving: its spare buffer. */
+void h2_thread_exit(void);
 
 #endif

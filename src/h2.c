@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@
 #define H2_MAX_OUTBOUND_ACK 1000    /* SETTINGS/PING ACKs queued unsent */
 #define H2_MAX_SETTINGS 32	    /* entries in one SETTINGS frame */
 #define H2_NOTICE_MS 1000	    /* shutdown notice -> final GOAWAY */
+#define H2_DISCARD_MAX (64u * 1024) /* body after a complete response */
 
 struct h2_stream {
 	struct h2_stream *prev, *next; /* the connection's streams */
@@ -61,7 +63,10 @@ struct h2_stream {
 	bool req_done;	/* END_STREAM received */
 	bool upload;	/* the body goes to serve_upload_data */
 	bool responded; /* the response is submitted */
-	struct conn sc; /* the request as the handlers see it */
+	bool resp_done; /* and sent, END_STREAM included */
+	bool rst_sent;
+	size_t discarded; /* body bytes nobody wanted */
+	struct conn sc;	  /* the request as the handlers see it */
 };
 
 struct h2_conn {
@@ -80,6 +85,11 @@ struct h2_conn {
 	int64_t preface_deadline; /* monotonic ms */
 	int64_t last_data_ms;	  /* DATA last produced (stall detection) */
 	int64_t notice_ms;
+	/* nghttp2's frame buffer (see h2_malloc): mapped, its pages given
+	 * back while the connection is idle */
+	void *framebuf;
+	size_t framebuf_len;
+	bool creating, framebuf_resident;
 	bool preface_ok, calm, notice, goaway;
 	unsigned fuzz_budget;
 };
@@ -668,6 +678,19 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	}
 }
 
+/* RFC 9113 section 8.1: after a complete response, RST_STREAM NO_ERROR
+ * asks the client to stop sending the request body.  Only once more than
+ * H2_DISCARD_MAX of it came: some clients (curl 7.88) drop the response
+ * when the reset arrives while they still send a small body, which costs
+ * little to read and drop. */
+static void stop_body(nghttp2_session *s, struct h2_stream *st)
+{
+	if (st->resp_done && !st->req_done && !st->rst_sent && st->discarded > H2_DISCARD_MAX) {
+		st->rst_sent = true;
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+	}
+}
+
 static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
 			 size_t len, void *user)
 {
@@ -675,9 +698,15 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
 
 	(void)flags;
-	if (!h->c || !st || !st->upload || st->sc.state != CONN_READ_BODY)
-		return 0; /* a body nobody asked for is dropped (flow control
-			   * still counts it) */
+	if (!st)
+		return 0;
+	if (!h->c || !st->upload || st->sc.state != CONN_READ_BODY) {
+		/* a body nobody asked for (or one refused) is dropped; flow
+		 * control still counts it */
+		st->discarded += len;
+		stop_body(s, st);
+		return 0;
+	}
 	serve_upload_data(&st->sc, (const char *)data, len);
 	if (st->sc.state != CONN_READ_BODY)
 		stream_respond(h, st); /* refused: 413, 400, 507 */
@@ -692,11 +721,11 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
 	    (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA))
 		return 0;
-	/* RFC 9113 section 8.1: a response complete before its request is
-	 * may be followed by RST_STREAM NO_ERROR, which stops the body */
 	st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-	if (st && !st->req_done)
-		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+	if (st) {
+		st->resp_done = true;
+		stop_body(s, st);
+	}
 	return 0;
 }
 
@@ -721,8 +750,85 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error, void 
  * The session
  */
 
+/* Memory per idle connection: nghttp2 allocates its outbound frame buffer
+ * (16 KiB and a header) when the session is made and keeps it for the
+ * session's life, though what it holds is dead once mem_send returned it.
+ * That one allocation (the only one that large while the session is made)
+ * is mapped on its own, and an idle connection gives its pages back with
+ * MADV_DONTNEED (zero pages again on the next frame): an idle HTTP/2
+ * connection then costs the session's small structures and HPACK tables. */
+#define H2_FRAMEBUF_MIN 16384
+
+static void *h2_malloc(size_t size, void *user)
+{
+	struct h2_conn *h = user;
+	void *p;
+
+	if (!h->creating || h->framebuf || size < H2_FRAMEBUF_MIN)
+		return malloc(size);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	h->framebuf = p;
+	h->framebuf_len = size;
+	return p;
+}
+
+static void h2_mfree(void *p, void *user)
+{
+	struct h2_conn *h = user;
+
+	if (p && p == h->framebuf) {
+		munmap(p, h->framebuf_len);
+		h->framebuf = NULL;
+		return;
+	}
+	free(p);
+}
+
+static void *h2_calloc(size_t n, size_t size, void *user)
+{
+	(void)user;
+	return calloc(n, size);
+}
+
+static void *h2_realloc(void *p, size_t size, void *user)
+{
+	struct h2_conn *h = user;
+	void *q;
+
+	if (!p) /* how nghttp2 allocates its buffers */
+		return h2_malloc(size, user);
+	if (p != h->framebuf)
+		return realloc(p, size);
+	q = malloc(size); /* (nghttp2 does not grow it: chains are added) */
+	if (!q)
+		return NULL;
+	memcpy(q, p, size < h->framebuf_len ? size : h->framebuf_len);
+	h2_mfree(p, user);
+	return q;
+}
+
+/* Idle, nothing pending: the frame buffer's content is dead. */
+static void framebuf_release(struct h2_conn *h)
+{
+	size_t len = h->framebuf_len & ~(size_t)4095;
+
+	if (h->framebuf && h->framebuf_resident && len) {
+		madvise(h->framebuf, len, MADV_DONTNEED);
+		h->framebuf_resident = false;
+	}
+}
+
 static int session_new(struct h2_conn *h, unsigned max_streams)
 {
+	nghttp2_mem mem = {
+		.mem_user_data = h,
+		.malloc = h2_malloc,
+		.free = h2_mfree,
+		.calloc = h2_calloc,
+		.realloc = h2_realloc,
+	};
 	nghttp2_session_callbacks *cb = NULL;
 	nghttp2_option *opt = NULL;
 	nghttp2_settings_entry iv[3] = {
@@ -745,11 +851,18 @@ static int session_new(struct h2_conn *h, unsigned max_streams)
 	nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
 	nghttp2_option_set_max_outbound_ack(opt, H2_MAX_OUTBOUND_ACK);
 	nghttp2_option_set_max_settings(opt, H2_MAX_SETTINGS);
+	/* no priority tree of closed streams: memory per idle connection */
+	nghttp2_option_set_no_closed_streams(opt, 1);
 	nghttp2_option_set_stream_reset_rate_limit(opt,
 						   H2_NGHTTP2_RST_FACTOR * (uint64_t)H2_RST_BURST,
 						   H2_NGHTTP2_RST_FACTOR * (uint64_t)H2_RST_RATE);
-	if (nghttp2_session_server_new2(&h->s, cb, h, opt) != 0)
+	h->creating = true;
+	r = nghttp2_session_server_new3(&h->s, cb, h, opt, &mem);
+	h->creating = false;
+	r = r != 0 ? -ENOMEM : 0;
+	if (r < 0)
 		goto out;
+	r = -ENOMEM;
 	if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
 	    nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW) !=
 		    0) {
@@ -829,6 +942,7 @@ static int fill_out(struct h2_conn *h)
 		}
 		if (H2_OB_CAP - h->ob_len < H2_OB_ROOM)
 			break;
+		h->framebuf_resident = true;
 		n = nghttp2_session_mem_send(h->s, &d);
 		if (n < 0)
 			return -EPROTO;
@@ -844,6 +958,23 @@ static int fill_out(struct h2_conn *h)
 		}
 	}
 	return 0;
+}
+
+void h2_thread_exit(void)
+{
+	free(ob_spare);
+	ob_spare = NULL;
+}
+
+/* All is out: a connection holds no output buffer while it waits. */
+static void ob_release(struct h2_conn *h)
+{
+	h->ob_len = h->ob_off = 0;
+	if (h->ob && !ob_spare)
+		ob_spare = h->ob;
+	else
+		free(h->ob);
+	h->ob = NULL;
 }
 
 /* Write ob[] and the tail.  STEP_AGAIN once all is out. */
@@ -880,12 +1011,7 @@ static enum step flush_out(struct h2_conn *h)
 			return STEP_WRITE;
 		return STEP_CLOSE;
 	}
-	h->ob_len = h->ob_off = 0;
-	/* an idle connection holds no output buffer */
-	if (h->ob && !ob_spare) {
-		ob_spare = h->ob;
-		h->ob = NULL;
-	}
+	ob_release(h);
 	return STEP_AGAIN;
 }
 
@@ -898,8 +1024,10 @@ static enum step produce(struct h2_conn *h)
 
 		if (fill_out(h) < 0)
 			return STEP_CLOSE;
-		if (!h->ob_len && !h->tail_len)
+		if (!h->ob_len && !h->tail_len) {
+			ob_release(h);
 			return STEP_AGAIN;
+		}
 		st = flush_out(h);
 		if (st != STEP_AGAIN || *h->budget >= RUN_BYTES_BUDGET)
 			return st;
@@ -985,6 +1113,9 @@ enum step h2_conn_run(struct conn *c, unsigned *budget)
 	}
 	/* a stop may close it at once when no stream is open */
 	__atomic_store_n(&c->idle, h->n_streams == 0 && st == STEP_READ, __ATOMIC_RELAXED);
+	if (h->n_streams == 0 && st == STEP_READ && !h->ob_len && !h->tail_len &&
+	    !nghttp2_session_want_write(h->s))
+		framebuf_release(h);
 	return st;
 }
 

@@ -106,10 +106,14 @@ if command -v openssl >/dev/null 2>&1 &&
             "$bin" -t -c "$tmp/tls-good.conf"
     fi
     chmod 600 "$c/a.key"
-    printf 'tls = { port = 8443; http2 = true; certificates = ( { certificate = "%s"; key = "%s"; } ); };\n' \
+    printf 'tls = { port = 8443; http2 = true; h2_max_concurrent_streams = 10; certificates = ( { certificate = "%s"; key = "%s"; } ); };\n' \
         "$c/a.pem" "$c/a.key" > "$tmp/tls-h2.conf"
-    expect "-t: unknown keys in the tls group" 1 "tls-h2.conf:1: tls: unknown key 'http2'" -- \
+    expect "-t: tls.http2 and tls.h2_max_concurrent_streams" 0 "configuration OK" -- \
         "$bin" -t -c "$tmp/tls-h2.conf"
+    printf 'tls = { port = 8443; h2 = true; certificates = ( { certificate = "%s"; key = "%s"; } ); };\n' \
+        "$c/a.pem" "$c/a.key" > "$tmp/tls-bad.conf"
+    expect "-t: unknown keys in the tls group" 1 "tls-bad.conf:1: tls: unknown key 'h2'" -- \
+        "$bin" -t -c "$tmp/tls-bad.conf"
 else
     echo "skip: no openssl, the TLS checks of -t were not run"
 fi

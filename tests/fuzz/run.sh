@@ -28,7 +28,7 @@ esac
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-"http_parse chunked path host http_range http_etag proxy_proto tls_sniff json_validate auth htpasswd"}
+targets=${FUZZ_TARGETS:-"http_parse chunked path host http_range http_etag proxy_proto tls_sniff json_validate auth htpasswd h2"}
 
 # The sources each target links, besides tests/fuzz/fuzz_<target>.c.
 sources_of() {
@@ -44,6 +44,10 @@ sources_of() {
 	http_range) echo "src/http_range.c src/http_etag.c src/http_date.c src/http_parse.c" ;;
 	http_etag) echo "src/http_etag.c src/http_range.c src/http_date.c src/http_parse.c" ;;
 	tls_sniff) echo "src/tls_sniff.c" ;;
+	# the session glue needs the connection code it hands streams to:
+	# every module but main.c, and the daemon's libraries
+	h2) echo "-DPACKAGE_VERSION=\"fuzz\" $(cd "$top" && ls src/*.c | grep -v '^src/main.c$' | tr '\n' ' ')" \
+		"$(pkg-config --cflags --libs libconfig json-c libsystemd libssl libcrypto libcrypt libnghttp2) -pthread" ;;
 	*) return 1 ;;
 	esac
 }

@@ -1208,11 +1208,9 @@ Test(config, tls_errors_name_line_and_key)
 	cr_assert(strstr(g_err, "http2 must be true or false"), "%s", g_err);
 	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_max_concurrent_streams = 0;\n};\n", certs);
 	load_fail_key(buf, 3, "tls");
-	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_max_concurrent_streams = 1001;\n};\n",
-		 certs);
+	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_max_concurrent_streams = 1001;\n};\n", certs);
 	load_fail_key(buf, 3, "tls");
-	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_max_concurrent_streams = \"9\";\n};\n",
-		 certs);
+	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_max_concurrent_streams = \"9\";\n};\n", certs);
 	load_fail_key(buf, 3, "tls");
 	snprintf(buf, sizeof buf, "tls = {\n %s\n h2_window = 9;\n};\n", certs);
 	load_fail_key(buf, 3, "tls");
