@@ -45,7 +45,7 @@
 #define H2_MAX_OUTBOUND_ACK 1000    /* SETTINGS/PING ACKs queued unsent */
 #define H2_MAX_SETTINGS 32	    /* entries in one SETTINGS frame */
 #define H2_NOTICE_MS 1000	    /* shutdown notice -> final GOAWAY */
-#define H2_DISCARD_MAX (64u * 1024) /* body after a complete response */
+#define H2_DISCARD_MAX (16u << 20)  /* body read and dropped after a response */
 
 struct h2_stream {
 	struct h2_stream *prev, *next; /* the connection's streams */
@@ -270,7 +270,7 @@ static void stream_free(struct h2_conn *h, struct h2_stream *st)
 	if (st->next)
 		st->next->prev = st->prev;
 	h->n_streams--;
-	if (st->responded)
+	if (st->responded && !st->resp_done)
 		h->n_sending--;
 	nghttp2_rcbuf_decref(st->method);
 	nghttp2_rcbuf_decref(st->path);
@@ -596,10 +596,9 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, nghttp2_rcbuf *
 	if (!st)
 		return 0;
 	/* the header list size as RFC 9113 section 6.5.2 counts it; an HPACK
-	 * bomb decodes to a lot of it from a few bytes */
+	 * bomb decodes to a lot of it from a few bytes, which are counted and
+	 * dropped (nghttp2 decodes the block anyway, to keep its table) */
 	st->list_size += n.len + v.len + 32;
-	if (st->list_size > 4 * h->max_list)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
 	if (st->list_size > h->max_list) {
 		st->too_big = true; /* answered 431 once the head is complete */
 		return 0;
@@ -680,9 +679,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 
 /* RFC 9113 section 8.1: after a complete response, RST_STREAM NO_ERROR
  * asks the client to stop sending the request body.  Only once more than
- * H2_DISCARD_MAX of it came: some clients (curl 7.88) drop the response
- * when the reset arrives while they still send a small body, which costs
- * little to read and drop. */
+ * H2_DISCARD_MAX of it came: curl (7.88 and later) reports a reset that
+ * arrives while it still sends the body as a failed transfer, dropping the
+ * 413/415/405 it got, so a body of any usual size is read and dropped, as
+ * nginx does with a lingering body. */
 static void stop_body(nghttp2_session *s, struct h2_stream *st)
 {
 	if (st->resp_done && !st->req_done && !st->rst_sent && st->discarded > H2_DISCARD_MAX) {
@@ -715,15 +715,19 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 {
+	struct h2_conn *h = user;
 	struct h2_stream *st;
 
-	(void)user;
 	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
 	    (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA))
 		return 0;
 	st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-	if (st) {
+	if (st && !st->resp_done) {
+		/* no more DATA of ours: only the client's body may be left,
+		 * which body_timeout bounds, not send_timeout */
 		st->resp_done = true;
+		if (st->responded)
+			h->n_sending--;
 		stop_body(s, st);
 	}
 	return 0;
