@@ -4,7 +4,7 @@
 #
 #   tests/bench/h2load.sh [--peers nginx,h2o,lighttpd,apache|all|none]
 #                         [--install] [--bin PATH] [--requests N] [--reps N]
-#                         [--idle-conns N] [--no-pin] [--keep]
+#                         [--idle-conns N] [--no-pin] [--keep] [--only load|idle]
 #
 # Every server gets the same TLS listener (servers.sh: the same ECDSA
 # P-256 certificate, TLS 1.2/1.3, the same suites) with HTTP/2 enabled:
@@ -24,9 +24,10 @@
 # (a request count, not h2load -D: with -D h2load does not reconnect when a
 # server ends a connection after its max requests, nginx's 1000)
 #   idle   N idle connections (default 1000) held over TLS after one
-#          request each, once with ALPN h2 and once with http/1.1: the
-#          server's RSS growth per connection, KiB (a small Python client,
-#          /usr/bin/python3, standard library only)
+#          request each, once with ALPN h2 and once with http/1.1, each on
+#          a freshly restarted server (after 50 warm-up connections held and
+#          let go): the server's RSS growth per connection, KiB (a small
+#          Python client, /usr/bin/python3, standard library only)
 #
 # The servers run pinned to CPU 0 and the clients to CPU 1 (--no-pin: not
 # pinned), as in bench.sh.  On a shared machine read the ratios, not the
@@ -38,7 +39,7 @@ top=$(cd "$here/../.." && pwd)
 . "$here/servers.sh"
 
 MTHTTPD_BIN=$top/_build/src/mthttpd
-peers="" install=0 nreq=200000 reps=1 idle_conns=1000 pin=1 keep=0
+peers="" install=0 nreq=200000 reps=1 idle_conns=1000 pin=1 keep=0 only=""
 while [ $# -gt 0 ]; do
     case $1 in
     --peers) peers=$2; shift ;;
@@ -49,6 +50,7 @@ while [ $# -gt 0 ]; do
     --idle-conns) idle_conns=$2; shift ;;
     --no-pin) pin=0 ;;
     --keep) keep=1 ;;
+    --only) only=$2; shift ;; # load | idle
     -h | --help) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//;$d'; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -109,15 +111,27 @@ enable_h2() { # NAME DIR
 
 servers="mthttpd $peers"
 port=28380 running=""
+# start_server NAME: start it (configured) and wait until both ports serve
+start_server() {
+    local s=$1
+    (srv_exec "$s" "$work/$s" "${srv_pin[@]}") >> "$work/$s/stdout.log" 2>&1 &
+    spid[$s]=$!
+    started+=("$!")
+    wait_serving "${sport[$s]}" "${spid[$s]}" 15 && wait_serving "${stport[$s]}" "${spid[$s]}" 5 https
+}
+# restart_server NAME: a fresh process (the idle measurements must not
+# reuse heap pages that an earlier load run left resident)
+restart_server() {
+    stop_tree "${spid[$1]}" 5
+    start_server "$1"
+}
 for s in $servers; do
     port=$(pick_port "$port") || exit 1
     tport=$(pick_port $((port + 1))) || exit 1
     srv_config "$s" "$work/$s" "$port" "$docroot" "$upbase/$s" "$tport"
     enable_h2 "$s" "$work/$s"
-    (srv_exec "$s" "$work/$s" "${srv_pin[@]}") > "$work/$s/stdout.log" 2>&1 &
-    spid[$s]=$! sport[$s]=$port stport[$s]=$tport
-    started+=("$!")
-    if wait_serving "$port" "${spid[$s]}" 15 && wait_serving "$tport" "${spid[$s]}" 5 https; then
+    sport[$s]=$port stport[$s]=$tport
+    if start_server "$s"; then
         running="$running $s"
     else
         echo "$s did not start; its output:" >&2
@@ -230,26 +244,41 @@ print(f"held {len(conns)} failed {failed}", flush=True)
 sys.stdin.read()
 PY
 
-run_idle() { # REP SERVER PROTO
-    local rep=$1 s=$2 proto=$3 m0 m1 held fifo=$work/hold.fifo hp line
-    wait_quiet 3000
-    sleep 1
-    m0=$(tree_rss "${spid[$s]}")
+# hold N connections with PROTO on SERVER until hold_end; sets line
+hold_begin() { # SERVER N PROTO
+    local fifo=$work/hold.fifo
     rm -f "$fifo"
     mkfifo "$fifo"
-    "${cli_pin[@]}" $py "$work/hold.py" "${stport[$s]}" "$idle_conns" "$proto" < "$fifo" > "$work/hold.out" 2>&1 &
+    "${cli_pin[@]}" $py "$work/hold.py" "${stport[$1]}" "$2" "$3" < "$fifo" > "$work/hold.out" 2>&1 &
     hp=$!
     exec 7> "$fifo"
+    line=""
     for _ in $(seq 1 1200); do
         line=$(grep '^held' "$work/hold.out")
         [ -n "$line" ] && break
         kill -0 "$hp" 2> /dev/null || break
         sleep 0.1
     done
-    sleep 1
-    m1=$(tree_rss "${spid[$s]}")
+}
+hold_end() {
     exec 7>&-
     wait "$hp" 2> /dev/null
+}
+
+# On a freshly started server: 50 connections of PROTO held and let go
+# (first-use costs: thread caches, TLS state), then N held: RSS growth / N
+run_idle() { # REP SERVER PROTO
+    local rep=$1 s=$2 proto=$3 m0 m1 held hp line
+    restart_server "$s" || { echo "$s did not restart" >&2; return 1; }
+    hold_begin "$s" 50 "$proto"
+    hold_end
+    sleep 2
+    wait_quiet 3000
+    m0=$(tree_rss "${spid[$s]}")
+    hold_begin "$s" "$idle_conns" "$proto"
+    sleep 1
+    m1=$(tree_rss "${spid[$s]}")
+    hold_end
     held=$(echo "$line" | awk '{ print $2 }')
     if [ -z "$held" ] || [ "$held" = 0 ]; then
         echo "idle $proto against $s failed:" >&2
@@ -265,10 +294,14 @@ run_idle() { # REP SERVER PROTO
 for rep in $(seq 1 "$reps"); do
     for s in $servers; do
         echo "round $rep: $s" >&2
-        run_h2load page "$rep" "$s" /index.html "$nreq"
-        run_h2load file "$rep" "$s" /mid.bin $((nreq / 10))
-        run_idle "$rep" "$s" h2
-        run_idle "$rep" "$s" http/1.1
+        if [ "$only" != idle ]; then
+            run_h2load page "$rep" "$s" /index.html "$nreq"
+            run_h2load file "$rep" "$s" /mid.bin $((nreq / 10))
+        fi
+        if [ "$only" != load ]; then
+            run_idle "$rep" "$s" h2
+            run_idle "$rep" "$s" http/1.1
+        fi
     done
 done
 
