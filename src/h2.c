@@ -56,6 +56,7 @@ struct h2_stream {
 	size_t hdr_len, hdr_cap;
 	size_t list_size; /* RFC 9113 section 6.5.2 accounting */
 	int64_t start_us;
+	int64_t last_data_ms; /* its response's DATA last produced */
 	time_t start_time;
 	bool too_big;	/* over the header list limit: 431 */
 	bool bad;	/* a field value no HTTP/1.1 head can carry: 400 */
@@ -85,6 +86,7 @@ struct h2_conn {
 	int64_t preface_deadline; /* monotonic ms */
 	int64_t last_data_ms;	  /* DATA last produced (stall detection) */
 	int64_t notice_ms;
+	int64_t stall_check_ms; /* streams last checked for stalls */
 	/* nghttp2's frame buffer (see h2_malloc): mapped, its pages given
 	 * back while the connection is idle */
 	void *framebuf;
@@ -351,7 +353,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 		io->out_off = 0;
 	}
 	io->bytes_sent += n;
-	h->last_data_ms = mth_clock_coarse_ms();
+	h->last_data_ms = st->last_data_ms = mth_clock_coarse_ms();
 	if (!body_left(io))
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)n;
@@ -377,7 +379,7 @@ static void stream_respond(struct h2_conn *h, struct h2_stream *st)
 	io->bytes_sent = io->head_bytes; /* about what HPACK makes of it */
 	st->responded = true;
 	h->n_sending++;
-	h->last_data_ms = mth_clock_coarse_ms();
+	h->last_data_ms = st->last_data_ms = mth_clock_coarse_ms();
 	rv = nghttp2_submit_response(h->s, st->id, nv, n + 1, body_left(io) ? &prd : NULL);
 	if (rv < 0)
 		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
@@ -1070,6 +1072,28 @@ static void drain(struct h2_conn *h)
 	}
 }
 
+/* Zero-window stall of one stream while others go on (the connection's
+ * deadline catches a whole connection that stalls): a response whose DATA
+ * could not go out for send_timeout is reset (CANCEL), which frees its
+ * file and buffers.  Looked at once a second at most. */
+static void reset_stalled(struct h2_conn *h, unsigned send_timeout)
+{
+	int64_t now = mth_clock_coarse_ms();
+
+	if (!h->n_sending || now - h->stall_check_ms < 1000)
+		return;
+	h->stall_check_ms = now;
+	for (struct h2_stream *st = h->streams; st; st = st->next) {
+		if (!st->responded || st->resp_done || st->rst_sent ||
+		    now - st->last_data_ms < (int64_t)send_timeout * 1000)
+			continue;
+		log_info("%s: HTTP/2 stream %" PRId32 " stalled for %us (\"%s\"); reset",
+			 h->c->peer, st->id, send_timeout, st->sc.io->reqline);
+		st->rst_sent = true;
+		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+	}
+}
+
 enum step h2_conn_run(struct conn *c, unsigned *budget)
 {
 	struct h2_conn *h = c->h2;
@@ -1080,6 +1104,7 @@ enum step h2_conn_run(struct conn *c, unsigned *budget)
 	h->budget = budget;
 	if (conn_draining())
 		drain(h);
+	reset_stalled(h, c->site->cfg->send_timeout);
 	for (;;) {
 		ssize_t n, rv;
 
