@@ -17,7 +17,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 BIN=${MTHTTPD_BIN:-$REPO/_build/src/mthttpd}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-NCHECKS=9   # checks test.mjs runs; missing ones count as failed
+NCHECKS=10  # checks test.mjs runs; missing ones count as failed
 
 say() { echo "browser: $*" >&2; }
 finish() { echo "browser: $1 passed, $2 failed"; exit "$3"; }
@@ -112,6 +112,7 @@ access_log = "$TMP/access.log";
 shutdown_timeout = 3;
 tls = {
   port = $TLS_PORT;
+  http2 = true;
   certificates = ( { certificate = "$TMP/server.pem"; key = "$TMP/server.key"; } );
 };
 CONF

@@ -1,5 +1,5 @@
-// Nine browser checks against a running mthttpd (started by run.sh): five
-// over HTTP, four over HTTPS.  Prints one "PASS name" or "FAIL name: reason"
+// Ten browser checks against a running mthttpd (started by run.sh): five
+// over HTTP, five over HTTPS (one of them: HTTP/2 for the page and assets).  Prints one "PASS name" or "FAIL name: reason"
 // line per check; exit 0 only if all passed.  Environment: BASE_URL,
 // TLS_BASE_URL, UPLOADS_DIR, RESOURCES, CHROMIUM, DOWNLOAD_DIR (a scratch
 // directory), CHROMIUM_HOME (a $HOME whose NSS database trusts the test CA).
@@ -169,6 +169,30 @@ try {
     assert(sec && /mthttpd browser test CA/.test(sec.issuer || ''), `issuer ${sec && sec.issuer}`);
     assert(sec.protocol === 'TLS 1.3', `protocol ${sec.protocol}`);
     assert(sec.subjectName === 'localhost', `subject ${sec.subjectName}`);
+  });
+
+  // HTTP/2: the page and every asset came over h2 (ALPN), as the Resource
+  // Timing API reports it; over cleartext the same page is http/1.1
+  await check('HTTPS: the page and its assets report nextHopProtocol h2', async () => {
+    const p = await context.newPage();
+    try {
+      await p.goto(TLS_BASE + '/?h2', { waitUntil: 'load' });
+      assert(await rendered(p), 'style.css or an <img> did not load over HTTPS');
+      const entries = await p.evaluate(() => performance.getEntries()
+        .filter(e => e.entryType === 'navigation' || e.entryType === 'resource')
+        .map(e => ({ name: e.name, type: e.entryType, proto: e.nextHopProtocol })));
+      const nav = entries.filter(e => e.type === 'navigation');
+      const assets = entries.filter(e => e.type === 'resource' && e.name.startsWith(TLS_BASE));
+      assert(nav.length === 1, `${nav.length} navigation entries`);
+      assert(assets.length >= 2, `only ${assets.length} same-origin assets: ${JSON.stringify(entries)}`);
+      const bad = [...nav, ...assets].filter(e => e.proto !== 'h2');
+      assert(bad.length === 0, `not h2: ${bad.map(e => `${e.name} ${JSON.stringify(e.proto)}`).join(', ')}`);
+      await p.goto(BASE + '/?h1', { waitUntil: 'load' });
+      const plain = await p.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
+      assert(plain === 'http/1.1', `cleartext navigation ${JSON.stringify(plain)}`);
+    } finally {
+      await p.close();
+    }
   });
 
   await check('HTTPS: logo.png link downloads the exact file', () =>
