@@ -65,6 +65,31 @@ int64_t harness_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void harness_certs(const char *tag, char *out, size_t outlen)
+{
+	char tmp[300], cmd[900];
+	struct stat st;
+
+	snprintf(out, outlen, "%s/%s-certs-%ld", TOP_BUILDDIR_TMP, tag, (long)getppid());
+	if (stat(out, &st) == 0)
+		return;
+	mkdir(TOP_BUILDDIR_TMP, 0755);
+	snprintf(tmp, sizeof tmp, "%s.%ld", out, (long)getpid());
+	snprintf(cmd, sizeof cmd, "sh '%s/tests/integration/tls-certs.sh' '%s'", srcdir(), tmp);
+	cr_assert_eq(system(cmd), 0, "cannot make test certificates (is openssl installed?)");
+	/* first one wins; the others use its certificates */
+	if (rename(tmp, out) != 0)
+		harness_rm_rf(tmp);
+}
+
+void harness_certs_remove(const char *tag)
+{
+	char dir[256];
+
+	snprintf(dir, sizeof dir, "%s/%s-certs-%ld", TOP_BUILDDIR_TMP, tag, (long)getpid());
+	harness_rm_rf(dir);
+}
+
 void harness_rm_rf(const char *path)
 {
 	DIR *d = opendir(path);

@@ -123,4 +123,12 @@ void harness_rm_rf(const char *path);
 char *read_whole(const char *path, size_t *len);
 const char *srcdir(void);
 
+/* The test CA and certificates of tests/integration/tls-certs.sh, made once
+ * per test run in TOP_BUILDDIR_TMP/TAG-certs-<runner pid> (the first test
+ * process makes them; the others use that directory): its path into OUT.
+ * harness_certs_remove(), from the runner's ReportHook(POST_ALL), removes
+ * them after all tests. */
+void harness_certs(const char *tag, char *out, size_t outlen);
+void harness_certs_remove(const char *tag);
+
 #endif

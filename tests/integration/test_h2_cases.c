@@ -44,27 +44,13 @@ static const char *const client_name[] = { "curl --http1.1", "curl --http2", "ng
 
 static void make_certs(void)
 {
-	char tmp[300], cmd[900];
-	struct stat st;
-
-	snprintf(certs, sizeof certs, "%s/h2-certs-%ld", TOP_BUILDDIR_TMP, (long)getppid());
-	if (stat(certs, &st) == 0)
-		return;
-	mkdir(TOP_BUILDDIR_TMP, 0755);
-	snprintf(tmp, sizeof tmp, "%s.%ld", certs, (long)getpid());
-	snprintf(cmd, sizeof cmd, "sh '%s/tests/integration/tls-certs.sh' '%s'", srcdir(), tmp);
-	cr_assert_eq(system(cmd), 0, "cannot make test certificates (is openssl installed?)");
-	if (rename(tmp, certs) != 0)
-		harness_rm_rf(tmp);
+	harness_certs("h2", certs, sizeof certs);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
-	char dir[256];
-
 	(void)stats;
-	snprintf(dir, sizeof dir, "%s/h2-certs-%ld", TOP_BUILDDIR_TMP, (long)getpid());
-	harness_rm_rf(dir);
+	harness_certs_remove("h2");
 }
 
 static void copy_file(const char *from, const char *to)

@@ -46,28 +46,13 @@ static size_t tls_prefix_len;
  * process that finds it complete uses it) and removed after all tests. */
 static void make_certs(void)
 {
-	char tmp[300], cmd[900];
-	struct stat st;
-
-	snprintf(certs, sizeof certs, "%s/tls-certs-%ld", TOP_BUILDDIR_TMP, (long)getppid());
-	if (stat(certs, &st) == 0)
-		return;
-	mkdir(TOP_BUILDDIR_TMP, 0755);
-	snprintf(tmp, sizeof tmp, "%s.%ld", certs, (long)getpid());
-	snprintf(cmd, sizeof cmd, "sh '%s/tests/integration/tls-certs.sh' '%s'", srcdir(), tmp);
-	cr_assert_eq(system(cmd), 0, "cannot make test certificates (is openssl installed?)");
-	/* first one wins; the others use its certificates */
-	if (rename(tmp, certs) != 0)
-		harness_rm_rf(tmp);
+	harness_certs("tls", certs, sizeof certs);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
-	char dir[256];
-
 	(void)stats;
-	snprintf(dir, sizeof dir, "%s/tls-certs-%ld", TOP_BUILDDIR_TMP, (long)getpid());
-	harness_rm_rf(dir);
+	harness_certs_remove("tls");
 }
 
 static const char *cert(const char *name)
