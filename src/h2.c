@@ -310,6 +310,11 @@ static bool body_left(const struct iobuf *io)
 static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
 			 nghttp2_data_source *src, void *user)
 {
+	/* The payload's place in nghttp2's frame buffer sits 9 bytes (the
+	 * frame header) past an alignment: the kernel's copy into it (rep
+	 * movsb) ran at a quarter of its speed, 27% of all server CPU on
+	 * 200 KB files.  An aligned page-cache copy plus memcpy is cheaper. */
+	static __thread uint8_t bounce[16384] __attribute__((aligned(64)));
 	struct h2_stream *st = src->ptr;
 	struct h2_conn *h = user;
 	struct iobuf *io = st->sc.io;
@@ -336,9 +341,13 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 			ssize_t r;
 
 			n = left < len ? (size_t)left : len;
+			if (n > sizeof bounce)
+				n = sizeof bounce;
 			do
-				r = pread(io->file_fd, buf, n, (off_t)io->file_off);
+				r = pread(io->file_fd, bounce, n, (off_t)io->file_off);
 			while (r < 0 && errno == EINTR);
+			if (r > 0)
+				memcpy(buf, bounce, (size_t)r);
 			if (r <= 0) {
 				log_warning("%s: file shrank or failed while being sent (\"%s\")",
 					    st->sc.peer, io->reqline);
