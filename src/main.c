@@ -43,7 +43,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mthttpd [-c FILE] [-t | --reload]\n"
-		"A multi-threaded HTTP/1.1 server for static files and JSON uploads.\n"
+		"A multi-threaded HTTP/1.1 and HTTP/2 server for static files and JSON uploads.\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and exit (0 = valid)\n"
