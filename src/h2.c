@@ -1060,10 +1060,11 @@ static enum step finish(struct conn *c)
 	return STEP_READ;
 }
 
-/* SIGTERM: a shutdown notice, then (a second later, or as soon as no
- * stream is open) the final GOAWAY with the last stream we took; the
- * streams below it complete within shutdown_timeout (RFC 9113 section
- * 6.8). */
+/* SIGTERM, or a reload that turned HTTP/2 off: a shutdown notice, then (a
+ * second later, or as soon as no stream is open) the final GOAWAY with the
+ * last stream we took; the streams below it complete (within
+ * shutdown_timeout on a stop; RFC 9113 section 6.8).  An idle connection
+ * gets its GOAWAY from the reaper (h2_conn_deadline). */
 static void drain(struct h2_conn *h)
 {
 	int64_t now = mth_clock_coarse_ms();
@@ -1111,7 +1112,10 @@ enum step h2_conn_run(struct conn *c, unsigned *budget)
 	if (!h)
 		return STEP_CLOSE;
 	h->budget = budget;
-	if (conn_draining())
+	if (!h->notice && !site_h2_offered())
+		log_info("%s: HTTP/2 is off since a reload: GOAWAY, %u open streams complete",
+			 c->peer, h->n_streams);
+	if (conn_draining() || !site_h2_offered())
 		drain(h);
 	reset_stalled(h, c->site->cfg->send_timeout);
 	for (;;) {
@@ -1167,6 +1171,8 @@ int64_t h2_conn_deadline(const struct conn *c)
 		return now;
 	if (!h->preface_ok)
 		return h->preface_deadline; /* header_timeout from the handshake */
+	if (!h->n_streams && !site_h2_offered())
+		return now; /* a reload turned HTTP/2 off: GOAWAY and close */
 	if (h->ob_len > h->ob_off || h->tail_len || h->n_sending)
 		/* the client reads nothing or opens no window (zero-window
 		 * stall): send_timeout after the last DATA we could send */

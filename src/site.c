@@ -112,6 +112,7 @@ void site_unref(struct site *s)
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct site *current;
 static unsigned current_gen;
+static bool current_h2; /* atomic: site_h2_offered() */
 
 void site_publish(struct site *s)
 {
@@ -120,6 +121,7 @@ void site_publish(struct site *s)
 	pthread_mutex_lock(&current_lock);
 	old = current;
 	current = s;
+	__atomic_store_n(&current_h2, s && s->tls && s->cfg->tls.http2, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&current_gen, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&current_lock);
 	site_unref(old);
@@ -138,4 +140,9 @@ struct site *site_acquire(void)
 unsigned site_generation(void)
 {
 	return __atomic_load_n(&current_gen, __ATOMIC_ACQUIRE);
+}
+
+bool site_h2_offered(void)
+{
+	return __atomic_load_n(&current_h2, __ATOMIC_RELAXED);
 }

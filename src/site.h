@@ -56,5 +56,8 @@ void site_unref(struct site *s); /* accepts NULL; frees at zero */
 void site_publish(struct site *s);
 struct site *site_acquire(void);
 unsigned site_generation(void);
+/* Does the published site offer HTTP/2 (a tls group with tls.http2)?  An
+ * HTTP/2 connection that outlives a reload turning it off says GOAWAY. */
+bool site_h2_offered(void);
 
 #endif

@@ -39,6 +39,14 @@ attack is bounded in frames sent and in time.  Prints "ok - NAME" or
   oversized_frame      a frame longer than the server's
                        SETTINGS_MAX_FRAME_SIZE: GOAWAY FRAME_SIZE_ERROR (0x6)
 
+and, not an attack, last because it changes the configuration:
+
+  reload_h2_off        a reload with tls.http2 = false: an idle HTTP/2
+                       connection gets GOAWAY NO_ERROR and is closed, one
+                       with a download in flight gets GOAWAY and the whole
+                       file, a new connection gets http/1.1 from ALPN; a
+                       reload back to true offers h2 again
+
 Usage: test_h2_attacks.py [ONLY...]  (environment: MTHTTPD_BIN,
 MTHTTPD_SRCDIR; MTHTTPD_SANITIZER loosens the time bounds).
 """
@@ -179,6 +187,21 @@ tls = {{
         with open(f"/proc/{self.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def reload(self, http2):
+        """tls.http2 = HTTP2 in the config, SIGHUP, and wait for READY=1."""
+        with open(self.conf) as f:
+            text = f.read()
+        text = text.replace(f"http2 = {str(not http2).lower()};", f"http2 = {str(http2).lower()};")
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.proc.send_signal(signal.SIGHUP)
+        end = time.monotonic() + 10 * SLOW
+        while time.monotonic() < end:
+            r, _, _ = select.select([self.notify], [], [], 0.2)
+            if r and b"READY=1" in self.notify.recv(4096):
+                return
+        raise Failed("no READY=1 within 10 s of SIGHUP: " + self.log_tail())
 
     def stop(self):
         if self.proc.poll() is None:
@@ -584,8 +607,65 @@ def oversized_frame(d):
     return f"{maxf + 1}-byte HEADERS frame: {goaway_str(c)}"
 
 
+def alpn_now(d):
+    ctx = ssl.create_default_context(cafile=os.path.join(d.certs, "ca.pem"))
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", d.tls_port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return s.selected_alpn_protocol()
+
+
+def reload_h2_off(d):
+    with open(os.path.join(d.docroot, "big.bin"), "rb") as f:
+        big = f.read()
+    idle = Conn(d)
+    st, body = idle.get(1)
+    check(st == 200 and body == d.index, f"before the reload: GET got {st}")
+    busy = Conn(d)
+    busy.headers(1, "/big.bin")
+    # the first 64 KiB (the connection's window), then the download waits
+    check(busy.pump(lambda: len(busy.body.get(1, b"")) >= 65535, 5),
+          f"no DATA before the reload: {goaway_str(busy)}")
+    try:
+        d.reload(False)
+        # the download is in flight: it completes, then GOAWAY NO_ERROR
+        seen = 0
+        end = time.monotonic() + 10 * SLOW
+        while 1 not in busy.ended and 1 not in busy.resets and not busy.closed:
+            check(time.monotonic() < end, "the download in flight did not complete")
+            got = len(busy.body.get(1, b""))
+            if got > seen or seen == 0:
+                busy.window_update(0, max(got - seen, 1 << 20))
+                busy.window_update(1, max(got - seen, 1 << 20))
+                seen = max(got, 1)
+            busy.pump(lambda: len(busy.body.get(1, b"")) > seen or 1 in busy.ended, 0.5)
+        check(busy.status.get(1) == 200 and busy.body.get(1) == big,
+              f"the download in flight: {busy.status.get(1)}, "
+              f"{len(busy.body.get(1, b''))} of {len(big)} bytes, {goaway_str(busy)}")
+        busy.pump(lambda: busy.goaway is not None and busy.goaway[0] < 2**31 - 1, 5 * SLOW)
+        check(busy.goaway == (1, 0), f"after the download: {goaway_str(busy)} "
+              f"(last stream {busy.goaway[0] if busy.goaway else None}), want GOAWAY "
+              "NO_ERROR naming stream 1")
+        busy.pump(lambda: busy.closed, 5 * SLOW)
+        check(busy.closed, "still open after its GOAWAY")
+        # the idle one: GOAWAY NO_ERROR naming its last stream, then closed
+        idle.pump(lambda: idle.closed, 5 * SLOW)
+        check(idle.goaway is not None and idle.goaway[1] == 0 and idle.closed,
+              f"an idle HTTP/2 connection after the reload: {goaway_str(idle)}")
+        proto = alpn_now(d)
+        check(proto == "http/1.1", f"ALPN chose {proto!r} with tls.http2 = false")
+    finally:
+        idle.close()
+        busy.close()
+        d.reload(True)
+    proto = alpn_now(d)
+    check(proto == "h2", f"ALPN chose {proto!r} after the reload back to tls.http2 = true")
+    return ("idle: GOAWAY NO_ERROR, closed; in flight: 2 MiB complete, GOAWAY NO_ERROR "
+            "(last stream 1), closed; ALPN http/1.1, then h2 again")
+
+
 ATTACKS = [rapid_reset, continuation_flood, hpack_bomb, settings_flood, ping_flood,
-           zero_window, stream_id_exhaustion, oversized_frame]
+           zero_window, stream_id_exhaustion, oversized_frame, reload_h2_off]
 
 
 def main():
