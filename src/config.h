@@ -33,7 +33,7 @@ struct htpasswd;
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT 30
 #define CONFIG_DEFAULT_ACCESS_LOG CONFIG_ACCESS_LOG_JOURNAL
 #define CONFIG_DEFAULT_SENDFILE CONFIG_SENDFILE_AUTO
-#define CONFIG_DEFAULT_BUSY_POLL 500 /* microseconds */
+#define CONFIG_DEFAULT_BUSY_POLL 0 /* microseconds */
 
 /* Accepted ranges (inclusive). */
 #define CONFIG_POOL_SIZE_MAX 1024

@@ -38,7 +38,6 @@
 #include "tls_sniff.h"
 
 #define LINGER_MS 2000
-#define COPY_MIN (1u << 20) /* files this large to a loopback client: pread + send */
 
 /* Connection objects are type-stable: conn_free() puts them on this list and
  * conn_new() takes them back; the memory is only returned by
@@ -185,7 +184,6 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	 * before a stop began still gets its first request answered */
 	c->idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
-	c->loopback = client_addr_is_loopback(peer);
 	c->has_ckey = client_key_from_sockaddr(&c->ckey, peer, peerlen,
 					       c->site->cfg->client_ipv6_prefix) == 0;
 	/* A trusted proxy's PROXY header comes first, before the request or,
@@ -243,6 +241,7 @@ static void io_drop_file(struct iobuf *io)
 		close(io->file_fd);
 	io->fd_file = NULL;
 	io->file_fd = -1;
+	io->no_sendfile = false;
 }
 
 /* What a request's buffers hold besides memory. */
@@ -906,7 +905,6 @@ static enum step proxy_apply(struct conn *c, const struct proxy_proto_header *h)
 	/* LOCAL or UNKNOWN: the proxy itself (health checks), as it is */
 	if (!h->local) {
 		format_peer(c->peer, sizeof c->peer, src);
-		c->loopback = client_addr_is_loopback(src);
 		/* per-client limits (rate_limit_*) count the real client */
 		c->has_ckey = client_key_from_sockaddr(&c->ckey, src, sizeof h->src,
 						       c->site->cfg->client_ipv6_prefix) == 0;
@@ -1127,8 +1125,26 @@ static bool copy_body(const struct conn *c, const struct iobuf *io)
 		return false;
 	case CONFIG_SENDFILE_AUTO:
 	default:
-		return c->loopback && io->file_size >= COPY_MIN;
+		return io->no_sendfile;
 	}
+}
+
+/* "auto": a file system that cannot feed sendfile(2) (EINVAL, ENOSYS,
+ * EOPNOTSUPP before a byte moved) gets its bytes read and sent instead;
+ * said once per process, since it is the same for every file there. */
+static bool sendfile_refused(const struct conn *c, struct iobuf *io, int err)
+{
+	static bool said;
+
+	if (c->site->cfg->sendfile != CONFIG_SENDFILE_AUTO || io->no_sendfile ||
+	    (err != EINVAL && err != ENOSYS && err != EOPNOTSUPP))
+		return false;
+	io->no_sendfile = true;
+	if (!__atomic_exchange_n(&said, true, __ATOMIC_RELAXED))
+		log_notice("sendfile(2): %s for a file of the document root; such files are "
+			   "read and sent instead (sendfile = \"auto\")",
+			   strerror(err));
+	return true;
 }
 
 static enum step do_write(struct conn *c, unsigned *budget)
@@ -1177,7 +1193,7 @@ static enum step do_write(struct conn *c, unsigned *budget)
 				*budget += (unsigned)n;
 				continue;
 			}
-			if (n < 0 && errno == EINTR)
+			if (n < 0 && (errno == EINTR || sendfile_refused(c, io, errno)))
 				continue;
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 				return STEP_WRITE;

@@ -44,6 +44,7 @@ struct iobuf {
 	size_t in_len;
 	size_t out_len, out_off;
 	int file_fd;			       /* closed when sent, unless FD_FILE keeps it */
+	bool no_sendfile; /* sendfile(2) refused FILE_FD: pread + send (auto) */
 	const struct file_cache_file *fd_file; /* referenced: FILE_FD is its kept fd */
 	uint64_t file_off, file_end;
 	struct upload_stream *up; /* POST /upload: where the body goes */
@@ -104,7 +105,6 @@ struct conn {
 	bool idle;	  /* atomic, read by the reaper on shutdown */
 	bool rd_more;	  /* the last read filled its buffer: more may wait */
 	bool wr_more;	  /* yielded while the socket was still writable */
-	bool loopback;	  /* the client is on this host: copy file bodies */
 	bool tls;         /* the TLS handshake is done: HSTS, SNI, log fields */
 	bool plain_on_tls; /* plain HTTP arrived on the TLS port: 400, close */
 	bool has_ckey;	  /* ckey is set (not for a Unix socket peer) */

@@ -406,7 +406,6 @@ static void stream_conn_init(struct h2_stream *st, struct conn *pc, struct iobuf
 	sc->site = site_ref(pc->site);
 	sc->site_gen = pc->site_gen;
 	sc->io = io;
-	sc->loopback = pc->loopback;
 	sc->tls = pc->tls;
 	sc->has_ckey = pc->has_ckey;
 	sc->ckey = pc->ckey;

@@ -20,7 +20,9 @@
  * With MTHTTPD_SYNC_NO_TMPFILE set, openat(O_TMPFILE) fails with
  * EOPNOTSUPP, as on a file system without it; with
  * MTHTTPD_SYNC_NO_RENAME_NOREPLACE set, renameat2(RENAME_NOREPLACE) fails
- * with EINVAL, as on NFS and CephFS (the daemon then links by name). */
+ * with EINVAL, as on NFS and CephFS (the daemon then links by name).
+ * With MTHTTPD_SYNC_NO_SENDFILE set, sendfile(2) fails with EINVAL, as for
+ * a file on a file system that cannot feed it (test_server's files.*). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -179,6 +181,33 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	if (msg->msg_iovlen > 0)
 		note_answer(msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len);
 	return real(fd, msg, flags);
+}
+
+ssize_t sendfile(int out, int in, off_t *off, size_t len);
+ssize_t sendfile64(int out, int in, off_t *off, size_t len);
+
+/* glibc's sendfile is sendfile64 on 64-bit and with _FILE_OFFSET_BITS=64 */
+static ssize_t sendfile_common(int out, int in, off_t *off, size_t len, const char *name)
+{
+	static ssize_t (*real)(int, int, off_t *, size_t);
+
+	if (getenv("MTHTTPD_SYNC_NO_SENDFILE")) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!real)
+		real = (ssize_t(*)(int, int, off_t *, size_t))dlsym(RTLD_NEXT, name);
+	return real(out, in, off, len);
+}
+
+ssize_t sendfile(int out, int in, off_t *off, size_t len)
+{
+	return sendfile_common(out, in, off, len, "sendfile");
+}
+
+ssize_t sendfile64(int out, int in, off_t *off, size_t len)
+{
+	return sendfile_common(out, in, off, len, "sendfile64");
 }
 
 static int sync_common(int fd, int (*real)(int))
