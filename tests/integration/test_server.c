@@ -2007,18 +2007,21 @@ static int cmp_ll(const void *a, const void *b)
  * 100 ms), and header_timeout bounds the whole head however slow the drip. */
 Test(slow, slowloris_does_not_delay_others)
 {
-	enum { SLOW = 1000, PROBES = 200 }; /* p99 = the third-worst probe */
+	enum { SLOW = 1000, PROBES = 200 }; /* p99 = the third-worst of 200 probes */
 	static const char head[] = "GET / HTTP/1.1\r\nHost: localhost\r\nX-a: b\r\n";
 	int *fd = calloc(SLOW, sizeof *fd);
 	long long lat[PROBES];
 	int64_t t0 = mono_ms();
-	int closed = 0;
+	int closed = 0, n = 0;
 
 	for (int i = 0; i < SLOW; i++) {
 		fd[i] = http_connect(srv.port);
 		send_all(fd[i], head, 1);
 	}
-	for (int k = 0; k < PROBES; k++) {
+	/* probe only while every slow head is surely open (header_timeout is
+	 * 6 s from the first one's byte): on a loaded machine fewer probes
+	 * fit, but at least half of them must */
+	for (int k = 0; k < PROBES && mono_ms() - t0 < 5000; k++, n++) {
 		struct http_resp r;
 		int64_t a = mono_ms();
 
@@ -2032,17 +2035,17 @@ Test(slow, slowloris_does_not_delay_others)
 				(void)send(fd[i], head + 1 + k / 5, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		usleep(20000);
 	}
-	cr_assert_lt(mono_ms() - t0, 6000, "the probes must run while the slow heads are open");
-	qsort(lat, PROBES, sizeof lat[0], cmp_ll);
+	cr_assert_geq(n, PROBES / 2, "only %d probes ran while the slow heads were open", n);
+	qsort(lat, (size_t)n, sizeof lat[0], cmp_ll);
 	/* 100 ms is the bar for the real daemon; a ThreadSanitizer build runs
 	 * many times slower, and there the point is only that nobody waits
 	 * for the slow clients' header_timeout */
 	{
 		const char *san = getenv("MTHTTPD_SANITIZER");
 		long long bar = san && !strcmp(san, "tsan") ? 1000 : 100;
-		cr_assert_lt(lat[PROBES * 99 / 100], bar,
-			     "p99 %lld ms while 1000 slow clients trickle (bar %lld ms)",
-			     lat[PROBES * 99 / 100], bar);
+		cr_assert_lt(lat[n * 99 / 100], bar,
+			     "p99 %lld ms of %d probes while 1000 slow clients trickle (bar %lld ms)",
+			     lat[n * 99 / 100], n, bar);
 	}
 	/* header_timeout (6 s) from their first byte: all of them are gone */
 	for (int i = 0; i < SLOW; i++) {

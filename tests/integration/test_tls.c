@@ -671,7 +671,7 @@ Test(tls_conf, tls_slowloris_does_not_delay_others, .timeout = 90)
 	int *fd = calloc(SLOW, sizeof *fd);
 	long long lat[PROBES];
 	int64_t t0;
-	int closed = 0;
+	int closed = 0, n = 0;
 
 	header_timeout = 8;
 	start_tls("a", NULL);
@@ -680,7 +680,9 @@ Test(tls_conf, tls_slowloris_does_not_delay_others, .timeout = 90)
 		fd[i] = http_connect(srv.tls_port);
 		send_all(fd[i], part, sizeof part);
 	}
-	for (int k = 0; k < probes; k++) {
+	/* probe only while every stalled handshake surely hangs (8 s from the
+	 * first one): on a loaded machine fewer probes fit, at least half must */
+	for (int k = 0; k < probes && harness_now_ms() - t0 < 7000; k++, n++) {
 		struct tls t;
 		struct http_resp r;
 		int64_t a = harness_now_ms();
@@ -692,14 +694,13 @@ Test(tls_conf, tls_slowloris_does_not_delay_others, .timeout = 90)
 		lat[k] = harness_now_ms() - a;
 		usleep(5000);
 	}
-	cr_assert_lt(harness_now_ms() - t0, 7500, "the probes ran while the handshakes hung (%lld ms)",
-		     (long long)(harness_now_ms() - t0));
-	qsort(lat, (size_t)probes, sizeof lat[0], cmp_ll);
+	cr_assert_geq(n, probes / 2, "only %d of %d probes ran while the handshakes hung", n, probes);
+	qsort(lat, (size_t)n, sizeof lat[0], cmp_ll);
 	{
 		long long bar = san && !strcmp(san, "tsan") ? 1000 : san && *san ? 300 : 100;
-		cr_assert_lt(lat[probes * 99 / 100], bar,
-			     "p99 %lld ms while 1000 handshakes stall (bar %lld ms)",
-			     lat[probes * 99 / 100], bar);
+		cr_assert_lt(lat[n * 99 / 100], bar,
+			     "p99 %lld ms of %d probes while 1000 handshakes stall (bar %lld ms)",
+			     lat[n * 99 / 100], n, bar);
 	}
 	for (int i = 0; i < SLOW; i++) {
 		int64_t left = 14000 - (harness_now_ms() - t0);
