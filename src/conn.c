@@ -183,6 +183,7 @@ struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	/* not idle until a response has gone out: a client that connected
 	 * before a stop began still gets its first request answered */
 	c->idle = false;
+	c->h2_idle = false;
 	format_peer(c->peer, sizeof c->peer, peer);
 	c->has_ckey = client_key_from_sockaddr(&c->ckey, peer, peerlen,
 					       c->site->cfg->client_ipv6_prefix) == 0;
@@ -374,6 +375,11 @@ int64_t conn_deadline(const struct conn *c)
 bool conn_is_idle(const struct conn *c)
 {
 	return __atomic_load_n(&c->idle, __ATOMIC_RELAXED);
+}
+
+bool conn_h2_unoffered(const struct conn *c)
+{
+	return __atomic_load_n(&c->h2_idle, __ATOMIC_RELAXED) && !site_h2_offered();
 }
 
 void conn_timeout(struct conn *c)

@@ -102,6 +102,11 @@ enum conn_phase conn_phase(const struct conn *c);
  * nothing buffered: what a graceful stop may close at once. */
 bool conn_is_idle(const struct conn *c);
 
+/* True for a parked HTTP/2 connection with no open stream while the
+ * published site no longer offers HTTP/2 (a reload turned it off): the
+ * reaper times it out, which sends GOAWAY and closes it. */
+bool conn_h2_unoffered(const struct conn *c);
+
 /* Called by the reaper when the deadline passed (or to close idle
  * connections on shutdown): marks the connection and shuts down its read
  * side, which wakes it through epoll; the owning worker then closes it

@@ -103,6 +103,7 @@ struct conn {
 	int64_t deadline; /* atomic, shared with the reaper */
 	bool timed_out;	  /* atomic, set by the reaper */
 	bool idle;	  /* atomic, read by the reaper on shutdown */
+	bool h2_idle;	  /* atomic: HTTP/2 with no open stream (reaper: reload) */
 	bool rd_more;	  /* the last read filled its buffer: more may wait */
 	bool wr_more;	  /* yielded while the socket was still writable */
 	bool tls;         /* the TLS handshake is done: HSTS, SNI, log fields */

@@ -1154,6 +1154,7 @@ enum step h2_conn_run(struct conn *c, unsigned *budget)
 	}
 	/* a stop may close it at once when no stream is open */
 	__atomic_store_n(&c->idle, h->n_streams == 0 && st == STEP_READ, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->h2_idle, h->n_streams == 0 && st == STEP_READ, __ATOMIC_RELAXED);
 	if (h->n_streams == 0 && st == STEP_READ && !h->ob_len && !h->tail_len &&
 	    !nghttp2_session_want_write(h->s))
 		framebuf_release(h);

@@ -836,7 +836,7 @@ static void reap(struct pool *p, int64_t now)
 			continue;
 		by_phase[conn_phase(c) % 3]++;
 		d = conn_deadline(c);
-		if (d && (now >= d || (p->draining && conn_is_idle(c))))
+		if (d && (now >= d || (p->draining && conn_is_idle(c)) || conn_h2_unoffered(c)))
 			conn_timeout(c);
 	}
 	for (size_t i = 0; i < 3; i++)
