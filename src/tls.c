@@ -1008,7 +1008,12 @@ static void tls_shutdown_write(struct transport *t)
 		(void)SSL_shutdown(t->tls);
 	ERR_clear_error();
 	if (t->tls_bio) {
-		(void)out_flush(t->tls_bio);
+		struct tls_bio *b = t->tls_bio;
+
+		/* what the socket does not take now can never follow the FIN */
+		if (out_flush(b) < 0)
+			b->woff = b->wlen = 0;
+		b->receipt_n = 0;
 		bio_call_end(t);
 	}
 	shutdown(t->fd, SHUT_WR);
