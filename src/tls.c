@@ -494,7 +494,7 @@ struct tls_bio {
 	size_t roff, rlen;
 	unsigned char *wbuf; /* records to send, [woff, wlen); NULL when empty */
 	size_t woff, wlen;
-	bool eof;	     /* the peer closed (recv returned 0) */
+	bool eof; /* the peer closed (recv returned 0) */
 	/* a send that returned EAGAIN after its records were queued: the
 	 * retry with the same buffer returns N instead of encrypting again */
 	const void *receipt_base;

@@ -709,8 +709,8 @@ pid_t strace_start(const struct server *s, const char *trace, const char *log, b
 			execlp("strace", "strace", "-f", "-qq", "-yy", "-e", trace, "-o", log, "-p",
 			       pidbuf, (char *)NULL);
 		else
-			execlp("strace", "strace", "-f", "-qq", "-e", trace, "-o", log, "-p", pidbuf,
-			       (char *)NULL);
+			execlp("strace", "strace", "-f", "-qq", "-e", trace, "-o", log, "-p",
+			       pidbuf, (char *)NULL);
 		_exit(127);
 	}
 	if (!strace_probe(s, log, "strace-ready")) {

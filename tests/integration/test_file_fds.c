@@ -186,7 +186,8 @@ Test(fds, repeated_gets_do_not_reopen_the_file, .fini = strace_end)
 
 	snprintf(logbuf, sizeof logbuf, "%s", log);
 	put_file("mid.bin", 'a', MID, false, 1000000);
-	strace_pid = strace_start(&srv, "trace=openat2,openat,open,newfstatat,fstatat64,statx,stat,lstat",
+	strace_pid = strace_start(&srv,
+				  "trace=openat2,openat,open,newfstatat,fstatat64,statx,stat,lstat",
 				  logbuf, false);
 	fd = http_connect(srv.port);
 	for (int i = 0; i < GETS; i++)
