@@ -230,6 +230,7 @@ void conn_thread_exit(void)
 	free(io_spare);
 	io_spare = NULL;
 	h2_thread_exit();
+	tls_thread_exit();
 }
 
 /* The body's fd is done with: closed, or given back with the file cache
@@ -1324,6 +1325,7 @@ enum conn_want conn_run(struct conn *c)
 
 	__atomic_store_n(&c->deadline, 0, __ATOMIC_RELAXED);
 	c->wr_more = false; /* rd_more lasts until the next read */
+	c->tp.rd_drained = false;
 	if (__atomic_load_n(&c->timed_out, __ATOMIC_RELAXED)) {
 		st = on_timeout(c);
 		goto out;

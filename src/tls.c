@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,11 @@ static struct ticket_key keys[2]; /* [0] encrypts; both decrypt */
 static int64_t keys_rotated_ms;
 static uint64_t handshakes;
 static bool ktls_ok;
+/* fetched once: EVP_aes_256_cbc() would be looked up in the provider
+ * store at every ticket made or opened */
+static EVP_CIPHER *ticket_cipher;
+static BIO_METHOD *bio_method_new(void);
+static BIO_METHOD *bio_meth;
 
 static int new_key(struct ticket_key *k)
 {
@@ -128,6 +134,12 @@ int tls_global_init(char *err, size_t errlen)
 		snprintf(err, errlen, "cannot make TLS session ticket keys: no randomness");
 		return -EIO;
 	}
+	ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	bio_meth = bio_method_new();
+	if (!ticket_cipher || !bio_meth) {
+		snprintf(err, errlen, "cannot set up OpenSSL: out of memory");
+		return -ENOMEM;
+	}
 	ktls_ok = probe_ktls();
 	return 0;
 }
@@ -135,6 +147,10 @@ int tls_global_init(char *err, size_t errlen)
 void tls_global_free(void)
 {
 	OPENSSL_cleanse(keys, sizeof keys);
+	EVP_CIPHER_free(ticket_cipher);
+	ticket_cipher = NULL;
+	BIO_meth_free(bio_meth);
+	bio_meth = NULL;
 }
 
 const char *tls_sendfile_path(void)
@@ -183,10 +199,10 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 			goto out;
 		}
 		memcpy(name, k.name, 16);
-		if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1)
+		if (EVP_EncryptInit_ex(cctx, ticket_cipher, NULL, k.aes, iv) != 1)
 			ret = -1;
 	} else {
-		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1)
+		if (EVP_DecryptInit_ex(cctx, ticket_cipher, NULL, k.aes, iv) != 1)
 			ret = -1;
 		else if (i > 0)
 			ret = 2;
@@ -443,6 +459,272 @@ void tls_ctx_free(struct tls_ctx *t)
 	free(t);
 }
 
+/* ---- our socket BIO ------------------------------------------------------ */
+
+/* OpenSSL's socket BIO costs a syscall per record half: a read(2) for each
+ * record's header, another for its body, a third to learn that the socket
+ * is empty, and a write(2) per record.  Ours (used unless the kernel does
+ * TLS, which needs OpenSSL's) reads ahead and writes late:
+ *
+ *   reading: one recv() of up to TLS_RBUF_CAP bytes, OpenSSL's reads are
+ *   served from the buffer.  A short recv means the socket is empty: until
+ *   the connection's next run (transport.h, rd_drained) a read that finds
+ *   the buffer empty says "retry" without asking the kernel again;
+ *
+ *   writing: records are queued (up to TLS_WBUF_CAP) and sent with one
+ *   send() at the end of each transport call, so a response's head and
+ *   body, or a whole handshake flight, leave together.  What the socket
+ *   does not take stays queued, in order, and goes first next time. */
+
+/* The largest record: header, 2^14 bytes of plaintext, and what any suite
+ * adds (RFC 8446 section 5.2 allows 256 bytes; TLS 1.2 suites here add
+ * less than SSL3_RT_MAX_ENCRYPTED_OVERHEAD). */
+#define TLS_PLAIN_MAX SSL3_RT_MAX_PLAIN_LENGTH
+#define TLS_REC_MAX (SSL3_RT_HEADER_LENGTH + TLS_PLAIN_MAX + SSL3_RT_MAX_ENCRYPTED_OVERHEAD)
+/* two full records per recv (uploads), one record's worth at least */
+#define TLS_RBUF_CAP (2 * 16384)
+/* four records per send: the pread + SSL_write path of file bodies moves
+ * TRANSPORT_COPY_CHUNK (64 KiB) a call */
+#define TLS_WBUF_CAP (4 * TLS_REC_MAX)
+#define TLS_BIO_COPY_CHUNK TRANSPORT_COPY_CHUNK
+
+struct tls_bio {
+	struct transport *t; /* fd, rd_drained */
+	unsigned char *rbuf; /* read ahead, [roff, rlen) unread; NULL when empty */
+	size_t roff, rlen;
+	unsigned char *wbuf; /* records to send, [woff, wlen); NULL when empty */
+	size_t woff, wlen;
+	bool eof; /* the peer closed (recv returned 0) */
+	/* a send that returned EAGAIN after its records were queued: the
+	 * retry with the same buffer returns N instead of encrypting again */
+	const void *receipt_base;
+	size_t receipt_n;
+};
+
+/* one of each buffer per worker thread, so that a connection that waits
+ * with nothing buffered holds none and a busy one does not malloc */
+static __thread unsigned char *spare_r, *spare_w;
+
+static unsigned char *buf_take(unsigned char **spare, size_t cap)
+{
+	unsigned char *p = *spare;
+
+	if (p) {
+		*spare = NULL;
+		return p;
+	}
+	return malloc(cap);
+}
+
+static void buf_give(unsigned char **spare, unsigned char **p)
+{
+	if (!*p)
+		return;
+	if (!*spare)
+		*spare = *p;
+	else
+		free(*p);
+	*p = NULL;
+}
+
+void tls_thread_exit(void)
+{
+	free(spare_r);
+	free(spare_w);
+	spare_r = spare_w = NULL;
+}
+
+static size_t out_pending(const struct tls_bio *b)
+{
+	return b->wlen - b->woff;
+}
+
+static size_t out_room(const struct tls_bio *b)
+{
+	return TLS_WBUF_CAP - out_pending(b);
+}
+
+/* Send the queued records: 0 when all are out, -EAGAIN when the socket took
+ * only part of them (it is full: a writable edge will come; the rest stays
+ * queued), another -errno when the connection is broken. */
+static int out_flush(struct tls_bio *b)
+{
+	while (b->woff < b->wlen) {
+		ssize_t n = send(b->t->fd, b->wbuf + b->woff, b->wlen - b->woff, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		}
+		b->woff += (size_t)n;
+		if (b->woff < b->wlen)
+			return -EAGAIN; /* another try would only fail */
+	}
+	b->woff = b->wlen = 0;
+	return 0;
+}
+
+static int bio_read(BIO *bio, char *out, size_t len, size_t *got)
+{
+	struct tls_bio *b = BIO_get_data(bio);
+	size_t n;
+
+	BIO_clear_retry_flags(bio);
+	*got = 0;
+	if (b->roff == b->rlen) {
+		ssize_t r;
+
+		if (b->t->rd_drained) {
+			BIO_set_retry_read(bio);
+			return 0;
+		}
+		if (!b->rbuf && !(b->rbuf = buf_take(&spare_r, TLS_RBUF_CAP))) {
+			errno = ENOMEM;
+			return 0;
+		}
+		b->roff = b->rlen = 0;
+		r = recv(b->t->fd, b->rbuf, TLS_RBUF_CAP, 0);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				b->t->rd_drained = true;
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				BIO_set_retry_read(bio);
+			return 0;
+		}
+		if (r == 0) {
+			b->eof = true; /* BIO_eof: SSL_OP_IGNORE_UNEXPECTED_EOF */
+			return 0;
+		}
+		/* less than asked: the socket is empty now */
+		if ((size_t)r < TLS_RBUF_CAP)
+			b->t->rd_drained = true;
+		b->rlen = (size_t)r;
+	}
+	n = b->rlen - b->roff < len ? b->rlen - b->roff : len;
+	memcpy(out, b->rbuf + b->roff, n);
+	b->roff += n;
+	*got = n;
+	return 1;
+}
+
+static int bio_write(BIO *bio, const char *in, size_t len, size_t *done)
+{
+	struct tls_bio *b = BIO_get_data(bio);
+	size_t n;
+	int r;
+
+	BIO_clear_retry_flags(bio);
+	*done = 0;
+	if (out_room(b) < len && out_pending(b)) {
+		/* a flight larger than the queue: make room */
+		r = out_flush(b);
+		if (r < 0 && r != -EAGAIN) {
+			errno = -r;
+			return 0;
+		}
+	}
+	if (!b->wbuf && !(b->wbuf = buf_take(&spare_w, TLS_WBUF_CAP))) {
+		errno = ENOMEM;
+		return 0;
+	}
+	if (b->woff && TLS_WBUF_CAP - b->wlen < len) {
+		memmove(b->wbuf, b->wbuf + b->woff, out_pending(b));
+		b->wlen -= b->woff;
+		b->woff = 0;
+	}
+	n = TLS_WBUF_CAP - b->wlen < len ? TLS_WBUF_CAP - b->wlen : len;
+	if (!n) {
+		BIO_set_retry_write(bio);
+		return 0;
+	}
+	memcpy(b->wbuf + b->wlen, in, n);
+	b->wlen += n;
+	*done = n;
+	return 1;
+}
+
+static long bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	const struct tls_bio *b = BIO_get_data(bio);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1; /* the transport call sends at its end */
+	case BIO_CTRL_EOF:
+		return b && b->eof;
+	case BIO_CTRL_PENDING:
+		return b ? (long)(b->rlen - b->roff) : 0;
+	case BIO_CTRL_WPENDING:
+		return b ? (long)out_pending(b) : 0;
+	default:
+		return 0;
+	}
+}
+
+static int bio_destroy(BIO *bio)
+{
+	struct tls_bio *b = BIO_get_data(bio);
+
+	if (b) {
+		buf_give(&spare_r, &b->rbuf);
+		buf_give(&spare_w, &b->wbuf);
+		free(b);
+	}
+	BIO_set_data(bio, NULL);
+	BIO_set_init(bio, 0);
+	return 1;
+}
+
+static BIO_METHOD *bio_method_new(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mthttpd socket");
+
+	if (!m || BIO_meth_set_read_ex(m, bio_read) != 1 ||
+	    BIO_meth_set_write_ex(m, bio_write) != 1 || BIO_meth_set_ctrl(m, bio_ctrl) != 1 ||
+	    BIO_meth_set_destroy(m, bio_destroy) != 1) {
+		BIO_meth_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* SSL over T's socket through our BIO (SSL owns it).  0 or -ENOMEM. */
+static int bio_attach(struct transport *t, SSL *ssl)
+{
+	struct tls_bio *b = calloc(1, sizeof *b);
+	BIO *bio = b ? BIO_new(bio_meth) : NULL;
+
+	if (!bio) {
+		free(b);
+		return -ENOMEM;
+	}
+	b->t = t;
+	BIO_set_data(bio, b);
+	BIO_set_init(bio, 1);
+	SSL_set_bio(ssl, bio, bio);
+	t->tls_bio = b;
+	return 0;
+}
+
+/* The end of a transport call: give back buffers that are empty, and let a
+ * connection that waits with records still queued wait for writable. */
+static void bio_call_end(struct transport *t)
+{
+	struct tls_bio *b = t->tls_bio;
+	int saved = errno;
+
+	if (b->roff == b->rlen)
+		buf_give(&spare_r, &b->rbuf);
+	if (!out_pending(b))
+		buf_give(&spare_w, &b->wbuf);
+	else
+		t->want_write = true;
+	errno = saved;
+}
+
 /* ---- the transport ------------------------------------------------------- */
 
 /* Map an SSL result to the transport's errno convention. */
@@ -477,39 +759,60 @@ static ssize_t ssl_fail(struct transport *t, SSL *ssl, int ret)
 static ssize_t tls_recv(struct transport *t, void *buf, size_t len)
 {
 	SSL *ssl = t->tls;
+	struct tls_bio *b = t->tls_bio;
 	size_t got = 0;
+	ssize_t ret;
 
 	t->want_read = t->want_write = false;
-	while (got < len) {
+	for (;;) {
 		size_t n = 0;
-		int r = SSL_read_ex(ssl, (char *)buf + got, len - got, &n);
-		ssize_t f;
+		int r;
 
+		if (got == len) {
+			ret = (ssize_t)got;
+			break;
+		}
+		r = SSL_read_ex(ssl, (char *)buf + got, len - got, &n);
 		if (r == 1) {
 			got += n;
 			continue;
 		}
-		f = ssl_fail(t, ssl, r);
-		if (got && (f < 0 && errno == EAGAIN)) {
-			t->want_read = false; /* we return data: not a wait */
-			t->want_write = false;
+		ret = ssl_fail(t, ssl, r);
+		if (got) {
+			/* we return data: not a wait; the end or the error
+			 * comes with the next call */
+			t->want_read = t->want_write = false;
+			ret = (ssize_t)got;
 			break;
 		}
-		if (got)
-			break; /* the end or the error comes with the next call */
-		if (f < 0 && errno == EAGAIN)
+		if (ret < 0 && errno == EAGAIN)
 			t->want_read = false; /* a recv waits for readable anyway */
-		return f;
+		break;
 	}
-	return (ssize_t)got;
+	if (!b)
+		return ret;
+	/* nothing more to read: what is queued (the handshake's last flight,
+	 * a best-effort send's rest) goes now; with data read it waits for
+	 * the answer to it */
+	if (ret <= 0 && out_pending(b)) {
+		int saved = errno, r = out_flush(b);
+		errno = saved;
+		if (r < 0 && r != -EAGAIN) {
+			errno = -r;
+			ret = -1;
+		}
+	}
+	bio_call_end(t);
+	return ret;
 }
 
-static ssize_t tls_send(struct transport *t, const void *buf, size_t len, bool more)
+/* One SSL_write per record: ENABLE_PARTIAL_WRITE makes SSL_write return
+ * after each one.  Socket BIO (kTLS): as many records as the socket takes. */
+static ssize_t ssl_send(struct transport *t, const void *buf, size_t len)
 {
 	SSL *ssl = t->tls;
 	size_t done = 0;
 
-	(void)more;
 	t->want_read = t->want_write = false;
 	while (done < len) {
 		size_t n = 0;
@@ -531,12 +834,149 @@ static ssize_t tls_send(struct transport *t, const void *buf, size_t len, bool m
 	return (ssize_t)done;
 }
 
+/* The plaintext of the next record from IOV at (I, OFF): the caller's own
+ * bytes when a record's worth is there or nothing follows, else gathered
+ * into STAGE (a response's head and a small body make one record). */
+static size_t next_record(const struct iovec *iov, int iovcnt, int i, size_t off,
+			  unsigned char *stage, const void **p)
+{
+	size_t n = iov[i].iov_len - off, got = 0;
+
+	if (n >= TLS_PLAIN_MAX || i + 1 == iovcnt) {
+		*p = (const char *)iov[i].iov_base + off;
+		return n < TLS_PLAIN_MAX ? n : TLS_PLAIN_MAX;
+	}
+	for (; i < iovcnt && got < TLS_PLAIN_MAX; i++, off = 0) {
+		size_t m = iov[i].iov_len - off;
+
+		if (m > TLS_PLAIN_MAX - got)
+			m = TLS_PLAIN_MAX - got;
+		memcpy(stage + got, (const char *)iov[i].iov_base + off, m);
+		got += m;
+	}
+	*p = stage;
+	return got;
+}
+
+/* Encrypt the bytes of IOV into our queue and send it with one send().
+ * MORE: further bytes follow at once, the records may wait for them. */
+static ssize_t bio_sendv(struct transport *t, const struct iovec *iov, int iovcnt, bool more)
+{
+	static __thread unsigned char stage[TLS_PLAIN_MAX];
+	struct tls_bio *b = t->tls_bio;
+	SSL *ssl = t->tls;
+	size_t total = 0, done = 0, off = 0;
+	ssize_t ret = 0;
+	int i = 0, r, saved = 0;
+	bool failed = false;
+
+	t->want_read = t->want_write = false;
+	for (int k = 0; k < iovcnt; k++)
+		total += iov[k].iov_len;
+	if (b->receipt_n) {
+		size_t n = b->receipt_n;
+
+		if (iovcnt && iov[0].iov_base == b->receipt_base && total >= n) {
+			/* the retry of a send whose records we hold */
+			r = out_flush(b);
+			if (r < 0) {
+				errno = -r;
+				ret = -1;
+				goto out;
+			}
+			b->receipt_n = 0;
+			ret = (ssize_t)n;
+			goto out;
+		}
+		/* never retried (a best-effort send): its records go first */
+		b->receipt_n = 0;
+	}
+	if (out_room(b) < TLS_REC_MAX) {
+		r = out_flush(b);
+		if (r < 0 && (r != -EAGAIN || out_room(b) < TLS_REC_MAX)) {
+			errno = -r;
+			ret = -1;
+			goto out;
+		}
+	}
+	while (done < total && out_room(b) >= TLS_REC_MAX) {
+		const void *p;
+		size_t n, w = 0;
+
+		if (off == iov[i].iov_len) {
+			i++;
+			off = 0;
+			continue;
+		}
+		n = next_record(iov, iovcnt, i, off, stage, &p);
+		r = SSL_write_ex(ssl, p, n, &w);
+		if (r != 1) {
+			ret = ssl_fail(t, ssl, r);
+			if (ret == 0)
+				errno = EPIPE;
+			saved = errno;
+			failed = true;
+			break;
+		}
+		done += w;
+		while (w) {
+			size_t m = iov[i].iov_len - off < w ? iov[i].iov_len - off : w;
+			off += m;
+			w -= m;
+			if (off == iov[i].iov_len && i + 1 < iovcnt) {
+				i++;
+				off = 0;
+			}
+		}
+	}
+	r = 0;
+	if (out_pending(b) && !(more && done == total && !failed))
+		r = out_flush(b);
+	if (r < 0 && r != -EAGAIN) {
+		errno = -r;
+		ret = -1;
+	} else if (r == -EAGAIN) {
+		/* not all out: the caller waits for writable and retries */
+		if (done) {
+			b->receipt_base = iov[0].iov_base;
+			b->receipt_n = done;
+		}
+		t->want_read = false;
+		errno = EAGAIN;
+		ret = -1;
+	} else if (done) {
+		t->want_read = t->want_write = false;
+		ret = (ssize_t)done;
+	} else if (failed) {
+		errno = saved;
+		ret = -1;
+		if (errno == EAGAIN)
+			t->want_write = false; /* a send waits for writable anyway */
+	}
+out:
+	bio_call_end(t);
+	if (ret >= 0)
+		t->want_write = false; /* records kept for MORE: sent by the next call */
+	return ret;
+}
+
+static ssize_t tls_send(struct transport *t, const void *buf, size_t len, bool more)
+{
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+
+	if (t->tls_bio)
+		return bio_sendv(t, &iov, 1, more);
+	return ssl_send(t, buf, len);
+}
+
 static ssize_t tls_sendv(struct transport *t, const struct iovec *iov, int iovcnt)
 {
 	ssize_t total = 0;
 
+	if (t->tls_bio)
+		return bio_sendv(t, iov, iovcnt, false);
 	for (int i = 0; i < iovcnt; i++) {
-		ssize_t n = tls_send(t, iov[i].iov_base, iov[i].iov_len, false);
+		ssize_t n = ssl_send(t, iov[i].iov_base, iov[i].iov_len);
 		if (n < 0)
 			return total ? total : n;
 		total += n;
@@ -557,7 +997,8 @@ static ssize_t tls_send_file(struct transport *t, int fd, off_t off, size_t len,
 			return n;
 		return ssl_fail(t, t->tls, (int)n);
 	}
-	return transport_copy_file(t, fd, off, len, TLS_COPY_CHUNK, tls_send);
+	return transport_copy_file(t, fd, off, len,
+				   t->tls_bio ? TLS_BIO_COPY_CHUNK : TLS_COPY_CHUNK, tls_send);
 }
 
 static void tls_shutdown_write(struct transport *t)
@@ -566,13 +1007,26 @@ static void tls_shutdown_write(struct transport *t)
 	if (t->tls && SSL_is_init_finished(t->tls))
 		(void)SSL_shutdown(t->tls);
 	ERR_clear_error();
+	if (t->tls_bio) {
+		struct tls_bio *b = t->tls_bio;
+
+		/* what the socket does not take now can never follow the FIN */
+		if (out_flush(b) < 0)
+			b->woff = b->wlen = 0;
+		b->receipt_n = 0;
+		bio_call_end(t);
+	}
 	shutdown(t->fd, SHUT_WR);
 }
 
 static void tls_close(struct transport *t)
 {
-	SSL_free(t->tls);
+	/* what a best-effort send left queued (a 408), if the socket takes it */
+	if (t->tls_bio)
+		(void)out_flush(t->tls_bio);
+	SSL_free(t->tls); /* and our BIO */
 	t->tls = NULL;
+	t->tls_bio = NULL;
 	if (t->fd >= 0)
 		close(t->fd);
 }
@@ -595,14 +1049,14 @@ int tls_transport_init(struct transport *t, int fd, struct tls_ctx *ctx)
 /* Before OpenSSL sees the connection: is it TLS at all, and is the
  * ClientHello's first record complete?  Until it is, the connection holds
  * no SSL object and no 16 KiB record buffer, so a client that stalls in
- * its hello (TLS slowloris) costs what a slow cleartext client costs. */
+ * its hello (TLS slowloris) costs what a slow cleartext client costs.
+ * One MSG_PEEK of up to a whole record answers both. */
 static enum tls_hs before_ssl(struct transport *t, const char **why)
 {
-	unsigned char b[5];
+	static __thread unsigned char b[SSL3_RT_HEADER_LENGTH + TLS_PLAIN_MAX];
 	ssize_t n = recv(t->fd, b, sizeof b, MSG_PEEK);
 	const struct tls_ctx *ctx = t->tls_ctx;
 	size_t need;
-	int avail = 0;
 	SSL *ssl;
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -629,10 +1083,10 @@ static enum tls_hs before_ssl(struct transport *t, const char **why)
 	/* RFC 8446 section 5.1: the record's length, at most 2^14 (OpenSSL
 	 * judges anything odd itself) */
 	need = 5 + ((size_t)b[3] << 8 | b[4]);
-	if (need <= 5 + 16384 && (ioctl(t->fd, FIONREAD, &avail) < 0 || (size_t)avail < need))
+	if (need <= sizeof b && (size_t)n < need)
 		return TLS_HS_WANT_READ;
 	ssl = SSL_new(ctx->certs[0].ctx);
-	if (!ssl || SSL_set_fd(ssl, t->fd) != 1) {
+	if (!ssl || (ktls_ok ? SSL_set_fd(ssl, t->fd) != 1 : bio_attach(t, ssl) < 0)) {
 		SSL_free(ssl);
 		ERR_clear_error();
 		*why = "out of memory";
@@ -643,10 +1097,48 @@ static enum tls_hs before_ssl(struct transport *t, const char **why)
 	return TLS_HS_WANT_READ; /* not a wait: the caller goes on at once */
 }
 
+/* SSL_do_handshake, and with our BIO the flight it queued sent (a failed
+ * handshake's alert best effort).  The last flight (TLS 1.3 tickets) waits
+ * for the first response, or for the next read that finds nothing. */
+static int do_handshake_step(struct transport *t, SSL *ssl, int *err)
+{
+	struct tls_bio *b = t->tls_bio;
+	int r = 0;
+
+	for (int tries = 0; tries < 4; tries++) {
+		int f;
+
+		ERR_clear_error();
+		r = SSL_do_handshake(ssl);
+		if (r == 1 || !b)
+			break;
+		*err = SSL_get_error(ssl, r);
+		f = out_flush(b);
+		if (*err != SSL_ERROR_WANT_READ && *err != SSL_ERROR_WANT_WRITE)
+			break;
+		if (f == -EAGAIN) {
+			*err = SSL_ERROR_WANT_WRITE;
+			break;
+		}
+		if (f < 0) {
+			errno = -f;
+			*err = SSL_ERROR_SYSCALL;
+			break;
+		}
+		if (*err == SSL_ERROR_WANT_READ)
+			break; /* the flight is out: wait for the client */
+	}
+	if (r != 1 && !b)
+		*err = SSL_get_error(ssl, r);
+	if (b)
+		bio_call_end(t);
+	return r;
+}
+
 enum tls_hs tls_handshake(struct transport *t, const char **why)
 {
 	SSL *ssl = t->tls;
-	int r;
+	int r, err = SSL_ERROR_NONE;
 
 	*why = NULL;
 	if (!ssl) {
@@ -655,15 +1147,15 @@ enum tls_hs tls_handshake(struct transport *t, const char **why)
 			return r0;
 		ssl = t->tls;
 	}
-	ERR_clear_error();
-	r = SSL_do_handshake(ssl);
+	r = do_handshake_step(t, ssl, &err);
 	if (r == 1) {
 		__atomic_add_fetch(&handshakes, 1, __ATOMIC_RELAXED);
 		metrics_tls_handshake();
 		t->ktls_send = BIO_get_ktls_send(SSL_get_wbio(ssl)) > 0;
+		t->want_write = false; /* the tickets wait for the first answer */
 		return TLS_HS_DONE;
 	}
-	switch (SSL_get_error(ssl, r)) {
+	switch (err) {
 	case SSL_ERROR_WANT_READ:
 		return TLS_HS_WANT_READ;
 	case SSL_ERROR_WANT_WRITE:

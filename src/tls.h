@@ -13,7 +13,16 @@
  *
  * The TLS transport (transport.h) runs the handshake without blocking: the
  * state machine calls tls_handshake() until it is done, waiting on the
- * socket between calls like for any read. */
+ * socket between calls like for any read.
+ *
+ * Without kTLS the records cross the socket through our own BIO: one recv
+ * fills a read-ahead buffer that OpenSSL's reads are served from, and the
+ * records of one transport call (a response's head and body, a handshake
+ * flight) leave in one send.  A send that returns EAGAIN may have taken
+ * its bytes already (their records wait in the BIO): like SSL_write, it
+ * must be called again with the same buffer, and then returns their
+ * count; a caller that never retries (a best-effort send) loses nothing,
+ * its records go out ahead of the next ones. */
 #ifndef MTH_TLS_H
 #define MTH_TLS_H
 
@@ -33,6 +42,9 @@ struct tls_ctx;
  * kTLS probe.  Returns 0 or -ENOMEM / -EIO with a message in ERR. */
 int tls_global_init(char *err, size_t errlen);
 void tls_global_free(void);
+
+/* A worker thread ends: frees its spare record buffers. */
+void tls_thread_exit(void);
 
 /* How TLS file bodies go out on this kernel, for the start-up log. */
 const char *tls_sendfile_path(void);

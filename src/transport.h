@@ -41,6 +41,11 @@ struct transport {
 	bool want_read;  /* the last send would block until readable (TLS) */
 	bool want_write; /* the last recv would block until writable (TLS) */
 	bool ktls_send;  /* TLS: the kernel encrypts, send_file is zero-copy */
+	bool rd_drained; /* TLS: a recv found the socket empty during this run
+			  * of the connection, so no other recv until the next
+			  * run (conn_run clears it: an edge-triggered event for
+			  * bytes that arrive later always brings a new run) */
+	void *tls_bio;   /* TLS without kTLS: our socket BIO (tls.c) */
 };
 
 /* A plain TCP socket (FD: non-blocking; the transport closes it). */

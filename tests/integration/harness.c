@@ -669,6 +669,69 @@ bool wait_closed(int fd, int timeout_ms)
 	}
 }
 
+bool strace_saw(const char *log, const char *needle)
+{
+	char *text = read_whole(log, NULL);
+	bool seen = text && strstr(text, needle);
+
+	free(text);
+	return seen;
+}
+
+bool strace_probe(const struct server *s, const char *log, const char *name)
+{
+	for (int i = 0; i < 100; i++) {
+		struct http_resp r;
+
+		cr_assert_eq(http_get(s, "GET", fmt("/%s", name), &r), 0);
+		http_resp_free(&r);
+		if (strace_saw(log, name))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+pid_t strace_start(const struct server *s, const char *trace, const char *log, bool fds)
+{
+	char pidbuf[16];
+	pid_t pid;
+	int st;
+
+	if (system("strace -V > /dev/null 2>&1") != 0)
+		cr_skip_test("strace is not installed (scripts/dev.sh installs it)");
+	snprintf(pidbuf, sizeof pidbuf, "%ld", (long)s->pid);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* -f with -p: every thread of the daemon */
+		if (fds)
+			execlp("strace", "strace", "-f", "-qq", "-yy", "-e", trace, "-o", log, "-p",
+			       pidbuf, (char *)NULL);
+		else
+			execlp("strace", "strace", "-f", "-qq", "-e", trace, "-o", log, "-p",
+			       pidbuf, (char *)NULL);
+		_exit(127);
+	}
+	if (!strace_probe(s, log, "strace-ready")) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			cr_skip_test("strace could not attach to the daemon (ptrace not allowed?)");
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("strace did not start tracing within 5 s");
+	}
+	return pid;
+}
+
+void strace_stop(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = -1;
+}
+
 char *read_whole(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -123,6 +123,20 @@ void harness_rm_rf(const char *path);
 char *read_whole(const char *path, size_t *len);
 const char *srcdir(void);
 
+/* strace -f attached to every thread of S's daemon, tracing TRACE (strace's
+ * -e trace= list) into LOG; FDS: -yy, a socket shows its addresses (lines
+ * of one connection hold ":<client port>]").  Returns strace's pid once a
+ * GET of /strace-ready shows in LOG (TRACE must show it: the request's
+ * recv or the file lookups); skips the test when strace is missing or may
+ * not attach. */
+pid_t strace_start(const struct server *s, const char *trace, const char *log, bool fds);
+/* GET /NAME on S's HTTP port until NAME shows in LOG (bounded): what the
+ * daemon did before is all in LOG. */
+bool strace_probe(const struct server *s, const char *log, const char *name);
+bool strace_saw(const char *log, const char *needle);
+/* Detach (PID -1: nothing to do); sets PID to -1. */
+void strace_stop(pid_t *pid);
+
 /* The test CA and certificates of tests/integration/tls-certs.sh, made once
  * per test run in TOP_BUILDDIR_TMP/TAG-certs-<runner pid> (the first test
  * process makes them; the others use that directory): its path into OUT.

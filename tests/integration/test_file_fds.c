@@ -149,34 +149,8 @@ Test(fds, reload_drops_the_kept_fds)
 	close(fd);
 }
 
-/* strace -f attached to every thread of the daemon, tracing the opens and
- * stats; its output file. */
+/* strace attached to the daemon, tracing the opens and stats */
 static pid_t strace_pid = -1;
-
-static bool strace_saw(const char *log, const char *needle)
-{
-	char *text = read_whole(log, NULL);
-	bool seen = text && strstr(text, needle);
-
-	free(text);
-	return seen;
-}
-
-/* GET /NAME on a new connection until the daemon's openat2 of it shows in
- * LOG: strace is attached and tracing (bounded). */
-static bool probe(const char *log, const char *name)
-{
-	for (int i = 0; i < 100; i++) {
-		struct http_resp r;
-
-		cr_assert_eq(http_get(&srv, "GET", fmt("/%s", name), &r), 0);
-		http_resp_free(&r);
-		if (strace_saw(log, name))
-			return true;
-		usleep(50000);
-	}
-	return false;
-}
 
 static void count_lines(const char *log, const char *name, int *opens, int *stats)
 {
@@ -196,50 +170,30 @@ static void count_lines(const char *log, const char *name, int *opens, int *stat
 	fclose(f);
 }
 
-static void strace_stop(void)
+static void strace_end(void)
 {
-	if (strace_pid > 0) {
-		kill(strace_pid, SIGTERM);
-		waitpid(strace_pid, NULL, 0);
-	}
-	strace_pid = -1;
+	strace_stop(&strace_pid);
 	stop();
 }
 
 #define GETS 50
 
-Test(fds, repeated_gets_do_not_reopen_the_file, .fini = strace_stop)
+Test(fds, repeated_gets_do_not_reopen_the_file, .fini = strace_end)
 {
 	const char *log = fmt("%s/strace.log", srv.dir);
-	char logbuf[512], pidbuf[16];
-	int fd, opens, stats, st;
+	char logbuf[512];
+	int fd, opens, stats;
 
 	snprintf(logbuf, sizeof logbuf, "%s", log);
-	snprintf(pidbuf, sizeof pidbuf, "%ld", (long)srv.pid);
-	if (system("strace -V > /dev/null 2>&1") != 0)
-		cr_skip_test("strace is not installed (scripts/dev.sh installs it)");
 	put_file("mid.bin", 'a', MID, false, 1000000);
-	strace_pid = fork();
-	cr_assert_geq(strace_pid, 0);
-	if (strace_pid == 0) {
-		/* -f with -p: every thread of the daemon */
-		execlp("strace", "strace", "-f", "-qq", "-e",
-		       "trace=openat2,openat,open,newfstatat,fstatat64,statx,stat,lstat", "-o",
-		       logbuf, "-p", pidbuf, (char *)NULL);
-		_exit(127);
-	}
-	if (!probe(logbuf, "strace-ready")) {
-		if (waitpid(strace_pid, &st, WNOHANG) == strace_pid) {
-			strace_pid = -1;
-			cr_skip_test("strace could not attach to the daemon (ptrace not allowed?)");
-		}
-		cr_assert_fail("strace did not start tracing within 5 s");
-	}
+	strace_pid = strace_start(&srv,
+				  "trace=openat2,openat,open,newfstatat,fstatat64,statx,stat,lstat",
+				  logbuf, false);
 	fd = http_connect(srv.port);
 	for (int i = 0; i < GETS; i++)
 		expect_get(fd, "mid.bin", 'a', MID);
 	close(fd);
-	cr_assert(probe(logbuf, "strace-done"), "strace fell behind");
+	cr_assert(strace_probe(&srv, logbuf, "strace-done"), "strace fell behind");
 	count_lines(logbuf, "mid.bin", &opens, &stats);
 	/* once when first looked up, and again at most once per second of
 	 * the TTL's revalidation; without the kept fd it was GETS opens */

@@ -10,6 +10,7 @@
 #include <criterion/hooks.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -875,6 +876,173 @@ Test(tls, a_large_file_is_byte_exact)
 	http_resp_free(&r);
 	tls_close(&t);
 	cr_assert(server_log_contains(&srv, "file bodies go by"), "the file path is logged once");
+	free(data);
+}
+
+/* The inode of the daemon's socket for our connection from PORT (the
+ * kernel's table of TCP sockets), 0 if not found. */
+static unsigned long conn_inode(unsigned port)
+{
+	char line[512];
+	FILE *f = fopen("/proc/net/tcp", "r");
+	unsigned long ino = 0;
+
+	cr_assert_not_null(f);
+	while (!ino && fgets(line, sizeof line, f)) {
+		unsigned lport, rport;
+		unsigned long i;
+
+		if (sscanf(line, " %*d: %*8x:%x %*8x:%x %*x %*x:%*x %*x:%*x %*x %*u %*d %lu", &lport,
+			   &rport, &i) == 3 &&
+		    lport == srv.tls_port && rport == port)
+			ino = i;
+	}
+	fclose(f);
+	return ino;
+}
+
+/* The daemon's syscalls on one connection, from a strace -yy log: the lines
+ * of the socket whose peer is our PORT (or, where strace could not ask the
+ * kernel for its addresses, of socket INODE), reads and writes apart. */
+static void count_conn_calls(const char *log, unsigned port, unsigned long inode, int *reads,
+			     int *writes)
+{
+	static const char *const rd[] = { "read(", "recvfrom(", "recvmsg(", "readv(" };
+	static const char *const wr[] = { "write(", "sendto(", "sendmsg(", "writev(" };
+	char line[4096], tag[32], itag[32];
+	FILE *f = fopen(log, "r");
+
+	cr_assert_not_null(f);
+	snprintf(tag, sizeof tag, ":%u]", port);
+	snprintf(itag, sizeof itag, "[%lu]", inode);
+	*reads = *writes = 0;
+	while (fgets(line, sizeof line, f)) {
+		const char *call = strchr(line, ' '); /* after the thread id */
+
+		if (!call || (!strstr(line, tag) && !(inode && strstr(line, itag))))
+			continue;
+		call++;
+		for (size_t i = 0; i < 4; i++) {
+			if (!strncmp(call, rd[i], strlen(rd[i])))
+				(*reads)++;
+			if (!strncmp(call, wr[i], strlen(wr[i])))
+				(*writes)++;
+		}
+	}
+	fclose(f);
+}
+
+static pid_t strace_pid = -1;
+
+static void strace_end(void)
+{
+	strace_stop(&strace_pid);
+	stop();
+}
+
+/* Our BIO reads a request's records with one recv and knows from a short
+ * read that the socket is empty; the response's records leave with one
+ * send.  OpenSSL's socket BIO read a header, a body, and found the socket
+ * empty: three reads a request. */
+#define KA_REQUESTS 20
+
+Test(tls, keep_alive_requests_cost_one_read_and_one_write, .fini = strace_end)
+{
+	char log[512];
+	struct sockaddr_in me;
+	socklen_t len = sizeof me;
+	struct tls t;
+	struct http_resp r;
+	int reads0, writes0, reads, writes;
+	unsigned long ino;
+
+	snprintf(log, sizeof log, "%s/strace.log", srv.dir);
+	strace_pid = strace_start(&srv, "trace=read,recvfrom,recvmsg,readv,write,sendto,sendmsg,writev",
+				  log, true);
+	cr_assert_eq(tls_open(&t, srv.tls_port, "a.test", TLS1_3_VERSION, 0, NULL), 0);
+	cr_assert_eq(getsockname(t.fd, (struct sockaddr *)&me, &len), 0);
+	/* the handshake and a first request (its tickets) before counting */
+	cr_assert_eq(tls_get(&t, "/index.html", host_a(), &r), 200);
+	http_resp_free(&r);
+	usleep(200000); /* strace writes a line after the call returned */
+	ino = conn_inode(ntohs(me.sin_port));
+	cr_assert_neq(ino, 0, "our connection is not in /proc/net/tcp");
+	count_conn_calls(log, ntohs(me.sin_port), ino, &reads0, &writes0);
+	for (int i = 0; i < KA_REQUESTS; i++) {
+		cr_assert_eq(tls_get(&t, "/index.html", host_a(), &r), 200);
+		cr_assert_str_eq(r.body, "<html><body>hello over TLS</body></html>\n");
+		http_resp_free(&r);
+	}
+	cr_assert(strace_probe(&srv, log, "strace-done"), "strace fell behind");
+	count_conn_calls(log, ntohs(me.sin_port), ino, &reads, &writes);
+	reads -= reads0;
+	writes -= writes0;
+	cr_expect_geq(reads, KA_REQUESTS, "the log misses reads (%d, %d before)", reads, reads0);
+	cr_expect_leq(reads, KA_REQUESTS + 2, "%d keep-alive requests took %d reads", KA_REQUESTS,
+		      reads);
+	cr_expect_geq(writes, KA_REQUESTS, "the log misses writes (%d, %d before)", writes, writes0);
+	cr_expect_leq(writes, KA_REQUESTS + 2, "%d keep-alive requests took %d writes",
+		      KA_REQUESTS, writes);
+	tls_close(&t);
+}
+
+/* A client with a small receive buffer that pauses: the daemon's sends are
+ * taken in part or not at all, over and over, and what our BIO keeps
+ * queued must go out once, in order.  Pipelined: a large file (pread +
+ * SSL_write, four records a send), a cached small one (sendv), a range. */
+Test(tls, a_slow_reader_gets_every_byte_once_and_in_order, .timeout = 120)
+{
+	const size_t big = (3u << 20) + 4321, small = 60000;
+	char *data = malloc(big);
+	/* smaller, and loopback TCP crawls on zero-window probes (with any
+	 * server: 3 MB took over 100 s at 4 KiB) */
+	int rcvbuf = 16384;
+	struct tls t;
+	struct http_resp r;
+	FILE *f;
+
+	cr_assert_not_null(data);
+	for (size_t i = 0; i < big; i++)
+		data[i] = (char)((i * 2654435761u) >> 11);
+	f = fopen(fmt("%s/slow.bin", srv.docroot), "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(data, 1, big, f), big);
+	fclose(f);
+	f = fopen(fmt("%s/small.bin", srv.docroot), "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(data + 777, 1, small, f), small);
+	fclose(f);
+
+	cr_assert_eq(tls_open(&t, srv.tls_port, "a.test", 0, 0, NULL), 0);
+	cr_assert_eq(setsockopt(t.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+	tls_puts(&t, fmt("GET /slow.bin HTTP/1.1\r\nHost: %s\r\n\r\n"
+			 "GET /small.bin HTTP/1.1\r\nHost: %s\r\n\r\n"
+			 "GET /slow.bin HTTP/1.1\r\nHost: %s\r\nRange: bytes=1000000-1999999\r\n\r\n"
+			 "GET /small.bin HTTP/1.1\r\nHost: %s\r\n\r\n",
+			 host_a(), host_a(), host_a(), host_a()));
+	/* slow: a pause now and then, so the daemon finds the socket full */
+	usleep(300000);
+	cr_assert_eq(tls_read(&t, &r, false), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(r.body_len, big);
+	cr_assert(memcmp(r.body, data, big) == 0, "the large file is byte-exact");
+	http_resp_free(&r);
+	usleep(300000);
+	cr_assert_eq(tls_read(&t, &r, false), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(r.body_len, small);
+	cr_assert(memcmp(r.body, data + 777, small) == 0, "the cached file is byte-exact");
+	http_resp_free(&r);
+	cr_assert_eq(tls_read(&t, &r, false), 0);
+	cr_assert_eq(r.status, 206);
+	cr_assert_eq(r.body_len, 1000000);
+	cr_assert(memcmp(r.body, data + 1000000, 1000000) == 0, "the range is byte-exact");
+	http_resp_free(&r);
+	cr_assert_eq(tls_read(&t, &r, false), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(r.body_len == small && memcmp(r.body, data + 777, small) == 0);
+	http_resp_free(&r);
+	tls_close(&t);
 	free(data);
 }
 
