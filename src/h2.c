@@ -49,6 +49,9 @@
 #define H2_MAX_SETTINGS 32	    /* entries in one SETTINGS frame */
 #define H2_NOTICE_MS 1000	    /* shutdown notice -> final GOAWAY */
 #define H2_DISCARD_MAX (16u << 20)  /* body read and dropped after a response */
+#define H2_SPARES_MAX 128	    /* streams and iobufs a thread keeps for reuse */
+#define H2_SPARE_IN_CAP 1024	    /* the request head room of a kept iobuf */
+#define H2_SPARE_HDR_CAP 4096	    /* a kept stream's field buffer, at most */
 
 /* The payload of the DATA frame being sent: LEN bytes at MEM, or of the
  * file FD at OFF. */
@@ -111,6 +114,41 @@ struct h2_conn {
 
 static __thread uint8_t *ob_spare;
 static __thread char rbuf[H2_READ_CHUNK];
+
+/* Freed streams and stream iobufs, kept by the thread that freed them for
+ * its next streams (100 streams x 10 connections would otherwise cost a
+ * malloc and free of each per request).  A connection may run on another
+ * worker next time: whichever thread frees an object keeps it, and only
+ * that thread takes it again.  At most H2_SPARES_MAX of each. */
+struct h2_spare {
+	struct h2_spare *next;
+};
+static __thread struct h2_spare *stream_spares, *io_spares;
+static __thread unsigned n_stream_spares, n_io_spares;
+
+static void *spare_take(struct h2_spare **list, unsigned *n)
+{
+	struct h2_spare *sp = *list;
+
+	if (sp) {
+		*list = sp->next;
+		(*n)--;
+	}
+	return sp;
+}
+
+/* false: the list is full, P is the caller's to free */
+static bool spare_keep(struct h2_spare **list, unsigned *n, void *p)
+{
+	struct h2_spare *sp = p;
+
+	if (*n >= H2_SPARES_MAX)
+		return false;
+	sp->next = *list;
+	*list = sp;
+	(*n)++;
+	return true;
+}
 
 /* ------------------------------------------------------------------------
  * The pure parts (h2.h)
@@ -258,12 +296,51 @@ static struct mth_str rc_str(nghttp2_rcbuf *rc)
 	return s;
 }
 
+/* A stream's iobuf with room for a request head of IN_CAP bytes: a
+ * thread's spare when that fits in one. */
+static struct iobuf *iobuf_new(size_t in_cap)
+{
+	struct iobuf *io = NULL;
+
+	if (in_cap <= H2_SPARE_IN_CAP) {
+		io = spare_take(&io_spares, &n_io_spares);
+		in_cap = H2_SPARE_IN_CAP;
+	}
+	if (!io)
+		io = malloc(sizeof *io + in_cap);
+	if (!io)
+		return NULL;
+	memset(io, 0, offsetof(struct iobuf, out));
+	io->file_fd = -1;
+	io->in_cap = in_cap;
+	return io;
+}
+
+static void iobuf_free(struct iobuf *io)
+{
+	if (!io)
+		return;
+	conn_io_drop(io);
+	if (io->in_cap != H2_SPARE_IN_CAP || !spare_keep(&io_spares, &n_io_spares, io))
+		free(io);
+}
+
 static struct h2_stream *stream_new(struct h2_conn *h, int32_t id)
 {
-	struct h2_stream *st = calloc(1, sizeof *st);
+	struct h2_stream *st = spare_take(&stream_spares, &n_stream_spares);
 
-	if (!st)
-		return NULL;
+	if (st) { /* as new, but with the field buffer it had */
+		char *hdr = st->hdr;
+		size_t cap = st->hdr_cap;
+
+		memset(st, 0, sizeof *st);
+		st->hdr = hdr;
+		st->hdr_cap = cap;
+	} else {
+		st = calloc(1, sizeof *st);
+		if (!st)
+			return NULL;
+	}
 	st->h = h;
 	st->id = id;
 	st->start_us = mth_clock_us();
@@ -290,22 +367,17 @@ static void stream_free(struct h2_conn *h, struct h2_stream *st)
 	nghttp2_rcbuf_decref(st->method);
 	nghttp2_rcbuf_decref(st->path);
 	nghttp2_rcbuf_decref(st->authority);
-	free(st->hdr);
-	conn_io_free(st->sc.io);
+	iobuf_free(st->sc.io);
 	site_unref(st->sc.site);
-	free(st);
-}
-
-static struct iobuf *iobuf_new(size_t in_cap)
-{
-	struct iobuf *io = malloc(sizeof *io + in_cap);
-
-	if (!io)
-		return NULL;
-	memset(io, 0, offsetof(struct iobuf, out));
-	io->file_fd = -1;
-	io->in_cap = in_cap;
-	return io;
+	if (st->hdr_cap > H2_SPARE_HDR_CAP) {
+		free(st->hdr);
+		st->hdr = NULL;
+		st->hdr_cap = 0;
+	}
+	if (!spare_keep(&stream_spares, &n_stream_spares, st)) {
+		free(st->hdr);
+		free(st);
+	}
 }
 
 /* Is any of the body left to hand to nghttp2? */
@@ -1057,8 +1129,17 @@ static int fill_out(struct h2_conn *h)
 
 void h2_thread_exit(void)
 {
+	struct h2_stream *st;
+	void *io;
+
 	free(ob_spare);
 	ob_spare = NULL;
+	while ((st = spare_take(&stream_spares, &n_stream_spares))) {
+		free(st->hdr);
+		free(st);
+	}
+	while ((io = spare_take(&io_spares, &n_io_spares)))
+		free(io);
 }
 
 /* All is out: a connection holds no output buffer while it waits. */
