@@ -83,6 +83,7 @@ struct h2_stream {
 	bool rst_sent;
 	size_t discarded;      /* body bytes nobody wanted */
 	struct h2_piece piece; /* the DATA payload read_body chose */
+	char status[3];	       /* the response's :status (nghttp2 keeps a pointer) */
 	struct conn sc;	       /* the request as the handlers see it */
 };
 
@@ -177,11 +178,19 @@ bool h2_bucket_take(struct h2_bucket *b, unsigned burst, unsigned rate, int64_t 
 
 bool h2_field_is_connection_specific(const char *name, size_t len)
 {
-	static const char *const names[] = { "connection", "keep-alive", "proxy-connection",
-					     "transfer-encoding", "upgrade" };
+	/* (by length first: every field of every response comes here) */
+	static const struct {
+		const char *name;
+		size_t len;
+	} names[] = {
+#define F(lit) { lit, sizeof(lit) - 1 }
+		F("connection"),	F("keep-alive"), F("proxy-connection"),
+		F("transfer-encoding"), F("upgrade"),
+#undef F
+	};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strlen(names[i]) == len && strncasecmp(names[i], name, len) == 0)
+		if (names[i].len == len && strncasecmp(names[i].name, name, len) == 0)
 			return true;
 	return false;
 }
@@ -527,15 +536,24 @@ static void stream_respond(struct h2_conn *h, struct h2_stream *st)
 	struct iobuf *io = st->sc.io;
 	nghttp2_nv nv[H2_RESPONSE_FIELDS_MAX + 1];
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_body };
-	char status[4];
 	size_t n;
 	int rv;
 
 	if (io->status < 100 || io->status > 999)
 		io->status = 500;
-	snprintf(status, sizeof status, "%d", io->status);
-	nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
+	st->status[0] = (char)('0' + io->status / 100);
+	st->status[1] = (char)('0' + io->status / 10 % 10);
+	st->status[2] = (char)('0' + io->status % 10);
+	nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)st->status, 7, 3,
+			      NGHTTP2_NV_FLAG_NONE };
 	n = h2_response_fields(io->out, io->head_bytes, nv + 1, H2_RESPONSE_FIELDS_MAX);
+	/* nghttp2 keeps the pointers rather than copies: the names and values
+	 * are in out[] (which nothing changes before the HEADERS frame is
+	 * made; a multipart part head comes later, with the DATA) and the
+	 * status in the stream, both kept until the stream is closed, and a
+	 * HEADERS frame of a closed stream is dropped unread */
+	for (size_t i = 0; i <= n; i++)
+		nv[i].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
 	io->out_off = io->head_bytes;
 	io->bytes_sent = io->head_bytes; /* about what HPACK makes of it */
 	st->responded = true;
