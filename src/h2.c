@@ -16,8 +16,10 @@
  * Flow control is nghttp2's: a response body is read (from the iobuf, the
  * cached copy or the file with pread) only when nghttp2 asks for the next
  * DATA frame, which it does only while the stream's and the connection's
- * windows allow.  A run stops after RUN_BYTES_BUDGET bytes, like an
- * HTTP/1.1 connection, and is continued after the worker's other events. */
+ * windows allow; the bytes go straight into the output buffer behind the
+ * frame header (read_body chooses, send_data writes: NO_COPY).  A run
+ * stops after RUN_BYTES_BUDGET bytes, like an HTTP/1.1 connection, and is
+ * continued after the worker's other events. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
