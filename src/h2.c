@@ -52,6 +52,7 @@
 #define H2_NOTICE_MS 1000	    /* shutdown notice -> final GOAWAY */
 #define H2_DISCARD_MAX (16u << 20)  /* body read and dropped after a response */
 #define H2_SPARES_MAX 128	    /* streams and iobufs a thread keeps for reuse */
+#define H2_SPARES_IDLE 8	    /* ... after serving a connection that went idle */
 #define H2_SPARE_IN_CAP 1024	    /* the request head room of a kept iobuf */
 #define H2_SPARE_HDR_CAP 4096	    /* a kept stream's field buffer, at most */
 
@@ -1147,19 +1148,24 @@ static int fill_out(struct h2_conn *h)
 	return 0;
 }
 
-void h2_thread_exit(void)
+/* Keep at most KEEP spare streams and iobufs on this thread. */
+static void spares_trim(unsigned keep)
 {
-	struct h2_stream *st;
-	void *io;
+	while (n_stream_spares > keep) {
+		struct h2_stream *st = spare_take(&stream_spares, &n_stream_spares);
 
-	free(ob_spare);
-	ob_spare = NULL;
-	while ((st = spare_take(&stream_spares, &n_stream_spares))) {
 		free(st->hdr);
 		free(st);
 	}
-	while ((io = spare_take(&io_spares, &n_io_spares)))
-		free(io);
+	while (n_io_spares > keep)
+		free(spare_take(&io_spares, &n_io_spares));
+}
+
+void h2_thread_exit(void)
+{
+	free(ob_spare);
+	ob_spare = NULL;
+	spares_trim(0);
 }
 
 /* All is out: a connection holds no output buffer while it waits. */
@@ -1337,8 +1343,14 @@ enum step h2_conn_run(struct conn *c, unsigned *budget)
 	/* a stop may close it at once when no stream is open */
 	__atomic_store_n(&c->idle, h->n_streams == 0 && st == STEP_READ, __ATOMIC_RELAXED);
 	if (h->n_streams == 0 && st == STEP_READ && !h->ob_len && !h->tail_len &&
-	    !nghttp2_session_want_write(h->s))
+	    !nghttp2_session_want_write(h->s)) {
 		framebuf_release(h);
+		/* the spares are for many streams at once: a connection that
+		 * goes idle says the load is light.  (A connection may run on
+		 * any worker, so without this every worker's lists would fill
+		 * up to H2_SPARES_MAX over time: ~1 MiB each) */
+		spares_trim(H2_SPARES_IDLE);
+	}
 	return st;
 }
 
