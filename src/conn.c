@@ -263,6 +263,11 @@ void conn_io_free(struct iobuf *io)
 	free(io);
 }
 
+void conn_io_drop(struct iobuf *io)
+{
+	io_drop(io);
+}
+
 static void io_release(struct conn *c)
 {
 	struct iobuf *io = c->io;

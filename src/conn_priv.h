@@ -159,6 +159,8 @@ void conn_request_done(struct conn *c);
 void conn_copy_reqline(struct iobuf *io, const char *buf, size_t len);
 /* Free IO and what it holds (file fd, cache entry, unfinished upload). */
 void conn_io_free(struct iobuf *io);
+/* Give back what IO holds besides memory (as conn_io_free), keeping IO. */
+void conn_io_drop(struct iobuf *io);
 /* A stop is under way: no connection should stay open for more. */
 bool conn_draining(void);
 /* Around work that blocks the worker (conn_set_block_hooks). */
@@ -200,7 +202,8 @@ enum conn_phase h2_conn_phase(const struct conn *c);
 void h2_conn_timeout(struct conn *c);
 /* Free the session and every stream still open. */
 void h2_conn_free(struct conn *c);
-/* A thread that ran HTTP/2 connections is leaving: its spare buffer. */
+/* A thread that ran HTTP/2 connections is leaving: its spare buffer,
+ * streams and iobufs. */
 void h2_thread_exit(void);
 
 #endif

@@ -16,8 +16,10 @@
  * Flow control is nghttp2's: a response body is read (from the iobuf, the
  * cached copy or the file with pread) only when nghttp2 asks for the next
  * DATA frame, which it does only while the stream's and the connection's
- * windows allow.  A run stops after RUN_BYTES_BUDGET bytes, like an
- * HTTP/1.1 connection, and is continued after the worker's other events. */
+ * windows allow; the bytes go straight into the output buffer behind the
+ * frame header (read_body chooses, send_data writes: NO_COPY).  A run
+ * stops after RUN_BYTES_BUDGET bytes, like an HTTP/1.1 connection, and is
+ * continued after the worker's other events. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,6 +40,9 @@
 #define H2_OB_CAP (64u * 1024)	/* the output buffer */
 #define H2_OB_ROOM (17u * 1024) /* a DATA frame (16 KiB + header) fits */
 #define H2_READ_CHUNK 16384
+#define H2_FRAME_HD 9		    /* the frame header */
+#define H2_ALIGN 64		    /* where DATA payloads go in ob[] (see ob_place) */
+#define H2_ALIGN_MIN (4 * H2_ALIGN) /* frames shorter than this are not cut */
 #define H2_STREAM_WINDOW (1u << 20) /* uploads: 1 MiB in flight a stream */
 #define H2_CONN_WINDOW (16u << 20)  /* and 16 MiB a connection */
 #define H2_DISPATCH_COST 2048	    /* budget bytes a request counts for */
@@ -46,6 +51,19 @@
 #define H2_MAX_SETTINGS 32	    /* entries in one SETTINGS frame */
 #define H2_NOTICE_MS 1000	    /* shutdown notice -> final GOAWAY */
 #define H2_DISCARD_MAX (16u << 20)  /* body read and dropped after a response */
+#define H2_SPARES_MAX 128	    /* streams and iobufs a thread keeps for reuse */
+#define H2_SPARES_IDLE 8	    /* ... after serving a connection that went idle */
+#define H2_SPARE_IN_CAP 1024	    /* the request head room of a kept iobuf */
+#define H2_SPARE_HDR_CAP 4096	    /* a kept stream's field buffer, at most */
+
+/* The payload of the DATA frame being sent: LEN bytes at MEM, or of the
+ * file FD at OFF. */
+struct h2_piece {
+	const uint8_t *mem;
+	int fd;
+	uint64_t off;
+	size_t len;
+};
 
 struct h2_stream {
 	struct h2_stream *prev, *next; /* the connection's streams */
@@ -66,8 +84,10 @@ struct h2_stream {
 	bool responded; /* the response is submitted */
 	bool resp_done; /* and sent, END_STREAM included */
 	bool rst_sent;
-	size_t discarded; /* body bytes nobody wanted */
-	struct conn sc;	  /* the request as the handlers see it */
+	size_t discarded;      /* body bytes nobody wanted */
+	struct h2_piece piece; /* the DATA payload read_body chose */
+	char status[3];	       /* the response's :status (nghttp2 keeps a pointer) */
+	struct conn sc;	       /* the request as the handlers see it */
 };
 
 struct h2_conn {
@@ -99,6 +119,41 @@ struct h2_conn {
 static __thread uint8_t *ob_spare;
 static __thread char rbuf[H2_READ_CHUNK];
 
+/* Freed streams and stream iobufs, kept by the thread that freed them for
+ * its next streams (100 streams x 10 connections would otherwise cost a
+ * malloc and free of each per request).  A connection may run on another
+ * worker next time: whichever thread frees an object keeps it, and only
+ * that thread takes it again.  At most H2_SPARES_MAX of each. */
+struct h2_spare {
+	struct h2_spare *next;
+};
+static __thread struct h2_spare *stream_spares, *io_spares;
+static __thread unsigned n_stream_spares, n_io_spares;
+
+static void *spare_take(struct h2_spare **list, unsigned *n)
+{
+	struct h2_spare *sp = *list;
+
+	if (sp) {
+		*list = sp->next;
+		(*n)--;
+	}
+	return sp;
+}
+
+/* false: the list is full, P is the caller's to free */
+static bool spare_keep(struct h2_spare **list, unsigned *n, void *p)
+{
+	struct h2_spare *sp = p;
+
+	if (*n >= H2_SPARES_MAX)
+		return false;
+	sp->next = *list;
+	*list = sp;
+	(*n)++;
+	return true;
+}
+
 /* ------------------------------------------------------------------------
  * The pure parts (h2.h)
  */
@@ -126,11 +181,19 @@ bool h2_bucket_take(struct h2_bucket *b, unsigned burst, unsigned rate, int64_t 
 
 bool h2_field_is_connection_specific(const char *name, size_t len)
 {
-	static const char *const names[] = { "connection", "keep-alive", "proxy-connection",
-					     "transfer-encoding", "upgrade" };
+	/* (by length first: every field of every response comes here) */
+	static const struct {
+		const char *name;
+		size_t len;
+	} names[] = {
+#define F(lit) { lit, sizeof(lit) - 1 }
+		F("connection"),	F("keep-alive"), F("proxy-connection"),
+		F("transfer-encoding"), F("upgrade"),
+#undef F
+	};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strlen(names[i]) == len && strncasecmp(names[i], name, len) == 0)
+		if (names[i].len == len && strncasecmp(names[i].name, name, len) == 0)
 			return true;
 	return false;
 }
@@ -245,12 +308,51 @@ static struct mth_str rc_str(nghttp2_rcbuf *rc)
 	return s;
 }
 
+/* A stream's iobuf with room for a request head of IN_CAP bytes: a
+ * thread's spare when that fits in one. */
+static struct iobuf *iobuf_new(size_t in_cap)
+{
+	struct iobuf *io = NULL;
+
+	if (in_cap <= H2_SPARE_IN_CAP) {
+		io = spare_take(&io_spares, &n_io_spares);
+		in_cap = H2_SPARE_IN_CAP;
+	}
+	if (!io)
+		io = malloc(sizeof *io + in_cap);
+	if (!io)
+		return NULL;
+	memset(io, 0, offsetof(struct iobuf, out));
+	io->file_fd = -1;
+	io->in_cap = in_cap;
+	return io;
+}
+
+static void iobuf_free(struct iobuf *io)
+{
+	if (!io)
+		return;
+	conn_io_drop(io);
+	if (io->in_cap != H2_SPARE_IN_CAP || !spare_keep(&io_spares, &n_io_spares, io))
+		free(io);
+}
+
 static struct h2_stream *stream_new(struct h2_conn *h, int32_t id)
 {
-	struct h2_stream *st = calloc(1, sizeof *st);
+	struct h2_stream *st = spare_take(&stream_spares, &n_stream_spares);
 
-	if (!st)
-		return NULL;
+	if (st) { /* as new, but with the field buffer it had */
+		char *hdr = st->hdr;
+		size_t cap = st->hdr_cap;
+
+		memset(st, 0, sizeof *st);
+		st->hdr = hdr;
+		st->hdr_cap = cap;
+	} else {
+		st = calloc(1, sizeof *st);
+		if (!st)
+			return NULL;
+	}
 	st->h = h;
 	st->id = id;
 	st->start_us = mth_clock_us();
@@ -277,22 +379,17 @@ static void stream_free(struct h2_conn *h, struct h2_stream *st)
 	nghttp2_rcbuf_decref(st->method);
 	nghttp2_rcbuf_decref(st->path);
 	nghttp2_rcbuf_decref(st->authority);
-	free(st->hdr);
-	conn_io_free(st->sc.io);
+	iobuf_free(st->sc.io);
 	site_unref(st->sc.site);
-	free(st);
-}
-
-static struct iobuf *iobuf_new(size_t in_cap)
-{
-	struct iobuf *io = malloc(sizeof *io + in_cap);
-
-	if (!io)
-		return NULL;
-	memset(io, 0, offsetof(struct iobuf, out));
-	io->file_fd = -1;
-	io->in_cap = in_cap;
-	return io;
+	if (st->hdr_cap > H2_SPARE_HDR_CAP) {
+		free(st->hdr);
+		st->hdr = NULL;
+		st->hdr_cap = 0;
+	}
+	if (!spare_keep(&stream_spares, &n_stream_spares, st)) {
+		free(st->hdr);
+		free(st);
+	}
 }
 
 /* Is any of the body left to hand to nghttp2? */
@@ -303,57 +400,70 @@ static bool body_left(const struct iobuf *io)
 	       (io->multipart && io->part <= io->nparts);
 }
 
+/* Where a DATA payload goes in ob[] (send_data) matters: the kernel's
+ * copy from the page cache (pread) runs at a fraction of its speed into an
+ * address that is not 64-byte aligned.  So an empty ob[] is filled from
+ * H2_ALIGN - 9, which puts the first payload on an alignment, and a frame
+ * longer than H2_ALIGN_MIN is cut so that the payload of the frame after
+ * it lands aligned too (in a row of full frames: 16375 bytes each). */
+
+/* Where the next frame's header goes in ob[]. */
+static size_t ob_place(const struct h2_conn *h)
+{
+	return h->ob_len > h->ob_off ? h->ob_len : H2_ALIGN - H2_FRAME_HD;
+}
+
+static size_t aligned_length(const struct h2_conn *h, size_t len)
+{
+	size_t next_payload = ob_place(h) + 2 * H2_FRAME_HD + len;
+
+	/* (a short frame, e.g. what a small window allows, stays as it is:
+	 * cutting it would cost a frame for a few bytes) */
+	if (len < H2_ALIGN_MIN)
+		return len;
+	return len - next_payload % H2_ALIGN;
+}
+
 /* nghttp2 wants the next DATA payload of a response: LEN bytes at most
  * (the windows and the frame size decided that).  The part of out[] after
  * the head (small bodies, multipart part heads), the cached copy, then the
- * file window by pread; serve_static_next_part() moves to the next part. */
+ * file window; serve_static_next_part() moves to the next part.  Nothing is
+ * copied here (NO_COPY): the piece is noted in the stream and taken from
+ * the body, and send_data() puts it behind the frame header in ob[]. */
 static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
 			 nghttp2_data_source *src, void *user)
 {
-	/* The payload's place in nghttp2's frame buffer sits 9 bytes (the
-	 * frame header) past an alignment: the kernel's copy into it (rep
-	 * movsb) ran at a quarter of its speed, 27% of all server CPU on
-	 * 200 KB files.  An aligned page-cache copy plus memcpy is cheaper. */
-	static __thread uint8_t bounce[16384] __attribute__((aligned(64)));
 	struct h2_stream *st = src->ptr;
 	struct h2_conn *h = user;
 	struct iobuf *io = st->sc.io;
+	struct h2_piece *pc = &st->piece;
 	size_t n = 0;
 
 	(void)s;
 	(void)id;
+	(void)buf;
+	pc->mem = NULL;
+	pc->fd = -1;
 	for (;;) {
 		if (io->out_off < io->out_len) {
 			n = io->out_len - io->out_off < len ? io->out_len - io->out_off : len;
-			memcpy(buf, io->out + io->out_off, n);
+			pc->mem = (const uint8_t *)io->out + io->out_off;
 			io->out_off += n;
 			break;
 		}
 		if (io->mem_file && io->mem_off < io->mem_file->size) {
 			size_t left = io->mem_file->size - io->mem_off;
-			n = left < len ? left : len;
-			memcpy(buf, io->mem_file->data + io->mem_off, n);
+			n = left <= len ? left : aligned_length(h, len);
+			pc->mem = (const uint8_t *)io->mem_file->data + io->mem_off;
 			io->mem_off += n;
 			break;
 		}
 		if (io->file_fd >= 0 && io->file_off < io->file_end) {
 			uint64_t left = io->file_end - io->file_off;
-			ssize_t r;
 
-			n = left < len ? (size_t)left : len;
-			if (n > sizeof bounce)
-				n = sizeof bounce;
-			do
-				r = pread(io->file_fd, bounce, n, (off_t)io->file_off);
-			while (r < 0 && errno == EINTR);
-			if (r > 0)
-				memcpy(buf, bounce, (size_t)r);
-			if (r <= 0) {
-				log_warning("%s: file shrank or failed while being sent (\"%s\")",
-					    st->sc.peer, io->reqline);
-				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-			}
-			n = (size_t)r;
+			n = left <= len ? (size_t)left : aligned_length(h, len);
+			pc->fd = io->file_fd;
+			pc->off = io->file_off;
 			io->file_off += n;
 			break;
 		}
@@ -361,11 +471,65 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 			break;
 		io->out_off = 0;
 	}
+	pc->len = n;
 	io->bytes_sent += n;
 	h->last_data_ms = st->last_data_ms = mth_clock_coarse_ms();
 	if (!body_left(io))
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (n)
+		*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
 	return (ssize_t)n;
+}
+
+/* A DATA frame of ours (NO_COPY): its header, the pad length, the piece
+ * read_body() chose, the padding, straight into ob[] (the file's bytes by
+ * pread into ob[], one copy).  Called again with the same frame after
+ * NGHTTP2_ERR_WOULDBLOCK, once ob[] was written out. */
+static int send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd, size_t length,
+		     nghttp2_data_source *src, void *user)
+{
+	struct h2_conn *h = user;
+	struct h2_stream *st = src->ptr;
+	const struct h2_piece *pc = &st->piece;
+	size_t pad = f->data.padlen; /* with the pad length byte */
+	size_t at, need = H2_FRAME_HD + length + pad;
+	uint8_t *p;
+
+	(void)s;
+	if (length != pc->len)
+		return NGHTTP2_ERR_CALLBACK_FAILURE; /* not the frame read_body made */
+	at = ob_place(h);
+	if (!h->ob || at + need > H2_OB_CAP)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	p = h->ob + at;
+	memcpy(p, framehd, H2_FRAME_HD);
+	p += H2_FRAME_HD;
+	if (pad)
+		*p++ = (uint8_t)(pad - 1);
+	if (pc->mem) {
+		memcpy(p, pc->mem, length);
+	} else if (length) {
+		size_t got = 0;
+
+		while (got < length) {
+			ssize_t r = pread(pc->fd, p + got, length - got, (off_t)(pc->off + got));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				log_warning("%s: file shrank or failed while being sent (\"%s\")",
+					    st->sc.peer, st->sc.io->reqline);
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			}
+			got += (size_t)r;
+		}
+	}
+	if (pad > 1)
+		memset(p + length, 0, pad - 1);
+	if (h->ob_len == h->ob_off)
+		h->ob_off = at; /* (an empty ob[] starts at ob_place()) */
+	h->ob_len = at + need;
+	return 0;
 }
 
 /* The handler's response (an HTTP/1.1 head in out[], the body after it or
@@ -375,15 +539,24 @@ static void stream_respond(struct h2_conn *h, struct h2_stream *st)
 	struct iobuf *io = st->sc.io;
 	nghttp2_nv nv[H2_RESPONSE_FIELDS_MAX + 1];
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_body };
-	char status[4];
 	size_t n;
 	int rv;
 
 	if (io->status < 100 || io->status > 999)
 		io->status = 500;
-	snprintf(status, sizeof status, "%d", io->status);
-	nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
+	st->status[0] = (char)('0' + io->status / 100);
+	st->status[1] = (char)('0' + io->status / 10 % 10);
+	st->status[2] = (char)('0' + io->status % 10);
+	nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)st->status, 7, 3,
+			      NGHTTP2_NV_FLAG_NONE };
 	n = h2_response_fields(io->out, io->head_bytes, nv + 1, H2_RESPONSE_FIELDS_MAX);
+	/* nghttp2 keeps the pointers rather than copies: the names and values
+	 * are in out[] (which nothing changes before the HEADERS frame is
+	 * made; a multipart part head comes later, with the DATA) and the
+	 * status in the stream, both kept until the stream is closed, and a
+	 * HEADERS frame of a closed stream is dropped unread */
+	for (size_t i = 0; i <= n; i++)
+		nv[i].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
 	io->out_off = io->head_bytes;
 	io->bytes_sent = io->head_bytes; /* about what HPACK makes of it */
 	st->responded = true;
@@ -860,6 +1033,7 @@ static int session_new(struct h2_conn *h, unsigned max_streams)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
 	/* CONTINUATION flood (2024), SETTINGS and PING floods, and nghttp2's
 	 * own rapid-reset limiter above ours (see H2_NGHTTP2_RST_FACTOR) */
 	nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
@@ -949,7 +1123,7 @@ static int fill_out(struct h2_conn *h)
 		ssize_t n;
 
 		if (!h->ob) {
-			h->ob = ob_spare ? ob_spare : malloc(H2_OB_CAP);
+			h->ob = ob_spare ? ob_spare : aligned_alloc(H2_ALIGN, H2_OB_CAP);
 			ob_spare = NULL;
 			if (!h->ob)
 				return -ENOMEM;
@@ -974,10 +1148,24 @@ static int fill_out(struct h2_conn *h)
 	return 0;
 }
 
+/* Keep at most KEEP spare streams and iobufs on this thread. */
+static void spares_trim(unsigned keep)
+{
+	while (n_stream_spares > keep) {
+		struct h2_stream *st = spare_take(&stream_spares, &n_stream_spares);
+
+		free(st->hdr);
+		free(st);
+	}
+	while (n_io_spares > keep)
+		free(spare_take(&io_spares, &n_io_spares));
+}
+
 void h2_thread_exit(void)
 {
 	free(ob_spare);
 	ob_spare = NULL;
+	spares_trim(0);
 }
 
 /* All is out: a connection holds no output buffer while it waits. */
@@ -1156,8 +1344,14 @@ enum step h2_conn_run(struct conn *c, unsigned *budget)
 	__atomic_store_n(&c->idle, h->n_streams == 0 && st == STEP_READ, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->h2_idle, h->n_streams == 0 && st == STEP_READ, __ATOMIC_RELAXED);
 	if (h->n_streams == 0 && st == STEP_READ && !h->ob_len && !h->tail_len &&
-	    !nghttp2_session_want_write(h->s))
+	    !nghttp2_session_want_write(h->s)) {
 		framebuf_release(h);
+		/* the spares are for many streams at once: a connection that
+		 * goes idle says the load is light.  (A connection may run on
+		 * any worker, so without this every worker's lists would fill
+		 * up to H2_SPARES_MAX over time: ~1 MiB each) */
+		spares_trim(H2_SPARES_IDLE);
+	}
 	return st;
 }
 
@@ -1226,10 +1420,15 @@ struct h2_fuzz *h2_fuzz_new(void)
 	f->h->limits = http_default_limits;
 	f->h->max_list = max_list_of(&f->h->limits);
 	f->h->budget = &f->h->fuzz_budget;
+	f->h->ob = aligned_alloc(H2_ALIGN, H2_OB_CAP); /* where DATA frames go */
+	if (!f->h->ob)
+		goto fail;
 	if (session_new(f->h, 100) < 0)
 		goto fail;
 	return f;
 fail:
+	if (f->h)
+		free(f->h->ob);
 	free(f->h);
 	free(f);
 	return NULL;
@@ -1244,7 +1443,11 @@ void h2_fuzz_feed(struct h2_fuzz *f, const uint8_t *data, size_t len)
 	/* send and discard: bounded, a body is a few frames */
 	for (int i = 0; i < 10000; i++) {
 		const uint8_t *d;
-		if (nghttp2_session_mem_send(h->s, &d) <= 0)
+		ssize_t n = nghttp2_session_mem_send(h->s, &d);
+		bool wrote = h->ob_len > 0; /* DATA frames (send_data) */
+
+		h->ob_len = h->ob_off = 0;
+		if (n < 0 || (n == 0 && !wrote))
 			break;
 	}
 }

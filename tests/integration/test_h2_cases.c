@@ -1219,6 +1219,115 @@ Test(h2, small_client_window_is_respected_byte_exact, .init = start_default)
 	free(want);
 }
 
+/* Body sizes at the edges of a DATA frame (16384, and 16375: a frame cut
+ * so that the next payload lands aligned in the server's output buffer),
+ * of the default window (65535) and of neither; each file differs byte by
+ * byte (random_file). */
+static const size_t edge_sizes[] = { 0,	    1,	   16375, 16376, 16383,	 16384,
+				     16385, 65535, 65536, 65537, 200000, (1u << 20) + 1 };
+#define N_EDGES (sizeof edge_sizes / sizeof edge_sizes[0])
+
+static void start_edges(void)
+{
+	start_default();
+	for (size_t i = 0; i < N_EDGES; i++)
+		random_file(fmt("edge.%zu", edge_sizes[i]), edge_sizes[i]);
+}
+
+/* Every edge file that came back into DIR (named as on the server) is
+ * byte-exact; only sizes up to MAX were asked for. */
+static void edges_exact(const char *dir, size_t max, const char *who)
+{
+	for (size_t i = 0; i < N_EDGES && edge_sizes[i] <= max; i++) {
+		const char *name = fmt("edge.%zu", edge_sizes[i]);
+		size_t glen = 0, wlen = 0;
+		char *got = read_whole(fmt("%s/%s", dir, name), &glen);
+		char *want = read_whole(fmt("%s/%s", srv.docroot, name), &wlen);
+
+		cr_assert_not_null(got, "%s: %s did not come", who, name);
+		cr_assert_eq(glen, wlen, "%s: %s: got %zu of %zu bytes", who, name, glen, wlen);
+		cr_assert(!wlen || memcmp(got, want, wlen) == 0, "%s: %s is not byte-exact", who,
+			  name);
+		free(got);
+		free(want);
+	}
+}
+
+/* nghttp with stream window 2^W-1 and connection window 2^CW-1 (0: the
+ * defaults) fetches every edge file up to MAX, one connection each (its -O
+ * saves nothing), into a directory of their own. */
+static void edges_by_nghttp(int w, int cw, size_t max, const char *tag)
+{
+	char dir[512];
+
+	snprintf(dir, sizeof dir, "%s/edges.%s", srv.dir, tag); /* (fmt's buffers rotate) */
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	for (size_t i = 0; i < N_EDGES && edge_sizes[i] <= max; i++) {
+		struct argv a = { 0 };
+		int rc;
+
+		arg(&a, "nghttp");
+		arg(&a, "-y");
+		arg(&a, "-t");
+		arg(&a, "60");
+		if (w) {
+			arg(&a, "-w");
+			arg(&a, fmt("%d", w));
+			arg(&a, "-W");
+			arg(&a, fmt("%d", cw));
+		}
+		arg(&a, url(fmt("/edge.%zu", edge_sizes[i])));
+		rc = spawn(a.v, fmt("%s/edge.%zu", dir, edge_sizes[i]), fmt("%s.err", dir), 90);
+		argv_free(&a);
+		cr_assert_eq(rc, 0, "nghttp (%s) exit %d: %s", tag, rc,
+			     read_whole(fmt("%s.err", dir), NULL));
+	}
+	edges_exact(dir, max, tag);
+}
+
+static void edges_by_curl(const char *tag)
+{
+	struct argv a = { 0 };
+	char dir[512];
+	int rc;
+
+	snprintf(dir, sizeof dir, "%s/edges.%s", srv.dir, tag); /* (fmt's buffers rotate) */
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	arg(&a, "curl");
+	arg(&a, "--parallel");
+	for (size_t i = 0; i < N_EDGES; i++) {
+		if (i)
+			arg(&a, "--next");
+		curl_opts(&a, CURL_H2);
+		arg(&a, "-o");
+		arg(&a, fmt("%s/edge.%zu", dir, edge_sizes[i]));
+		arg(&a, url(fmt("/edge.%zu", edge_sizes[i])));
+	}
+	rc = spawn(a.v, NULL, fmt("%s.err", dir), 60);
+	argv_free(&a);
+	cr_assert_eq(rc, 0, "curl (%s) exit %d: %s", tag, rc, read_whole(fmt("%s.err", dir), NULL));
+	edges_exact(dir, SIZE_MAX, tag);
+}
+
+/* The DATA path (send_data: frame header, then the body straight into the
+ * output buffer, frames cut for alignment) on bodies at frame and window
+ * edges, byte-exact: from the file (fresh files are not cached yet) and,
+ * a second later, from the file cache's copy (up to 64 KiB); with the
+ * default windows, and with small ones (1023/4095 bytes, and 15 bytes on
+ * the smaller files) that cut frames anywhere. */
+Test(h2, bodies_at_frame_and_window_edges_byte_exact, .init = start_edges)
+{
+	need_clients();
+	edges_by_curl("file");
+	edges_by_nghttp(0, 0, SIZE_MAX, "file-nghttp");
+	edges_by_nghttp(10, 12, SIZE_MAX, "file-w10");
+	usleep(1100 * 1000); /* the cache keeps what is a second old */
+	edges_by_curl("warm");
+	edges_by_curl("cached"); /* (the second run of them comes from memory) */
+	edges_by_nghttp(10, 12, SIZE_MAX, "cached-w10");
+	edges_by_nghttp(4, 6, 65537, "cached-w4");
+}
+
 static void start_big_bodies(void)
 {
 	start_h2(NULL, 1u << 20);
