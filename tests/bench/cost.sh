@@ -185,7 +185,8 @@ callgrind_ir() {
     for f in "$work"/cg/callgrind.*; do
         [ -e "$f" ] || continue
         # "totals:" (or, from older valgrind, "summary:") is the whole run
-        t=$(awk '/^totals:/ { t = $2 } /^summary:/ { if (t == "") s = $2 } END { print (t != "" ? t : s) + 0 }' "$f")
+        # (printf: awk prints sums past 2^31 as "2.26e+09", which $(( )) refuses)
+        t=$(awk '/^totals:/ { t = $2 } /^summary:/ { if (t == "") s = $2 } END { printf "%.0f\n", (t != "" ? t : s) + 0 }' "$f")
         sum=$((sum + t))
     done
     echo "$sum"
