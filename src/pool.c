@@ -440,25 +440,29 @@ static bool queue_take(struct pool *p, const struct conn *c)
 }
 
 /* Hand a queued connection (owned, never run) to the other workers: it goes
- * into the epoll set, where its request wakes whichever worker is free. */
-static void hand_off(struct pool *p, struct conn *c)
+ * into the epoll set, where its request wakes whichever worker is free.  W
+ * keeps it until epoll_ctl has returned: a late event for the object's
+ * previous connection (objects are reused) could otherwise claim it, run
+ * it and close its fd while the ADD was still under way.  An event that
+ * came meanwhile (its claim failed) makes it W's to run, after its batch. */
+static void hand_off(struct pool *p, struct worker *w, struct conn *c)
 {
 	struct conn_sched *s = conn_sched(c);
 	struct epoll_event ev = { .events = WATCH_READ, .data.ptr = c };
-	int fd = conn_fd(c);
+	unsigned held = __atomic_load_n(&s->events, __ATOMIC_ACQUIRE);
 
 	s->epmask = ev.events;
-	/* let go first: from the moment it is in the set, any worker may
-	 * claim it */
-	__atomic_store_n(&s->events, 0u, __ATOMIC_RELEASE);
-	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, conn_fd(c), &ev) < 0) {
+		log_err("epoll_ctl for %s: %s; closing it", conn_peer(c), strerror(errno));
+		s->started = true;
+		__atomic_sub_fetch(&p->waiting, 1, __ATOMIC_RELAXED);
+		conn_close(p, c);
 		return;
-	/* not in the set, so nobody else can have claimed it */
-	log_err("epoll_ctl for %s: %s; closing it", conn_peer(c), strerror(errno));
-	(void)claim(c);
-	s->started = true;
-	__atomic_sub_fetch(&p->waiting, 1, __ATOMIC_RELAXED);
-	conn_close(p, c);
+	}
+	if (__atomic_sub_fetch(&s->events, held, __ATOMIC_ACQ_REL) == 0)
+		return; /* let go: from now any worker may claim it */
+	s->next_later = w->later;
+	w->later = c;
 }
 
 /* A connection refused at accept by the per-client table: R is -EUSERS
@@ -559,7 +563,7 @@ static struct conn *accept_batch(struct pool *p, struct worker *w, struct listen
 		conn_close(p, c);
 	}
 	for (unsigned i = 0; i < nq && i < handoff; i++)
-		hand_off(p, queued[i]);
+		hand_off(p, w, queued[i]);
 	/* the rest in arrival order at the head of W's list */
 	for (unsigned i = nq; i-- > handoff;) {
 		conn_sched(queued[i])->next_later = w->later;
