@@ -739,6 +739,15 @@ void strace_stop(pid_t *pid)
 	*pid = -1;
 }
 
+void write_bytes(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fwrite(data, 1, len, f), len, "%s", path);
+	cr_assert_eq(fclose(f), 0, "%s", path);
+}
+
 char *read_whole(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -121,6 +121,8 @@ void harness_rm_rf(const char *path);
 
 /* Whole file into a malloc'd buffer (NUL-terminated), or NULL. */
 char *read_whole(const char *path, size_t *len);
+/* LEN bytes of DATA as the whole file PATH (asserts it was written). */
+void write_bytes(const char *path, const void *data, size_t len);
 const char *srcdir(void);
 
 /* strace -f attached to every thread of S's daemon, tracing TRACE (strace's

@@ -57,13 +57,9 @@ static void copy_file(const char *from, const char *to)
 {
 	size_t len;
 	char *data = read_whole(from, &len);
-	FILE *f;
 
 	cr_assert_not_null(data, "%s", from);
-	f = fopen(to, "wb");
-	cr_assert_not_null(f, "%s", to);
-	cr_assert_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
+	write_bytes(to, data, len);
 	free(data);
 }
 
@@ -765,15 +761,6 @@ static char *json_body(size_t size)
 	b[size - 1] = ']';
 	b[size] = '\0';
 	return b;
-}
-
-static void write_bytes(const char *path, const char *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
 }
 
 /* One request of the table by client C; the outcome into R. */

@@ -401,17 +401,12 @@ static void large_file_roundtrip(enum body_path big, enum body_path small)
 	char *data = malloc(size);
 	struct http_resp r;
 	struct proc_io io;
-	FILE *f;
 	int fd;
 
 	for (size_t i = 0; i < size; i++)
 		data[i] = (char)(i * 2654435761u >> 13);
-	f = fopen(fmt("%s/big.bin", srv.docroot), "wb");
-	cr_assert_eq(fwrite(data, 1, size, f), size);
-	fclose(f);
-	f = fopen(fmt("%s/small.bin", srv.docroot), "wb");
-	cr_assert_eq(fwrite(data, 1, 300000, f), 300000);
-	fclose(f);
+	write_bytes(fmt("%s/big.bin", srv.docroot), data, size);
+	write_bytes(fmt("%s/small.bin", srv.docroot), data, 300000);
 	io = daemon_io();
 	cr_assert_eq(http_get(&srv, "GET", "/big.bin", &r), 0);
 	cr_assert_eq(r.status, 200);

@@ -850,16 +850,12 @@ Test(tls, a_large_file_is_byte_exact)
 	char *data = malloc(size);
 	struct tls t;
 	struct http_resp r;
-	FILE *f;
 
 	cr_assert_not_null(data);
 	for (size_t i = 0; i < size; i++)
 		data[i] = (char)((i * 2654435761u) >> 13);
 	snprintf(path, sizeof path, "%s/big.bin", srv.docroot);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data, 1, size, f), size);
-	fclose(f);
+	write_bytes(path, data, size);
 
 	cr_assert_eq(tls_open(&t, srv.tls_port, "a.test", 0, 0, NULL), 0);
 	cr_assert_eq(tls_get(&t, "/big.bin", host_a(), &r), 200);
@@ -978,19 +974,12 @@ Test(tls, a_slow_reader_gets_every_byte_once_and_in_order, .timeout = 120)
 	int rcvbuf = 16384;
 	struct tls t;
 	struct http_resp r;
-	FILE *f;
 
 	cr_assert_not_null(data);
 	for (size_t i = 0; i < big; i++)
 		data[i] = (char)((i * 2654435761u) >> 11);
-	f = fopen(fmt("%s/slow.bin", srv.docroot), "w");
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data, 1, big, f), big);
-	fclose(f);
-	f = fopen(fmt("%s/small.bin", srv.docroot), "w");
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data + 777, 1, small, f), small);
-	fclose(f);
+	write_bytes(fmt("%s/slow.bin", srv.docroot), data, big);
+	write_bytes(fmt("%s/small.bin", srv.docroot), data + 777, small);
 
 	cr_assert_eq(tls_open(&t, srv.tls_port, "a.test", 0, 0, NULL), 0);
 	cr_assert_eq(setsockopt(t.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
