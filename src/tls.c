@@ -496,8 +496,14 @@ struct tls_bio {
 	size_t woff, wlen;
 	bool eof; /* the peer closed (recv returned 0) */
 	/* a send that returned EAGAIN after its records were queued: the
-	 * retry with the same buffer returns N instead of encrypting again */
-	const void *receipt_base;
+	 * retry returns N instead of encrypting again.  A retry is known by
+	 * its first buffer (memory the connection owns: the response head,
+	 * a cached body, h2's output buffer) or, for a file body, by the file
+	 * and offset: its bytes are read again into a per-thread buffer, and
+	 * the retry may run on another worker with another buffer. */
+	const void *receipt_base; /* NULL for a file receipt */
+	int receipt_fd;
+	off_t receipt_off;
 	size_t receipt_n;
 };
 
@@ -858,6 +864,21 @@ static size_t next_record(const struct iovec *iov, int iovcnt, int i, size_t off
 	return got;
 }
 
+/* The retry of a send whose records we hold: they go out, and then it
+ * returns their count (-1 with EAGAIN while the socket is still full). */
+static ssize_t receipt_redeem(struct tls_bio *b)
+{
+	ssize_t n = (ssize_t)b->receipt_n;
+	int r = out_flush(b);
+
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	b->receipt_n = 0;
+	return n;
+}
+
 /* Encrypt the bytes of IOV into our queue and send it with one send().
  * MORE: further bytes follow at once, the records may wait for them. */
 static ssize_t bio_sendv(struct transport *t, const struct iovec *iov, int iovcnt, bool more)
@@ -874,18 +895,9 @@ static ssize_t bio_sendv(struct transport *t, const struct iovec *iov, int iovcn
 	for (int k = 0; k < iovcnt; k++)
 		total += iov[k].iov_len;
 	if (b->receipt_n) {
-		size_t n = b->receipt_n;
-
-		if (iovcnt && iov[0].iov_base == b->receipt_base && total >= n) {
-			/* the retry of a send whose records we hold */
-			r = out_flush(b);
-			if (r < 0) {
-				errno = -r;
-				ret = -1;
-				goto out;
-			}
-			b->receipt_n = 0;
-			ret = (ssize_t)n;
+		if (b->receipt_base && iovcnt && iov[0].iov_base == b->receipt_base &&
+		    total >= b->receipt_n) {
+			ret = receipt_redeem(b);
 			goto out;
 		}
 		/* never retried (a best-effort send): its records go first */
@@ -939,6 +951,7 @@ static ssize_t bio_sendv(struct transport *t, const struct iovec *iov, int iovcn
 		/* not all out: the caller waits for writable and retries */
 		if (done) {
 			b->receipt_base = iov[0].iov_base;
+			b->receipt_fd = -1;
 			b->receipt_n = done;
 		}
 		t->want_read = false;
@@ -986,6 +999,32 @@ static ssize_t tls_sendv(struct transport *t, const struct iovec *iov, int iovcn
 	return total;
 }
 
+/* A file body through our BIO: the retry of a send whose records we hold
+ * (same file, same offset) sends them without reading the file again. */
+static ssize_t bio_send_file(struct transport *t, int fd, off_t off, size_t len)
+{
+	struct tls_bio *b = t->tls_bio;
+	ssize_t n;
+
+	if (b->receipt_n && !b->receipt_base && b->receipt_fd == fd && b->receipt_off == off &&
+	    len >= b->receipt_n) {
+		t->want_read = t->want_write = false;
+		n = receipt_redeem(b);
+		bio_call_end(t);
+		if (n >= 0)
+			t->want_write = false;
+		return n;
+	}
+	n = transport_copy_file(t, fd, off, len, TLS_BIO_COPY_CHUNK, tls_send);
+	if (n < 0 && b->receipt_n && b->receipt_base) {
+		/* the copy buffer is per thread: key the receipt by the file */
+		b->receipt_base = NULL;
+		b->receipt_fd = fd;
+		b->receipt_off = off;
+	}
+	return n;
+}
+
 static ssize_t tls_send_file(struct transport *t, int fd, off_t off, size_t len, bool copy)
 {
 	if (t->ktls_send && !copy) {
@@ -997,8 +1036,9 @@ static ssize_t tls_send_file(struct transport *t, int fd, off_t off, size_t len,
 			return n;
 		return ssl_fail(t, t->tls, (int)n);
 	}
-	return transport_copy_file(t, fd, off, len,
-				   t->tls_bio ? TLS_BIO_COPY_CHUNK : TLS_COPY_CHUNK, tls_send);
+	if (t->tls_bio)
+		return bio_send_file(t, fd, off, len);
+	return transport_copy_file(t, fd, off, len, TLS_COPY_CHUNK, tls_send);
 }
 
 static void tls_shutdown_write(struct transport *t)

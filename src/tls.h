@@ -20,9 +20,11 @@
  * records of one transport call (a response's head and body, a handshake
  * flight) leave in one send.  A send that returns EAGAIN may have taken
  * its bytes already (their records wait in the BIO): like SSL_write, it
- * must be called again with the same buffer, and then returns their
- * count; a caller that never retries (a best-effort send) loses nothing,
- * its records go out ahead of the next ones. */
+ * must be called again with the same buffer (send, sendv) or the same file
+ * and offset (send_file, whose copy buffer is per thread and may differ
+ * when another worker retries), and then returns their count; a caller
+ * that never retries (a best-effort send) loses nothing, its records go
+ * out ahead of the next ones. */
 #ifndef MTH_TLS_H
 #define MTH_TLS_H
 
