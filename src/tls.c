@@ -865,17 +865,22 @@ static size_t next_record(const struct iovec *iov, int iovcnt, int i, size_t off
 }
 
 /* The retry of a send whose records we hold: they go out, and then it
- * returns their count (-1 with EAGAIN while the socket is still full). */
-static ssize_t receipt_redeem(struct tls_bio *b)
+ * returns their count (-1 with EAGAIN while the socket is still full).
+ * A whole transport call (bio_call_end included). */
+static ssize_t receipt_redeem(struct transport *t)
 {
+	struct tls_bio *b = t->tls_bio;
 	ssize_t n = (ssize_t)b->receipt_n;
 	int r = out_flush(b);
 
+	t->want_read = t->want_write = false;
 	if (r < 0) {
 		errno = -r;
-		return -1;
+		n = -1;
+	} else {
+		b->receipt_n = 0;
 	}
-	b->receipt_n = 0;
+	bio_call_end(t); /* still queued: wait for writable */
 	return n;
 }
 
@@ -896,10 +901,8 @@ static ssize_t bio_sendv(struct transport *t, const struct iovec *iov, int iovcn
 		total += iov[k].iov_len;
 	if (b->receipt_n) {
 		if (b->receipt_base && iovcnt && iov[0].iov_base == b->receipt_base &&
-		    total >= b->receipt_n) {
-			ret = receipt_redeem(b);
-			goto out;
-		}
+		    total >= b->receipt_n)
+			return receipt_redeem(t);
 		/* never retried (a best-effort send): its records go first */
 		b->receipt_n = 0;
 	}
@@ -1007,14 +1010,8 @@ static ssize_t bio_send_file(struct transport *t, int fd, off_t off, size_t len)
 	ssize_t n;
 
 	if (b->receipt_n && !b->receipt_base && b->receipt_fd == fd && b->receipt_off == off &&
-	    len >= b->receipt_n) {
-		t->want_read = t->want_write = false;
-		n = receipt_redeem(b);
-		bio_call_end(t);
-		if (n >= 0)
-			t->want_write = false;
-		return n;
-	}
+	    len >= b->receipt_n)
+		return receipt_redeem(t);
 	n = transport_copy_file(t, fd, off, len, TLS_BIO_COPY_CHUNK, tls_send);
 	if (n < 0 && b->receipt_n && b->receipt_base) {
 		/* the copy buffer is per thread: key the receipt by the file */
