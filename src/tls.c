@@ -173,8 +173,12 @@ uint64_t tls_handshakes(void)
 }
 
 /* RFC 5077 section 4 as OpenSSL 3 runs it: ENC picks the current key, a
- * decrypt finds the key by name (0: unknown, full handshake; 2: an old key,
- * accept and issue a fresh ticket). */
+ * decrypt finds the key by name (0: unknown, full handshake; 2: accept and
+ * issue a fresh ticket).  TLS 1.3 always gets a fresh ticket, as from nginx:
+ * RFC 8446 C.4 asks clients to use a ticket once, and OpenSSL's client
+ * (curl, wrk) keeps no resumable session after resuming without one, so
+ * every other connection would be a full handshake.  TLS 1.2 renews only
+ * what an old key sealed. */
 static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 		     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
@@ -182,7 +186,6 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	OSSL_PARAM params[3];
 	int ret = 1, i = 0;
 
-	(void)ssl;
 	pthread_rwlock_rdlock(&keys_lock);
 	if (!enc) {
 		for (i = 0; i < 2 && memcmp(name, keys[i].name, 16); i++)
@@ -204,7 +207,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	} else {
 		if (EVP_DecryptInit_ex(cctx, ticket_cipher, NULL, k.aes, iv) != 1)
 			ret = -1;
-		else if (i > 0)
+		else if (i > 0 || SSL_version(ssl) == TLS1_3_VERSION)
 			ret = 2;
 	}
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof k.hmac);

@@ -511,6 +511,48 @@ Test(tls, sessions_resume_also_across_a_reload)
 	SSL_SESSION_free(s);
 }
 
+/* The ticket a TLS 1.3 connection resumed with is spent: the server sends a
+ * fresh one, so a client that resumes every time (wrk, curl, browsers) never
+ * falls back to a full handshake.  Without the renewal OpenSSL's client has
+ * nothing resumable after the second connection. */
+static SSL_SESSION *tls13_get_session(SSL_SESSION *in, bool *reused)
+{
+	struct tls t;
+	struct http_resp r;
+	SSL_SESSION *s;
+
+	cr_assert_eq(tls_open(&t, srv.tls_port, "a.test", TLS1_3_VERSION, TLS1_3_VERSION, in), 0);
+	cr_assert_eq(tls_get(&t, "/", host_a(), &r), 200); /* reads the tickets too */
+	http_resp_free(&r);
+	*reused = SSL_session_reused(t.ssl);
+	s = SSL_get1_session(t.ssl);
+	tls_close(&t);
+	return s;
+}
+
+Test(tls, a_resumed_tls13_session_gets_a_fresh_ticket)
+{
+	SSL_SESSION *s[4] = { NULL };
+	bool reused;
+
+	s[0] = tls13_get_session(NULL, &reused);
+	cr_assert_not(reused);
+	for (int i = 1; i < 4; i++) {
+		const unsigned char *a, *b;
+		size_t alen, blen;
+
+		s[i] = tls13_get_session(s[i - 1], &reused);
+		cr_assert(reused, "connection %d resumed with the ticket of the one before", i);
+		cr_assert(SSL_SESSION_is_resumable(s[i]));
+		SSL_SESSION_get0_ticket(s[i - 1], &a, &alen);
+		SSL_SESSION_get0_ticket(s[i], &b, &blen);
+		cr_assert(blen > 0 && (alen != blen || memcmp(a, b, alen) != 0),
+			  "connection %d brought a new ticket", i);
+	}
+	for (int i = 0; i < 4; i++)
+		SSL_SESSION_free(s[i]);
+}
+
 Test(tls, reload_swaps_the_certificate_under_an_open_connection)
 {
 	struct tls old, t;
