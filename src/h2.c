@@ -1036,10 +1036,13 @@ static int session_new(struct h2_conn *h, unsigned max_streams)
 	};
 	nghttp2_session_callbacks *cb = NULL;
 	nghttp2_option *opt = NULL;
-	nghttp2_settings_entry iv[3] = {
+	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)h->max_list },
+		/* RFC 9218 priorities (the priority header), not the
+		 * RFC 7540 tree: see ARCHITECTURE.md */
+		{ NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1 },
 	};
 	int r = -ENOMEM;
 
@@ -1069,7 +1072,7 @@ static int session_new(struct h2_conn *h, unsigned max_streams)
 	if (r < 0)
 		goto out;
 	r = -ENOMEM;
-	if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
+	if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0 ||
 	    nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW) !=
 		    0) {
 		nghttp2_session_del(h->s);

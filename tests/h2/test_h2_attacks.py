@@ -39,7 +39,14 @@ attack is bounded in frames sent and in time.  Prints "ok - NAME" or
   oversized_frame      a frame longer than the server's
                        SETTINGS_MAX_FRAME_SIZE: GOAWAY FRAME_SIZE_ERROR (0x6)
 
-and, not an attack, last because it changes the configuration:
+and, not attacks:
+
+  priorities           the server announces SETTINGS_NO_RFC7540_PRIORITIES
+                       and follows RFC 9218: of two 2 MiB downloads asked
+                       in one write, the later one with "priority: u=0"
+                       ends first (round robin would end them together)
+
+and, last because it changes the configuration:
 
   reload_h2_off        a reload with tls.http2 = false: an idle HTTP/2
                        connection gets GOAWAY NO_ERROR and is closed, one
@@ -607,6 +614,39 @@ def oversized_frame(d):
     return f"{maxf + 1}-byte HEADERS frame: {goaway_str(c)}"
 
 
+def priorities(d):
+    c = Conn(d)
+    try:
+        big = open(os.path.join(d.docroot, "big.bin"), "rb").read()
+        # both requests in one write: the server knows both before it
+        # sends DATA for either
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, c.request_block("/big.bin"))
+               + frame(HEADERS, END_HEADERS | END_STREAM, 3,
+                       c.request_block("/big.bin", extra=[("priority", "u=0")])))
+        order, seen = [], {1: 0, 3: 0}
+        end = time.monotonic() + 10 * SLOW
+        while len(order) < 2 and not c.closed:
+            check(time.monotonic() < end, f"downloads not complete: {sorted(c.ended)} ended")
+            c.pump(lambda: any(len(c.body.get(s, b"")) > seen[s] for s in seen)
+                   or any(s in c.ended and s not in order for s in seen), 0.5)
+            for sid in (1, 3):
+                got = len(c.body.get(sid, b""))
+                if got > seen[sid]:
+                    c.window_update(0, got - seen[sid])
+                    c.window_update(sid, got - seen[sid])
+                    seen[sid] = got
+                if sid in c.ended and sid not in order:
+                    order.append(sid)
+        check(c.server_settings.get(9) == 1,
+              f"SETTINGS_NO_RFC7540_PRIORITIES is {c.server_settings.get(9)!r}, not 1")
+        check(c.body.get(1) == big and c.body.get(3) == big, "a download is not byte-exact")
+        check(order == [3, 1], f"streams ended in the order {order}: the urgent one "
+              f"(u=0, stream 3) should end first")
+        return "SETTINGS_NO_RFC7540_PRIORITIES 1; u=0 stream ended first, both byte-exact"
+    finally:
+        c.close()
+
+
 def alpn_now(d):
     ctx = ssl.create_default_context(cafile=os.path.join(d.certs, "ca.pem"))
     ctx.set_alpn_protocols(["h2", "http/1.1"])
@@ -665,7 +705,7 @@ def reload_h2_off(d):
 
 
 ATTACKS = [rapid_reset, continuation_flood, hpack_bomb, settings_flood, ping_flood,
-           zero_window, stream_id_exhaustion, oversized_frame, reload_h2_off]
+           zero_window, stream_id_exhaustion, oversized_frame, priorities, reload_h2_off]
 
 
 def main():
