@@ -1360,6 +1360,7 @@ out:
 			return CONN_WANT_AGAIN;
 		__atomic_store_n(&c->phase, (unsigned char)phase_of(c), __ATOMIC_RELAXED);
 		__atomic_store_n(&c->deadline, next_deadline(c), __ATOMIC_RELAXED);
+		transport_park(&c->tp);
 		return st == STEP_READ ? CONN_WANT_READ : CONN_WANT_WRITE;
 	case STEP_AGAIN:
 	case STEP_CLOSE:

@@ -366,8 +366,9 @@ static SSL_CTX *make_ctx(const struct config_tls *cfg, const struct config_tls_c
 					 SSL_OP_IGNORE_UNEXPECTED_EOF |
 					 (ktls_ok ? SSL_OP_ENABLE_KTLS : 0));
 	SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	/* (the record buffers are given back when a connection waits:
+	 * tls_park) */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
 	    SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES) != 1 ||
 	    SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1)
@@ -1071,6 +1072,17 @@ static void tls_close(struct transport *t)
 		close(t->fd);
 }
 
+/* The connection waits for the socket: OpenSSL's record buffers (about
+ * 17 KiB each way) go back until it runs again.  SSL_free_buffers keeps
+ * them while a record is half read or half written.  (Not
+ * SSL_MODE_RELEASE_BUFFERS: that frees and mallocs the write buffer at
+ * every SSL_write, dozens of times in one run of an HTTP/2 connection.) */
+static void tls_park(struct transport *t)
+{
+	if (t->tls)
+		(void)SSL_free_buffers(t->tls);
+}
+
 static const struct transport_ops tls_ops = {
 	.recv = tls_recv,
 	.send = tls_send,
@@ -1078,6 +1090,7 @@ static const struct transport_ops tls_ops = {
 	.send_file = tls_send_file,
 	.shutdown_write = tls_shutdown_write,
 	.close = tls_close,
+	.park = tls_park,
 };
 
 int tls_transport_init(struct transport *t, int fd, struct tls_ctx *ctx)

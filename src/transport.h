@@ -30,6 +30,10 @@ struct transport_ops {
 	void (*shutdown_write)(struct transport *t);
 	/* release everything, close the socket */
 	void (*close)(struct transport *t);
+	/* the connection is about to wait for the socket: give back what
+	 * is only needed while it runs (TLS: OpenSSL's record buffers);
+	 * NULL: nothing to give back */
+	void (*park)(struct transport *t);
 };
 
 struct transport {
@@ -83,6 +87,12 @@ static inline void transport_close(struct transport *t)
 		t->ops->close(t);
 	t->ops = NULL;
 	t->fd = -1;
+}
+
+static inline void transport_park(struct transport *t)
+{
+	if (t->ops->park)
+		t->ops->park(t);
 }
 
 /* From another thread (the reaper): stop reading, which wakes the owner
