@@ -38,13 +38,14 @@
 #   idle     hold N idle keep-alive connections: memory per connection
 #            (KiB, from the server's process-tree PSS and RSS before/after)
 #            and the latency of fresh requests made meanwhile
-#   tls_close  HTTPS, a new connection (full handshake) per request, 50
-#            at a time: handshakes/s and server CPU per handshake
+#   tls_close  HTTPS, a new connection per request, 50 at a time:
+#            handshakes/s and server CPU per handshake
 #   tls_ka50   HTTPS keep-alive, 50 connections, /index.html: req/s, CPU
 #   tls_big    HTTPS keep-alive, 4 connections, /big.bin (50 MB): MB/s
 #   (TLS: every server on a second port, same ECDSA P-256 certificate and
-#   suites, see servers.sh; wrk negotiates TLS 1.3 and does not resume
-#   sessions)
+#   suites, see servers.sh; wrk negotiates TLS 1.3, and each of its
+#   connections resumes with the ticket its previous one received: after
+#   the first, tls_close measures resumed handshakes)
 #
 # Prints one markdown table per scenario group; the last column compares
 # mthttpd with the best peer.  Not part of `make check` or CI: on a shared

@@ -251,7 +251,7 @@ END {
                     cell(sc, s, "cpu"), celli(sc, s, "other"), rt
             }
         }
-        print "\ntls_close: a new TLS connection (full handshake, no resumption) per request, 50 at a" \
+        print "\ntls_close: a new TLS connection per request (wrk resumes with the last ticket it received), 50 at a" \
               " time: req/s = handshakes/s, CPU us/req = server CPU per handshake.  tls_ka50: 50" \
               " keep-alive TLS connections, /index.html.  tls_big: /big.bin over 4 connections." \
               "  CPU ratio: lower is better."
