@@ -378,20 +378,35 @@ class Conn:
     def window_update(self, sid, n):
         self.try_send(frame(WINDOW_UPDATE, 0, sid, struct.pack(">I", n)))
 
+    def drain(self, sids, timeout, what):
+        """Read the responses of streams SIDS to their end (or reset),
+        opening the windows as the data comes; the streams in the order
+        they finished."""
+        seen = {sid: 0 for sid in sids}
+        order = []
+        end = time.monotonic() + timeout
+
+        def done(sid):
+            return sid in self.ended or sid in self.resets
+
+        while len(order) < len(sids) and not self.closed:
+            check(time.monotonic() < end, f"{what} not complete within {timeout} s")
+            self.pump(lambda: any(len(self.body.get(sid, b"")) > seen[sid]
+                                  or (done(sid) and sid not in order) for sid in sids), 0.5)
+            for sid in sids:
+                got = len(self.body.get(sid, b""))
+                if got > seen[sid]:
+                    self.window_update(0, got - seen[sid])
+                    self.window_update(sid, got - seen[sid])
+                    seen[sid] = got
+                if done(sid) and sid not in order:
+                    order.append(sid)
+        return order
+
     def get(self, sid, path="/index.html", timeout=5):
         """A whole GET, opening the windows as the data comes."""
         self.headers(sid, path)
-        seen = 0
-        end = time.monotonic() + timeout
-        while sid not in self.ended and sid not in self.resets and not self.closed:
-            check(time.monotonic() < end, f"GET {path} not complete within {timeout} s")
-            self.pump(lambda: len(self.body.get(sid, b"")) > seen or sid in self.ended
-                      or sid in self.resets, 0.5)
-            got = len(self.body.get(sid, b""))
-            if got > seen:
-                self.window_update(0, got - seen)
-                self.window_update(sid, got - seen)
-                seen = got
+        self.drain([sid], timeout, f"GET {path}")
         return self.status.get(sid), self.body.get(sid, b"")
 
     def close(self):
@@ -617,26 +632,14 @@ def oversized_frame(d):
 def priorities(d):
     c = Conn(d)
     try:
-        big = open(os.path.join(d.docroot, "big.bin"), "rb").read()
+        with open(os.path.join(d.docroot, "big.bin"), "rb") as f:
+            big = f.read()
         # both requests in one write: the server knows both before it
         # sends DATA for either
         c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, c.request_block("/big.bin"))
                + frame(HEADERS, END_HEADERS | END_STREAM, 3,
                        c.request_block("/big.bin", extra=[("priority", "u=0")])))
-        order, seen = [], {1: 0, 3: 0}
-        end = time.monotonic() + 10 * SLOW
-        while len(order) < 2 and not c.closed:
-            check(time.monotonic() < end, f"downloads not complete: {sorted(c.ended)} ended")
-            c.pump(lambda: any(len(c.body.get(s, b"")) > seen[s] for s in seen)
-                   or any(s in c.ended and s not in order for s in seen), 0.5)
-            for sid in (1, 3):
-                got = len(c.body.get(sid, b""))
-                if got > seen[sid]:
-                    c.window_update(0, got - seen[sid])
-                    c.window_update(sid, got - seen[sid])
-                    seen[sid] = got
-                if sid in c.ended and sid not in order:
-                    order.append(sid)
+        order = c.drain([1, 3], 10 * SLOW, "two 2 MiB downloads")
         check(c.server_settings.get(9) == 1,
               f"SETTINGS_NO_RFC7540_PRIORITIES is {c.server_settings.get(9)!r}, not 1")
         check(c.body.get(1) == big and c.body.get(3) == big, "a download is not byte-exact")
