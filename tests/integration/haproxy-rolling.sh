@@ -37,12 +37,16 @@ fails=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-# seven currently free loopback ports (bind :0, close: a small race)
-set -- $(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(7)]
+# N currently free loopback ports (bind :0, close: a small race, which
+# start_healthy below closes for the nodes' first start)
+free_ports() { # N
+    python3 -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}
+set -- $(free_ports 7)
 front=$1 p1=$2 p2=$3 p3=$4 a1=$5 a2=$6 a3=$7
 nodes="1 2 3"
 mkdir -p "$tmp/uploads"
@@ -109,13 +113,36 @@ sys.stdout.write(d.decode())' "$tmp/haproxy.sock" 2>/dev/null | grep "^nodes,$1,
     return 1
 }
 
+# Start node N and wait for its /health.  Another process may have taken
+# one of its ports since free_ports chose them (the daemon then exits with
+# "Address already in use"): then node N gets two new ports, at most twice.
+# HAProxy's configuration is written after this, with the ports that won.
+start_healthy() { # N
+    tries=0
+    while :; do
+        eval "node_conf $1 \"\$p$1\" \"\$a$1\""
+        start_node "$1"
+        eval "a=\$a$1 pid=\$pid$1"
+        wait_200 "http://127.0.0.1:$a/health" && return 0
+        tries=$((tries + 1))
+        if [ $tries -le 2 ] && ! kill -0 "$pid" 2>/dev/null &&
+            grep -q "Address already in use" "$tmp/node$1.log"; then
+            wait "$pid" 2>/dev/null
+            pids=$(echo " $pids " | sed "s/ $pid / /")
+            mv "$tmp/node$1.log" "$tmp/node$1.log.taken$tries"
+            # shellcheck disable=SC2046
+            set -- "$1" $(free_ports 2)
+            echo "# node $1: a port was taken meanwhile, now $2 and $3"
+            eval "p$1=$2 a$1=$3"
+            set -- "$1"
+            continue
+        fi
+        return 1
+    done
+}
+
 for n in $nodes; do
-    eval "node_conf $n \"\$p$n\" \"\$a$n\""
-    start_node "$n"
-done
-for n in $nodes; do
-    eval "a=\$a$n"
-    wait_200 "http://127.0.0.1:$a/health" || bad "node $n not healthy"
+    start_healthy "$n" || bad "node $n not healthy"
 done
 
 cat > "$tmp/haproxy.cfg" <<EOF
