@@ -24,7 +24,8 @@
 # pinned to CPU 0, h2load to CPU 1, one server at a time.
 #
 #   tests/bench/cost.sh [--peers [LIST]] [--bin PATH] [--no-callgrind]
-#                       [--quick] [--modes LIST] [--tls] [--install] [--keep]
+#                       [--quick] [--modes LIST] [--tls] [--reps N] [--install]
+#                       [--keep]
 #
 #   --peers [LIST]   also measure the peers (all of nginx,lighttpd,apache,h2o,
 #                    or the comma-separated LIST)
@@ -34,6 +35,12 @@
 #                    1,000 and 5,000) instead of 50,000, 20,000, 2,000/12,000
 #   --modes LIST     ka, close, mid, big, tls_ka, tls_close (default: ka,close)
 #   --tls            the same as --modes tls_ka,tls_close
+#   --reps N         measure CPU, syscalls and context switches N times
+#                    (default 1) and report the median and the range: the
+#                    runs are interleaved (rep 1 of every server and mode,
+#                    then rep 2, ...), so a slow minute of the host hits
+#                    every server alike; strace and callgrind run in rep 1
+#                    only (their counts do not move)
 #   --install        apt-get install the missing packages first
 #   --keep           keep the work directory (perf, strace, callgrind output)
 #
@@ -48,7 +55,7 @@ top=$(cd "$here/../.." && pwd)
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-peers="" callgrind=1 quick=0 modes="ka close" install=0 keep=0
+peers="" callgrind=1 quick=0 modes="ka close" install=0 keep=0 reps=1
 MTHTTPD_BIN=$top/_build/src/mthttpd
 while [ $# -gt 0 ]; do
     case $1 in
@@ -66,6 +73,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1 ;;
     --modes) modes=${2//,/ }; shift ;;
     --tls) modes="tls_ka tls_close" ;;
+    --reps) [ $# -ge 2 ] && [ "$2" -ge 1 ] 2> /dev/null || { usage >&2; exit 2; }; reps=$2; shift ;;
     --install) install=1 ;;
     --keep) keep=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -198,55 +206,60 @@ row() { echo "$*" >> "$results"; }
 
 servers="mthttpd $peers"
 t_start=$(date +%s)
-for s in $servers; do
-    for mode in $modes; do
-        echo "[$(($(date +%s) - t_start))s] $s $mode: perf stat" >&2
-        start_server "$s" || { row "server=$s mode=$mode failed=1"; continue 2; }
-        load "$mode" 2000 > /dev/null # warm-up
-        # context switches count other load's preemptions too: start on a
-        # quiet machine (up to 15 s; the row says when it was not)
-        quiet=1
-        wait_quiet 15000 || quiet=0
-        done_perf=$(load "$mode" "$n_perf" perf stat -x, -e raw_syscalls:sys_enter,context-switches,task-clock \
-            -p "$(pids_csv)" -o "$work/perf.$s.$mode" --)
-        sc=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 + 0 }' "$work/perf.$s.$mode")
-        cs=$(awk -F, '$3 == "context-switches" { print $1 + 0 }' "$work/perf.$s.$mode")
-        ms=$(awk -F, '$3 == "task-clock" { print $1 + 0 }' "$work/perf.$s.$mode")
+for rep in $(seq 1 "$reps"); do
+    for s in $servers; do
+        for mode in $modes; do
+            echo "[$(($(date +%s) - t_start))s] $s $mode: perf stat (rep $rep of $reps)" >&2
+            start_server "$s" || { row "server=$s mode=$mode failed=1"; continue 2; }
+            load "$mode" 2000 > /dev/null # warm-up
+            # context switches count other load's preemptions too: start on a
+            # quiet machine (up to 15 s; the row says when it was not)
+            quiet=1
+            wait_quiet 15000 || quiet=0
+            done_perf=$(load "$mode" "$n_perf" perf stat -x, -e raw_syscalls:sys_enter,context-switches,task-clock \
+                -p "$(pids_csv)" -o "$work/perf.$s.$mode" --)
+            sc=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 + 0 }' "$work/perf.$s.$mode")
+            cs=$(awk -F, '$3 == "context-switches" { print $1 + 0 }' "$work/perf.$s.$mode")
+            ms=$(awk -F, '$3 == "task-clock" { print $1 + 0 }' "$work/perf.$s.$mode")
 
-        echo "[$(($(date +%s) - t_start))s] $s $mode: strace" >&2
-        args=()
-        for p in $(tree_pids "$pid"); do args+=(-p "$p"); done
-        strace -f -c -o "$work/strace.$s.$mode" "${args[@]}" 2> /dev/null &
-        helper=$!
-        sleep 1 # attached
-        done_strace=$(load "$mode" "$n_strace")
-        kill -TERM "$helper" 2> /dev/null # (INT is ignored by background jobs)
-        for _ in $(seq 1 100); do kill -0 "$helper" 2> /dev/null || break; sleep 0.1; done
-        kill -KILL "$helper" 2> /dev/null
-        wait "$helper" 2> /dev/null
-        helper=""
-        # strace -c: "% time  seconds  usecs/call  calls  [errors]  syscall"
-        mix=$(awk -v n="$done_strace" '$1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" && n > 0 &&
-                  $4 / n >= 0.05 { printf "%s %.2f\n", $NF, $4 / n }' "$work/strace.$s.$mode" |
-            sort -k2,2gr | head -n 8 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')
-        stop_server
-
-        ir="-"
-        if [ "$callgrind" = 1 ] && [ "$mode" != big ]; then
-            ir1="" ir2="" d1="" d2=""
-            for n in "$n1" "$n2"; do
-                echo "[$(($(date +%s) - t_start))s] $s $mode: callgrind, $n requests" >&2
-                if start_server "$s" cg; then
-                    got=$(load "$mode" "$n")
-                    stop_server
-                    if [ "$n" = "$n1" ]; then d1=$got ir1=$(callgrind_ir); else d2=$got ir2=$(callgrind_ir); fi
-                fi
-            done
-            if [ -n "$ir1" ] && [ -n "$ir2" ] && [ "${d2:-0}" -gt "${d1:-0}" ] && [ "$ir2" -gt 0 ]; then
-                ir=$(((ir2 - ir1) / (d2 - d1)))
+            mix="-" done_strace=0
+            if [ "$rep" = 1 ]; then
+                echo "[$(($(date +%s) - t_start))s] $s $mode: strace" >&2
+                args=()
+                for p in $(tree_pids "$pid"); do args+=(-p "$p"); done
+                strace -f -c -o "$work/strace.$s.$mode" "${args[@]}" 2> /dev/null &
+                helper=$!
+                sleep 1 # attached
+                done_strace=$(load "$mode" "$n_strace")
+                kill -TERM "$helper" 2> /dev/null # (INT is ignored by background jobs)
+                for _ in $(seq 1 100); do kill -0 "$helper" 2> /dev/null || break; sleep 0.1; done
+                kill -KILL "$helper" 2> /dev/null
+                wait "$helper" 2> /dev/null
+                helper=""
+                # strace -c: "% time  seconds  usecs/call  calls  [errors]  syscall"
+                mix=$(awk -v n="$done_strace" '$1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" && n > 0 &&
+                          $4 / n >= 0.05 { printf "%s %.2f\n", $NF, $4 / n }' "$work/strace.$s.$mode" |
+                    sort -k2,2gr | head -n 8 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')
             fi
-        fi
-        row "server=$s mode=$mode done=$done_perf quiet=$quiet syscalls=$sc cs=$cs task_ms=$ms ir=$ir strace_done=$done_strace mix=${mix// /+}"
+            stop_server
+
+            ir="-"
+            if [ "$callgrind" = 1 ] && [ "$mode" != big ] && [ "$rep" = 1 ]; then
+                ir1="" ir2="" d1="" d2=""
+                for n in "$n1" "$n2"; do
+                    echo "[$(($(date +%s) - t_start))s] $s $mode: callgrind, $n requests" >&2
+                    if start_server "$s" cg; then
+                        got=$(load "$mode" "$n")
+                        stop_server
+                        if [ "$n" = "$n1" ]; then d1=$got ir1=$(callgrind_ir); else d2=$got ir2=$(callgrind_ir); fi
+                    fi
+                done
+                if [ -n "$ir1" ] && [ -n "$ir2" ] && [ "${d2:-0}" -gt "${d1:-0}" ] && [ "$ir2" -gt 0 ]; then
+                    ir=$(((ir2 - ir1) / (d2 - d1)))
+                fi
+            fi
+            row "server=$s mode=$mode rep=$rep done=$done_perf quiet=$quiet syscalls=$sc cs=$cs task_ms=$ms ir=$ir strace_done=$done_strace mix=${mix// /+}"
+        done
     done
 done
 
@@ -256,7 +269,8 @@ echo "## mthttpd per-request cost, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "$("$MTHTTPD_BIN" --version 2> /dev/null | head -1); h2load --h1 -c 50 on /index.html (2 KB)" \
     "(mid: /mid.bin, 200 KB; big: -c 4 on /big.bin, 50 MB, a 500th of the requests);" \
-    "perf over $n_perf requests, strace over $n_strace, callgrind $n1 vs $n2;" \
+    "perf over $n_perf requests$([ "$reps" -gt 1 ] && echo ", $reps interleaved runs (median, and min-max of CPU)")," \
+    "strace over $n_strace, callgrind $n1 vs $n2;" \
     "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 echo "| server | mode | requests ok | syscalls/req | ctx switches/req | CPU us/req | instructions/req | top syscalls per request (strace -c -f) |"
@@ -266,23 +280,33 @@ function kv(line, a,    n, i, f, p) {
     split("", a); n = split(line, f, " ")
     for (i = 1; i <= n; i++) { p = index(f[i], "="); if (p) a[substr(f[i], 1, p - 1)] = substr(f[i], p + 1) }
 }
+# median of the values "v1 v2 ..." (the mean of the middle two for an even
+# count); lo and hi get the smallest and largest
+function median(list,    v, n, i, j, t) {
+    n = split(list, v, " ")
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    lo = v[1]; hi = v[n]
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
 {
     kv($0, r)
-    if (r["failed"] == 1) { printf "| %s | %s | did not start | | | | | |\n", r["server"], r["mode"]; next }
-    n = r["done"] + 0
-    mix = r["mix"]; gsub(/[+]/, " ", mix)
-    ir = r["ir"]
-    if (ir != "-") { irs = sprintf("%d", ir); while (irs ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", irs); ir = irs }
-    if (n > 0)
-        printf "| %s | %s | %d | %.2f | %.3f%s | %.1f | %s | %s |\n", r["server"], r["mode"], n,
-            r["syscalls"] / n, r["cs"] / n, r["quiet"] == "0" ? " (busy machine)" : "",
-            r["task_ms"] * 1000 / n, ir, mix
-    else
-        printf "| %s | %s | 0 | - | - | - | %s | %s |\n", r["server"], r["mode"], ir, mix
-    key = r["mode"]
-    if (n > 0) { sys[r["server"], key] = r["syscalls"] / n; cpu[r["server"], key] = r["task_ms"] * 1000 / n }
-    if (r["ir"] != "-") ins[r["server"], key] = r["ir"] + 0
+    k = r["server"] SUBSEP r["mode"]
+    if (!(k in keys)) { keys[k] = 1; korder[++nk] = k }
     if (!(r["server"] in seen)) { seen[r["server"]] = 1; order[++ns] = r["server"] }
+    if (r["failed"] == 1) { failed[k] = 1; next }
+    n = r["done"] + 0
+    if (r["rep"] + 0 <= 1) {
+        mix[k] = r["mix"]; gsub(/[+]/, " ", mix[k])
+        ir[k] = r["ir"]
+    }
+    if (n > 0) {
+        ok[k] += n; runs[k]++
+        l_sys[k] = l_sys[k] " " r["syscalls"] / n
+        l_cs[k] = l_cs[k] " " r["cs"] / n
+        l_cpu[k] = l_cpu[k] " " r["task_ms"] * 1000 / n
+        if (r["quiet"] == "0") busy[k] = 1
+    }
 }
 function best(arr, key,    i, s, b, who) {
     b = ""
@@ -295,6 +319,18 @@ function best(arr, key,    i, s, b, who) {
     return sprintf("%.2f (%s)", arr["mthttpd", key] / b, who)
 }
 END {
+    for (i = 1; i <= nk; i++) {
+        k = korder[i]; split(k, sm, SUBSEP)
+        if (k in failed && !(k in ok)) { printf "| %s | %s | did not start | | | | | |\n", sm[1], sm[2]; continue }
+        if (!(k in runs)) { printf "| %s | %s | 0 | - | - | - | %s | %s |\n", sm[1], sm[2], ir[k], mix[k]; continue }
+        irs = ir[k]
+        if (irs != "-" && irs != "") { irs = sprintf("%d", irs); while (irs ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", irs) }
+        sys[k] = median(l_sys[k]); cs = median(l_cs[k]); cpu[k] = median(l_cpu[k])
+        range = runs[k] > 1 ? sprintf(" (%.1f-%.1f)", lo, hi) : ""
+        if (irs != "-" && irs != "") ins[k] = ir[k] + 0
+        printf "| %s | %s | %d | %.2f | %.3f%s | %.1f%s | %s | %s |\n", sm[1], sm[2], ok[k],
+            sys[k], cs, k in busy ? " (busy machine)" : "", cpu[k], range, irs, mix[k]
+    }
     if (ns < 2) exit
     print "\nmthttpd / lowest peer (lower is better):\n"
     print "| mode | syscalls/req | CPU us/req | instructions/req |"
