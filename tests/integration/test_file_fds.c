@@ -1,8 +1,9 @@
 /* test_file_fds.c - the real daemon and the file cache's kept fds (files
  * over FILE_CACHE_FILE_MAX, file_cache.h): a file replaced or truncated
  * while its fd is kept is never sent stale, a reload drops the kept fds
- * with the old cache, and N GETs of one large file do not open it N times
- * (counted with strace attached to the daemon). */
+ * with the old cache, N GETs of one large file do not open it N times, and
+ * a slow reader's full socket is waited for, not retried with sendfile(2)
+ * (both counted with strace attached to the daemon). */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -201,4 +203,79 @@ Test(fds, repeated_gets_do_not_reopen_the_file, .fini = strace_end)
 	cr_expect_leq(opens, GETS / 10, "%d GETs of a 200 KB file opened it %d times", GETS, opens);
 	/* and every send checked that the name is still that file */
 	cr_expect_geq(stats, GETS, "%d name checks for %d GETs", stats, GETS);
+}
+
+/* Counts the traced sendfile(2) calls in LOG, and those of them that moved
+ * nothing because the socket was full. */
+static void count_sendfiles(const char *log, int *calls, int *eagain)
+{
+	char line[1024];
+	FILE *f = fopen(log, "r");
+
+	cr_assert_not_null(f);
+	*calls = *eagain = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (!strstr(line, "sendfile("))
+			continue;
+		(*calls)++;
+		if (strstr(line, "EAGAIN"))
+			(*eagain)++;
+	}
+	fclose(f);
+}
+
+#define SLOW_FILE (24u << 20)
+
+/* A client that reads a large file slowly fills the socket again and
+ * again.  A sendfile(2) that moved less than it was given means a full
+ * socket (an EPOLLOUT edge follows), so the daemon waits for it: it never
+ * makes the call that can only fail with EAGAIN, which costs the kernel a
+ * pipe's worth of the file's pages read and dropped (nginx and lighttpd
+ * wait likewise). */
+Test(fds, a_full_socket_is_waited_for_not_retried, .fini = strace_end)
+{
+	const char *log = fmt("%s/strace.log", srv.dir);
+	char logbuf[512];
+	size_t cap = SLOW_FILE + 4096, got = 0, head = 0;
+	char *buf = malloc(cap);
+	int fd, rcvbuf = 64 * 1024, calls, eagain;
+	struct timespec t0, now;
+
+	cr_assert_not_null(buf);
+	snprintf(logbuf, sizeof logbuf, "%s", log);
+	put_file("big.bin", 'z', SLOW_FILE, false, 1000000);
+	strace_pid = strace_start(&srv, "trace=sendfile,openat2,openat,newfstatat,statx", logbuf,
+				  false);
+	fd = http_connect(srv.port);
+	/* a small receive buffer: the daemon's socket fills many times */
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+	send_str(fd, fmt("GET /big.bin HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", srv.port));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		ssize_t n = read(fd, buf + got, cap - got < 65536 ? cap - got : 65536);
+
+		cr_assert_gt(n, 0, "the response ended after %zu bytes", got);
+		got += (size_t)n;
+		if (!head) {
+			char *end = memmem(buf, got, "\r\n\r\n", 4);
+			if (end)
+				head = (size_t)(end + 4 - buf);
+		}
+		if (head && got >= head + SLOW_FILE)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		cr_assert_lt(now.tv_sec - t0.tv_sec, 60, "still reading after 60 s");
+		usleep(500); /* slower than the daemon can send */
+	}
+	close(fd);
+	cr_assert(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%.40s", buf);
+	cr_assert_eq(got, head + SLOW_FILE);
+	for (size_t i = head; i < got; i++)
+		cr_assert_eq(buf[i], 'z', "byte %zu of the body", i - head);
+	free(buf);
+	cr_assert(strace_probe(&srv, logbuf, "strace-done"), "strace fell behind");
+	count_sendfiles(logbuf, &calls, &eagain);
+	/* the socket filled: more than one call, each after the last drained */
+	cr_expect_geq(calls, 4, "%d sendfile(2) calls for 24 MiB to a slow reader", calls);
+	cr_expect_eq(eagain, 0, "%d of %d sendfile(2) calls found the socket full", eagain, calls);
 }
