@@ -1203,10 +1203,8 @@ static enum step do_write(struct conn *c, unsigned *budget)
 				io->file_off += (uint64_t)n;
 				io->bytes_sent += (uint64_t)n;
 				*budget += (unsigned)n;
-				if (c->tp.wr_full && io->file_off < io->file_end) {
-					c->tp.wr_full = false;
+				if (c->tp.wr_full)
 					return STEP_WRITE; /* as nginx and lighttpd do */
-				}
 				continue;
 			}
 			if (n < 0 && (errno == EINTR || sendfile_refused(c, io, errno)))

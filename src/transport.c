@@ -54,15 +54,17 @@ ssize_t transport_copy_file(struct transport *t, int fd, off_t off, size_t len, 
  * NIC reads the pages itself. */
 static ssize_t plain_send_file(struct transport *t, int fd, off_t off, size_t len, bool copy)
 {
-	size_t want = len > SENDFILE_MAX ? SENDFILE_MAX : len;
+	size_t cap = copy ? TRANSPORT_COPY_CHUNK : SENDFILE_MAX;
+	size_t want = len > cap ? cap : len;
 	ssize_t n;
 
-	if (copy)
-		return transport_copy_file(t, fd, off, len, TRANSPORT_COPY_CHUNK, plain_send);
 	/* A call into a full socket is not free: sendfile(2) first reads up
-	 * to a pipe's worth (64 KiB) of the file's pages, then drops them all
-	 * when the socket takes none (and the unsent rest of a short call). */
-	n = sendfile(t->fd, fd, &off, want);
+	 * to a pipe's worth (64 KiB) of the file's pages, the copy a chunk by
+	 * pread, and both drop what the socket does not take. */
+	if (copy)
+		n = transport_copy_file(t, fd, off, len, TRANSPORT_COPY_CHUNK, plain_send);
+	else
+		n = sendfile(t->fd, fd, &off, want);
 	t->wr_full = n > 0 && (size_t)n < want;
 	return n;
 }

@@ -50,12 +50,12 @@ struct transport {
 			  * run (conn_run clears it: an edge-triggered event for
 			  * bytes that arrive later always brings a new run) */
 	void *tls_bio;   /* TLS without kTLS: our socket BIO (tls.c) */
-	bool wr_full;    /* plain: the last send_file moved less than it was
-			  * given, so the socket's buffer is full (TCP then
-			  * marks it, and an EPOLLOUT edge follows when it
-			  * drains): the caller waits rather than calling again
-			  * for an EAGAIN (a file that shrank also ends short:
-			  * its next call returns 0) */
+	bool wr_full;    /* plain: the last send_file (sendfile or the copy)
+			  * moved less than it could, so the socket's buffer
+			  * is full (TCP then marks it, and an EPOLLOUT edge
+			  * follows when it drains): the caller waits rather
+			  * than calling again for an EAGAIN (a file that
+			  * shrank also ends short: its next call returns 0) */
 };
 
 /* A plain TCP socket (FD: non-blocking; the transport closes it). */

@@ -205,19 +205,24 @@ Test(fds, repeated_gets_do_not_reopen_the_file, .fini = strace_end)
 	cr_expect_geq(stats, GETS, "%d name checks for %d GETs", stats, GETS);
 }
 
-/* Counts the traced sendfile(2) calls in LOG, and those of them that moved
+/* Counts the traced calls of SYSCALL in LOG, and those of them that moved
  * nothing because the socket was full. */
-static void count_sendfiles(const char *log, int *calls, int *eagain)
+static void count_sends(const char *log, const char *syscall, int *calls, int *eagain)
 {
-	char line[1024];
+	char line[1024], call[32], resumed[48];
 	FILE *f = fopen(log, "r");
 
 	cr_assert_not_null(f);
+	snprintf(call, sizeof call, "%s(", syscall);
+	/* (strace -f splits a call that another thread interrupts) */
+	snprintf(resumed, sizeof resumed, "<... %s resumed>", syscall);
 	*calls = *eagain = 0;
 	while (fgets(line, sizeof line, f)) {
-		if (!strstr(line, "sendfile("))
+		bool is_call = strstr(line, call) != NULL;
+
+		if (!is_call && !strstr(line, resumed))
 			continue;
-		(*calls)++;
+		*calls += is_call;
 		if (strstr(line, "EAGAIN"))
 			(*eagain)++;
 	}
@@ -227,15 +232,16 @@ static void count_sendfiles(const char *log, int *calls, int *eagain)
 #define SLOW_FILE (24u << 20)
 
 /* A client that reads a large file slowly fills the socket again and
- * again.  A sendfile(2) that moved less than it was given means a full
+ * again.  A send of the body that moved less than it could means a full
  * socket (an EPOLLOUT edge follows), so the daemon waits for it: it never
- * makes the call that can only fail with EAGAIN, which costs the kernel a
- * pipe's worth of the file's pages read and dropped (nginx and lighttpd
- * wait likewise). */
-Test(fds, a_full_socket_is_waited_for_not_retried, .fini = strace_end)
+ * makes the call that can only fail with EAGAIN, which costs a chunk of
+ * the file read and dropped (sendfile(2): a pipe's worth of pages; the
+ * copy: a pread).  nginx and lighttpd wait likewise.  SYSCALL: the one
+ * that sends the body (sendfile, or sendto for the copy). */
+static void slow_reader_is_waited_for(const char *syscall)
 {
 	const char *log = fmt("%s/strace.log", srv.dir);
-	char logbuf[512];
+	char logbuf[512], trace[128];
 	size_t cap = SLOW_FILE + 4096, got = 0, head = 0;
 	char *buf = malloc(cap);
 	int fd, rcvbuf = 64 * 1024, calls, eagain;
@@ -243,9 +249,9 @@ Test(fds, a_full_socket_is_waited_for_not_retried, .fini = strace_end)
 
 	cr_assert_not_null(buf);
 	snprintf(logbuf, sizeof logbuf, "%s", log);
+	snprintf(trace, sizeof trace, "trace=%s,openat2,openat,newfstatat,statx", syscall);
 	put_file("big.bin", 'z', SLOW_FILE, false, 1000000);
-	strace_pid = strace_start(&srv, "trace=sendfile,openat2,openat,newfstatat,statx", logbuf,
-				  false);
+	strace_pid = strace_start(&srv, trace, logbuf, false);
 	fd = http_connect(srv.port);
 	/* a small receive buffer: the daemon's socket fills many times */
 	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
@@ -274,8 +280,27 @@ Test(fds, a_full_socket_is_waited_for_not_retried, .fini = strace_end)
 		cr_assert_eq(buf[i], 'z', "byte %zu of the body", i - head);
 	free(buf);
 	cr_assert(strace_probe(&srv, logbuf, "strace-done"), "strace fell behind");
-	count_sendfiles(logbuf, &calls, &eagain);
+	count_sends(logbuf, syscall, &calls, &eagain);
 	/* the socket filled: more than one call, each after the last drained */
-	cr_expect_geq(calls, 4, "%d sendfile(2) calls for 24 MiB to a slow reader", calls);
-	cr_expect_eq(eagain, 0, "%d of %d sendfile(2) calls found the socket full", eagain, calls);
+	cr_expect_geq(calls, 4, "%d %s(2) calls for 24 MiB to a slow reader", calls, syscall);
+	cr_expect_eq(eagain, 0, "%d of %d %s(2) calls found the socket full", eagain, calls,
+		     syscall);
+}
+
+Test(fds, a_full_socket_is_waited_for_not_retried, .fini = strace_end)
+{
+	slow_reader_is_waited_for("sendfile");
+}
+
+static void own_root_copying(void)
+{
+	struct server_opts o = { .own_docroot = true, .extra = "sendfile = \"never\";\n" };
+	server_start(&srv, &o);
+}
+
+/* the same where the body is read and sent (sendfile = "never") */
+Test(fds, a_full_socket_is_waited_for_when_copying, .init = own_root_copying,
+     .fini = strace_end)
+{
+	slow_reader_is_waited_for("sendto");
 }
