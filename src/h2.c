@@ -14,10 +14,11 @@
  * connection ends first.
  *
  * Flow control is nghttp2's: a response body is read (from the iobuf, the
- * cached copy or the file with pread) only when nghttp2 asks for the next
- * DATA frame, which it does only while the stream's and the connection's
- * windows allow; the bytes go straight into the output buffer behind the
- * frame header (read_body chooses, send_data writes: NO_COPY).  A run
+ * cached copy or the file) only when nghttp2 asks for the next DATA frame,
+ * which it does only while the stream's and the connection's windows
+ * allow; the bytes go straight into the output buffer behind the frame
+ * header (read_body chooses, send_data writes: NO_COPY), a file's by one
+ * preadv for a run of frames (h2_reads) before the buffer goes out.  A run
  * stops after RUN_BYTES_BUDGET bytes, like an HTTP/1.1 connection, and is
  * continued after the worker's other events. */
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,12 +39,15 @@
 #include "log.h"
 #include "site.h"
 
-#define H2_OB_CAP (64u * 1024)	/* the output buffer */
+/* the output buffer: four full DATA frames (16 KiB each with the header)
+ * after the aligned start (ob_place), which make four full TLS records */
+#define H2_OB_CAP (8u * 16384 + H2_ALIGN)
 #define H2_OB_ROOM (17u * 1024) /* a DATA frame (16 KiB + header) fits */
 #define H2_READ_CHUNK 16384
 #define H2_FRAME_HD 9		    /* the frame header */
 #define H2_ALIGN 64		    /* where DATA payloads go in ob[] (see ob_place) */
 #define H2_ALIGN_MIN (4 * H2_ALIGN) /* frames shorter than this are not cut */
+#define H2_READS_MAX 16		    /* file pieces one preadv reads (h2_reads) */
 #define H2_STREAM_WINDOW (1u << 20) /* uploads: 1 MiB in flight a stream */
 #define H2_CONN_WINDOW (16u << 20)  /* and 16 MiB a connection */
 #define H2_DISPATCH_COST 2048	    /* budget bytes a request counts for */
@@ -63,6 +68,19 @@ struct h2_piece {
 	int fd;
 	uint64_t off;
 	size_t len;
+};
+
+/* File payloads that send_data() placed in ob[] and has not read yet: a run
+ * of consecutive pieces of one file (a stream's frames one after another),
+ * read by one preadv before ob[] goes out or the file can be let go
+ * (reads_flush), instead of one pread per frame. */
+struct h2_reads {
+	int fd;
+	uint64_t off; /* where the run starts in the file */
+	size_t len;   /* its bytes */
+	int n;
+	int32_t stream; /* the stream of its first piece (for the log) */
+	struct iovec iov[H2_READS_MAX];
 };
 
 struct h2_stream {
@@ -96,6 +114,7 @@ struct h2_conn {
 	unsigned *budget;
 	uint8_t *ob; /* frames waiting for the socket */
 	size_t ob_len, ob_off;
+	struct h2_reads rd;  /* file bytes of frames in ob[], still to read */
 	const uint8_t *tail; /* a frame too big for ob[], still nghttp2's */
 	size_t tail_len;
 	struct h2_stream *streams;
@@ -486,10 +505,74 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 	return (ssize_t)n;
 }
 
+/* Read the file pieces that send_data() noted into their places in ob[]:
+ * one preadv for the run.  -1 when the file ended early (it shrank while
+ * being sent) or could not be read: nghttp2 has counted those frames as
+ * sent, and they would carry bytes that are not the file's, so the caller
+ * ends the connection (none of ob[] goes out). */
+static int reads_flush(struct h2_conn *h)
+{
+	struct h2_reads *rd = &h->rd;
+	struct iovec *iov = rd->iov;
+	int n = rd->n;
+	uint64_t off = rd->off;
+
+	rd->n = 0;
+	while (n > 0) {
+		ssize_t r = preadv(rd->fd, iov, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			struct h2_stream *st =
+				nghttp2_session_get_stream_user_data(h->s, rd->stream);
+
+			log_warning("%s: file shrank or failed while being sent on HTTP/2 stream "
+				    "%" PRId32 " (\"%s\"); closing the connection",
+				    h->c ? h->c->peer : "-", rd->stream,
+				    st ? st->sc.io->reqline : "-");
+			return -1;
+		}
+		off += (uint64_t)r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+/* Note the file piece PC, whose bytes go to P, for reads_flush(). */
+static int reads_add(struct h2_conn *h, const struct h2_stream *st, const struct h2_piece *pc,
+		     uint8_t *p)
+{
+	struct h2_reads *rd = &h->rd;
+
+	if (rd->n && (rd->fd != pc->fd || rd->off + rd->len != pc->off || rd->n == H2_READS_MAX) &&
+	    reads_flush(h) < 0)
+		return -1;
+	if (!rd->n) {
+		rd->fd = pc->fd;
+		rd->off = pc->off;
+		rd->len = 0;
+		rd->stream = st->id;
+	}
+	rd->iov[rd->n++] = (struct iovec){ .iov_base = p, .iov_len = pc->len };
+	rd->len += pc->len;
+	return 0;
+}
+
 /* A DATA frame of ours (NO_COPY): its header, the pad length, the piece
- * read_body() chose, the padding, straight into ob[] (the file's bytes by
- * pread into ob[], one copy).  Called again with the same frame after
- * NGHTTP2_ERR_WOULDBLOCK, once ob[] was written out. */
+ * read_body() chose, the padding, straight into ob[].  A file's bytes are
+ * read into ob[] later, with the pieces of the frames that follow them in
+ * the file (reads_add: one copy, one syscall for several frames).  Called
+ * again with the same frame after NGHTTP2_ERR_WOULDBLOCK, once ob[] was
+ * written out. */
 static int send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd, size_t length,
 		     nghttp2_data_source *src, void *user)
 {
@@ -511,24 +594,10 @@ static int send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *frameh
 	p += H2_FRAME_HD;
 	if (pad)
 		*p++ = (uint8_t)(pad - 1);
-	if (pc->mem) {
+	if (pc->mem)
 		memcpy(p, pc->mem, length);
-	} else if (length) {
-		size_t got = 0;
-
-		while (got < length) {
-			ssize_t r = pread(pc->fd, p + got, length - got, (off_t)(pc->off + got));
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				log_warning("%s: file shrank or failed while being sent (\"%s\")",
-					    st->sc.peer, st->sc.io->reqline);
-				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-			}
-			got += (size_t)r;
-		}
-	}
+	else if (length && reads_add(h, st, pc, p) < 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (pad > 1)
 		memset(p + length, 0, pad - 1);
 	if (h->ob_len == h->ob_off)
@@ -942,6 +1011,9 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error, void 
 	(void)error;
 	if (!st)
 		return 0;
+	/* its file may be let go now: what is noted of it is read first */
+	if (h->rd.n && reads_flush(h) < 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (st->responded && h->c) {
 		conn_request_done(&st->sc);
 		h->c->requests++;
@@ -1220,6 +1292,8 @@ static enum step flush_out(struct h2_conn *h)
 {
 	struct conn *c = h->c;
 
+	if (h->rd.n && reads_flush(h) < 0)
+		return STEP_CLOSE;
 	while (h->ob_off < h->ob_len || h->tail_len) {
 		struct iovec iov[2];
 		int n = 0;
@@ -1488,6 +1562,8 @@ void h2_fuzz_feed(struct h2_fuzz *f, const uint8_t *data, size_t len)
 		ssize_t n = nghttp2_session_mem_send(h->s, &d);
 		bool wrote = h->ob_len > 0; /* DATA frames (send_data) */
 
+		if (h->rd.n && reads_flush(h) < 0)
+			break;
 		h->ob_len = h->ob_off = 0;
 		if (n < 0 || (n == 0 && !wrote))
 			break;

@@ -487,9 +487,11 @@ void tls_ctx_free(struct tls_ctx *t)
 #define TLS_REC_MAX (SSL3_RT_HEADER_LENGTH + TLS_PLAIN_MAX + SSL3_RT_MAX_ENCRYPTED_OVERHEAD)
 /* two full records per recv (uploads), one record's worth at least */
 #define TLS_RBUF_CAP (2 * 16384)
-/* four records per send: the pread + SSL_write path of file bodies moves
- * TRANSPORT_COPY_CHUNK (64 KiB) a call */
-#define TLS_WBUF_CAP (4 * TLS_REC_MAX)
+/* eight records per send: HTTP/2's output buffer (eight DATA frames of 16
+ * KiB, h2.c) leaves in one send; the pread + SSL_write path of file bodies
+ * moves TRANSPORT_COPY_CHUNK (64 KiB) a call.  A connection holds it only
+ * while records wait for the socket. */
+#define TLS_WBUF_CAP (8 * TLS_REC_MAX)
 #define TLS_BIO_COPY_CHUNK TRANSPORT_COPY_CHUNK
 
 struct tls_bio {

@@ -46,6 +46,15 @@ and, not attacks:
                        in one write, the later one with "priority: u=0"
                        ends first (round robin would end them together)
 
+  file_read_in_runs    a 2 MiB download is read from the file by preadv(2)
+                       calls of several frames each (strace attached to
+                       the daemon), never one pread per DATA frame
+  file_shrinks_mid_response
+                       a file truncated while its response waits for the
+                       client's window: no byte that is not the file's is
+                       sent, the response does not end as if complete,
+                       and the connection is closed
+
 and, last because it changes the configuration:
 
   reload_h2_off        a reload with tls.http2 = false: an idle HTTP/2
@@ -58,7 +67,9 @@ Usage: test_h2_attacks.py [ONLY...]  (environment: MTHTTPD_BIN,
 MTHTTPD_SRCDIR; MTHTTPD_SANITIZER loosens the time bounds).
 """
 import os
+import re
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -650,6 +661,83 @@ def priorities(d):
         c.close()
 
 
+def file_read_in_runs(d):
+    if not shutil.which("strace"):
+        raise Failed("strace is not installed (Debian: strace; scripts/dev.sh installs it)")
+    path = os.path.join(d.docroot, "runs.bin")
+    data = os.urandom(2 << 20)
+    with open(path, "wb") as f:
+        f.write(data)
+    log = os.path.join(d.tmp, "strace-runs.log")
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=pread64,preadv,preadv2,sendto",
+                               "-o", log, "-p", str(d.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    c = None
+    try:
+        # strace says nothing when it is attached: wait for the first line
+        # a request of ours makes it write (a send)
+        end = time.monotonic() + 10 * SLOW
+        while time.monotonic() < end:
+            probe(d, "strace attaching")
+            if os.path.exists(log) and os.path.getsize(log) > 0:
+                break
+            time.sleep(0.1)
+        c = Conn(d)
+        c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 16 << 20)))
+        st, body = c.get(1, "/runs.bin", timeout=10 * SLOW)
+        check(st == 200 and body == data, f"GET /runs.bin got {st}, {len(body)} bytes")
+    finally:
+        if c:
+            c.close()
+        tracer.send_signal(signal.SIGINT)
+        try:
+            tracer.wait(10)
+        except subprocess.TimeoutExpired:
+            tracer.kill()
+            tracer.wait()
+    calls = reads = 0
+    frames = len(data) // 16384
+    with open(log, errors="replace") as f:
+        for line in f:
+            if "preadv(" not in line and "pread64(" not in line:
+                continue
+            m = re.search(r"\) += (\d+)$", line.rstrip())
+            # the download's reads: 16 KiB and more (the page's are 2 KB)
+            if "preadv(" in line and m and int(m.group(1)) > 16384:
+                calls += 1
+                reads += int(m.group(1))
+            check(not ("pread64(" in line and m and int(m.group(1)) >= 16000),
+                  f"a DATA frame read on its own: {line.strip()}")
+    check(reads >= len(data) - 16384, f"strace saw {reads} bytes read by preadv of {len(data)}")
+    check(calls <= frames // 4, f"{calls} preadv calls for {frames} DATA frames")
+    return f"2 MiB read by {calls} preadv calls for {frames} DATA frames; byte-exact"
+
+
+def file_shrinks_mid_response(d):
+    path = os.path.join(d.docroot, "shrinks.bin")
+    data = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        f.write(data)
+    c = Conn(d, window=32768)
+    try:
+        c.headers(1, "/shrinks.bin")
+        # the stream's window: 32 KiB, then the response waits for it
+        check(c.pump(lambda: len(c.body.get(1, b"")) >= 32768, 5 * SLOW),
+              f"no DATA: {goaway_str(c)}")
+        os.truncate(path, 40000)
+        c.window_update(0, 1 << 20)
+        c.window_update(1, 1 << 20)
+        c.pump(lambda: c.closed or 1 in c.ended or 1 in c.resets, 5 * SLOW)
+        got = c.body.get(1, b"")
+        check(got == data[:len(got)], f"{len(got)} bytes sent, not the file's")
+        check(1 not in c.ended, f"the response ended as complete with {len(got)} bytes")
+        check(c.closed or 1 in c.resets, f"still open, stream 1 not reset: {goaway_str(c)}")
+        return f"{len(got)} bytes, all the file's; {goaway_str(c)}"
+    finally:
+        c.close()
+        os.unlink(path)
+
+
 def alpn_now(d):
     ctx = ssl.create_default_context(cafile=os.path.join(d.certs, "ca.pem"))
     ctx.set_alpn_protocols(["h2", "http/1.1"])
@@ -708,7 +796,8 @@ def reload_h2_off(d):
 
 
 ATTACKS = [rapid_reset, continuation_flood, hpack_bomb, settings_flood, ping_flood,
-           zero_window, stream_id_exhaustion, oversized_frame, priorities, reload_h2_off]
+           zero_window, stream_id_exhaustion, oversized_frame, priorities, file_read_in_runs,
+           file_shrinks_mid_response, reload_h2_off]
 
 
 def main():
