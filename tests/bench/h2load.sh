@@ -21,6 +21,10 @@
 #          request (user+system ticks of the server's process tree over the
 #          run / requests that succeeded)
 #   file   the same on /mid.bin (200 KB), N/10 requests
+# and for both, how busy h2load was: its CPU time (user+system) over the
+# run's wall time.  At ~100 % the client, not the server, sets the rate
+# (one h2load thread on one CPU), and req/s compares the servers only
+# within that client's noise.
 # (a request count, not h2load -D: with -D h2load does not reconnect when a
 # server ends a connection after its max requests, nginx's 1000)
 #   idle   N idle connections (default 1000) held over TLS after one
@@ -167,11 +171,14 @@ results=$work/results.txt
 
 # h2load run: SCEN REP SERVER PATH REQUESTS
 run_h2load() {
-    local scen=$1 rep=$2 s=$3 path=$4 n=$5 t0 t1 out=$work/h2load.out reqs rps proto
+    local scen=$1 rep=$2 s=$3 path=$4 n=$5 t0 t1 out=$work/h2load.out reqs rps proto ct
+    local TIMEFORMAT='%R %U %S'
     wait_quiet 3000
     t0=$(tree_ticks "${spid[$s]}")
-    "${cli_pin[@]}" timeout 300 h2load -n "$n" -c 10 -m 100 \
-        "https://127.0.0.1:${stport[$s]}$path" > "$out" 2>&1
+    # (the time keyword's user and system include h2load's: timeout waits
+    # for it)
+    ct=$({ time "${cli_pin[@]}" timeout 300 h2load -n "$n" -c 10 -m 100 \
+        "https://127.0.0.1:${stport[$s]}$path" > "$out" 2>&1; } 2>&1)
     t1=$(tree_ticks "${spid[$s]}")
     proto=$(sed -n 's/^Application protocol: *//p' "$out" | head -1)
     rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$out")
@@ -184,7 +191,9 @@ run_h2load() {
     fi
     echo "scen=$scen rep=$rep server=$s proto=$proto rps=$rps reqs=$reqs" \
         "us_per_req=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v r="$reqs" \
-            'BEGIN { printf "%.1f", t / hz * 1e6 / r }')" >> "$results"
+            'BEGIN { printf "%.1f", t / hz * 1e6 / r }')" \
+        "client_busy=$(echo "$ct" | awk '{ printf "%.0f", ($1 > 0 ? ($2 + $3) * 100 / $1 : 0) }')" \
+        >> "$results"
 }
 
 # The idle holder: N TLS connections with ALPN PROTO (h2 | http/1.1), one
@@ -327,19 +336,22 @@ function median(key,   n, a, i, j, t, parts) {
     if (sc == "page" || sc == "file") {
         vals[s, sc, "rps"] = vals[s, sc, "rps"] " " val("rps")
         vals[s, sc, "us"] = vals[s, sc, "us"] " " val("us_per_req")
+        vals[s, sc, "busy"] = vals[s, sc, "busy"] " " val("client_busy")
         if (val("proto") != "h2") notes = notes "\n" s " " sc ": protocol " val("proto")
     } else
         vals[s, sc, "kib"] = vals[s, sc, "kib"] " " val("kib_per_conn")
 }
 END {
-    print "| server | 2 KB page req/s | CPU us/req | 200 KB file req/s | CPU us/req | idle h2 KiB/conn | idle HTTP/1.1 (TLS) KiB/conn | h2 / h1 |"
-    print "|---|---|---|---|---|---|---|---|"
+    print "| server | 2 KB page req/s | CPU us/req | h2load busy % | 200 KB file req/s | CPU us/req | h2load busy % | idle h2 KiB/conn | idle HTTP/1.1 (TLS) KiB/conn | h2 / h1 |"
+    print "|---|---|---|---|---|---|---|---|---|---|"
     for (i = 1; i <= ns; i++) {
         s = order[i]
         h2 = median(s SUBSEP "idle_h2" SUBSEP "kib"); h1 = median(s SUBSEP "idle_http1.1" SUBSEP "kib")
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s,
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s,
             median(s SUBSEP "page" SUBSEP "rps"), median(s SUBSEP "page" SUBSEP "us"),
+            median(s SUBSEP "page" SUBSEP "busy"),
             median(s SUBSEP "file" SUBSEP "rps"), median(s SUBSEP "file" SUBSEP "us"),
+            median(s SUBSEP "file" SUBSEP "busy"),
             h2, h1, (h1 + 0 > 0 ? sprintf("%.2f", h2 / h1) : "-")
     }
     if (notes != "") print "\nnot h2:" notes
