@@ -67,6 +67,7 @@ Usage: test_h2_attacks.py [ONLY...]  (environment: MTHTTPD_BIN,
 MTHTTPD_SRCDIR; MTHTTPD_SANITIZER loosens the time bounds).
 """
 import os
+import random
 import re
 import select
 import shutil
@@ -116,13 +117,34 @@ def check(cond, why):
 # The daemon
 
 def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+    """N loopback ports free now, below the ephemeral range: a port that
+    bind(0) hands out can be taken, before the daemon binds it, as the
+    source port of any test's outgoing connection."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    socks = []
+    try:
+        for _ in range(200 if low > 12000 else 0):
+            if len(socks) == n:
+                break
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", rng.randrange(low - 10000, low)))
+                socks.append(s)
+            except OSError:
+                s.close()
+        while len(socks) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class Daemon:

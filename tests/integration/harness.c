@@ -163,13 +163,47 @@ void server_write_config(struct server *s, const struct server_opts *o, unsigned
 	cr_assert_eq(rename(tmp, s->conf), 0);
 }
 
+/* The low end of the kernel's ephemeral port range (the source ports of
+ * outgoing connections, and what bind to port 0 picks). */
+static unsigned ephemeral_low(void)
+{
+	unsigned lo = 32768, hi;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2)
+			lo = 32768;
+		fclose(f);
+	}
+	return lo;
+}
+
+/* A loopback port for a daemon to bind itself (an admin listener, a port
+ * a reload moves to).  Taken from below the ephemeral range: a port that
+ * bind(0) hands out is free only until the next outgoing connection of any
+ * test running beside this one takes it as its source port, and then the
+ * daemon cannot bind it and never gets ready.  Bound once here to know it
+ * is free now (random tries; bind(0) as the last resort). */
 unsigned free_port(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	static unsigned seed; /* one sequence a process: no port twice */
+	unsigned lo = ephemeral_low(), base = lo > 12000 ? lo - 10000 : 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	cr_assert_geq(fd, 0);
+	if (!seed)
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+	for (int i = 0; base && i < 200; i++) {
+		sin.sin_port = htons((uint16_t)(base + rand_r(&seed) % (lo - base)));
+		if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0) {
+			close(fd);
+			return ntohs(sin.sin_port);
+		}
+	}
+	sin.sin_port = 0;
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	close(fd);

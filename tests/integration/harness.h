@@ -58,8 +58,8 @@ struct server {
 void server_start(struct server *s, const struct server_opts *o);
 /* (Re)write the config file from O, for PORT (used by reload tests). */
 void server_write_config(struct server *s, const struct server_opts *o, unsigned port);
-/* A currently free loopback port (bind :0, close): a small race, used only
- * where the daemon must bind by itself. */
+/* A currently free loopback port below the ephemeral range (see
+ * harness.c), used only where the daemon must bind by itself. */
 unsigned free_port(void);
 /* SIGTERM, wait (bounded), assert exit status 0, remove the temp dir. */
 void server_stop(struct server *s);
