@@ -39,8 +39,9 @@
 #include "log.h"
 #include "site.h"
 
-/* the output buffer: four full DATA frames (16 KiB each with the header)
- * after the aligned start (ob_place), which make four full TLS records */
+/* the output buffer: eight full DATA frames (16 KiB each with the header)
+ * after the aligned start (ob_place), which make eight full TLS records,
+ * one send (tls.c TLS_WBUF_CAP) */
 #define H2_OB_CAP (8u * 16384 + H2_ALIGN)
 #define H2_OB_ROOM (17u * 1024) /* a DATA frame (16 KiB + header) fits */
 #define H2_READ_CHUNK 16384

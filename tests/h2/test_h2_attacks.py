@@ -53,7 +53,7 @@ and, not attacks:
                        a file truncated while its response waits for the
                        client's window: no byte that is not the file's is
                        sent, the response does not end as if complete,
-                       and the connection is closed
+                       and the stream is reset or the connection closed
 
 and, last because it changes the configuration:
 
