@@ -19,11 +19,12 @@ cd "$top"
 # nothing is skipped on a fresh machine (python3: tests/clients/test_python.py;
 # systemd: systemd.pc for the unit directories; dosfstools, bindfs: the
 # file systems without O_TMPFILE of tests/integration/test_shared_uploads.c;
-# strace: the syscall count of tests/integration/test_file_fds.c)
+# strace: the syscall count of tests/integration/test_file_fds.c; iproute2:
+# ss, the unsent backlog of tests/h2/test_h2_attacks.py)
 DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev \
 libjson-c-dev libsystemd-dev libssl-dev libcriterion-dev media-types curl wget \
 openssl prometheus haproxy python3 systemd libcrypt-dev apache2-utils whois \
-dosfstools bindfs libnghttp2-dev nghttp2-client python3-h2 strace"
+dosfstools bindfs libnghttp2-dev nghttp2-client python3-h2 strace iproute2"
 
 install_deps() {
     missing=

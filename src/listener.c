@@ -49,6 +49,24 @@ static int set_nonblock(int fd)
 	return 0;
 }
 
+/* On an HTTPS listener, inherited by its accepted sockets: keep at most
+ * about LISTENER_TLS_NOTSENT_LOWAT bytes in the kernel that the peer's
+ * window has not taken yet.  A write past that returns short (the rest
+ * waits in the TLS queue) and EPOLLOUT comes once the backlog drains.
+ * Without it a fast download parks megabytes per connection in the kernel,
+ * and it is the client's reads, opening the window, that push them out: on
+ * loopback or a LAN the client pays for our transmit path and reads data
+ * long gone from the cache (h2load on the 200 KB file: 5,700 req/s without,
+ * 7,000 with).  Not on plain listeners: sendfile(2) would stop at every
+ * LISTENER_TLS_NOTSENT_LOWAT bytes, ten times the syscalls for the same
+ * throughput. */
+static void set_tls_lowat(int fd)
+{
+	int v = LISTENER_TLS_NOTSENT_LOWAT;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v);
+}
+
 static int from_systemd(struct listener *l, size_t *n, char *err, size_t errlen)
 {
 	char **names = NULL;
@@ -86,6 +104,8 @@ static int from_systemd(struct listener *l, size_t *n, char *err, size_t errlen)
 		l[i].fd = fd;
 		l[i].activated = true;
 		l[i].tls = names && names[i] && strcmp(names[i], "https") == 0;
+		if (l[i].tls)
+			set_tls_lowat(fd);
 		describe(&l[i]);
 		/* FileDescriptorName= of the socket unit, for the log */
 		if (names && names[i] && strcmp(names[i], "unknown")) {
@@ -191,6 +211,7 @@ int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, 
 			return r;
 		}
 		l[1].tls = true;
+		set_tls_lowat(l[1].fd);
 		*n = 2;
 	}
 	return 0;

@@ -11,6 +11,9 @@
 
 #define LISTENER_BACKLOG 4096
 #define LISTENER_MAX 16
+/* TCP_NOTSENT_LOWAT of HTTPS listeners: about one TLS write queue (tls.c
+ * TLS_WBUF_CAP, eight records) */
+#define LISTENER_TLS_NOTSENT_LOWAT (128 * 1024)
 
 struct listener {
 	int fd;           /* non-blocking, close-on-exec */
@@ -22,7 +25,8 @@ struct listener {
 
 /* Take the sockets systemd passed (LISTEN_FDS; those named "https" are TLS)
  * or, when there are none, bind CFG->listen_address:CFG->port ("::" is
- * dual-stack) and, with a tls group whose port is not 0, tls.port too.  Fills L (room for
+ * dual-stack) and, with a tls group whose port is not 0, tls.port too (those
+ * with LISTENER_TLS_NOTSENT_LOWAT, see listener.c).  Fills L (room for
  * LISTENER_MAX) and *N.  On failure returns a negative errno with a message
  * in ERR and leaves nothing open. */
 int listeners_open(const struct mth_config *cfg, struct listener *l, size_t *n, char *err,

@@ -364,6 +364,27 @@ if [ "$hcode" = 201 ] && [ -n "$hname" ] && [ -f "$UPLOADS/$hname" ]; then
 else
     fail "HTTPS upload: status '$hcode', response $(head -c 300 "$WORK/hup.json" 2>/dev/null)"
 fi
+# a slow reader of a 4 MiB download: beyond its window the kernel holds at
+# most about the HTTPS socket's TCP_NOTSENT_LOWAT (128 KiB) for it, not a
+# full send buffer (megabytes); ss shows that backlog as notsent
+SLOWF=/usr/share/mthttpd/www/e2e-slow.bin
+head -c 4194304 /dev/urandom > "$SLOWF"
+tcurl "$SNAKE_PEM" -o /dev/null --limit-rate 32k --max-time 15 "$HBASE/e2e-slow.bin" 2>/dev/null &
+slowpid=$!
+worst=0
+for _ in $(seq 30); do
+    sleep 0.1
+    n=$(ss -tniH state established '( sport = :8443 )' |
+        sed -n 's/.*notsent:\([0-9]*\).*/\1/p' | sort -n | tail -1)
+    [ "${n:-0}" -gt "$worst" ] && worst=$n
+done
+kill "$slowpid" 2>/dev/null; wait "$slowpid" 2>/dev/null
+rm -f "$SLOWF"
+if [ "$worst" -gt 0 ] && [ "$worst" -le 262144 ]; then
+    pass "a slow HTTPS reader: at most $worst bytes unsent in the kernel (TCP_NOTSENT_LOWAT 128 KiB)"
+else
+    fail "a slow HTTPS reader: $worst bytes unsent in the kernel at most (want 1..262144)"
+fi
 # certificate swap by reload, a TLS keep-alive connection open meanwhile
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -subj "/CN=$TLSNAME" -addext "subjectAltName=DNS:$TLSNAME" \

@@ -762,6 +762,47 @@ def file_shrinks_mid_response(d):
         os.unlink(path)
 
 
+def unsent_backlog_bounded(d):
+    """A download to a client that stops reading: what the kernel holds
+    for it beyond the client's window (ss: notsent) stays near the HTTPS
+    listener's TCP_NOTSENT_LOWAT (128 KiB), not the megabytes a full send
+    buffer would hold; then the client reads the file whole."""
+    if not shutil.which("ss"):
+        raise Failed("ss is not installed (Debian: iproute2; scripts/dev.sh installs it)")
+    with open(os.path.join(d.docroot, "big.bin"), "rb") as f:
+        big = f.read()
+    c = Conn(d, window=16 << 20)
+    try:
+        c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 16 << 20)))
+        c.headers(1, "/big.bin")
+        me = c.s.getsockname()[1]
+        query = ["ss", "-tniH", "state", "established",
+                 f"( sport = :{d.tls_port} and dport = :{me} )"]
+        # not read: the client's buffer fills, then the server's backlog
+        # grows until the kernel stops taking more; watch it settle
+        worst = last = -1
+        settled = 0
+        end = time.monotonic() + 10 * SLOW
+        while settled < 5 and time.monotonic() < end:
+            time.sleep(0.1)
+            out = subprocess.run(query, capture_output=True, text=True, check=True).stdout
+            check(out.strip(), f"ss does not show the connection: {query}")
+            m = re.search(r"notsent:(\d+)", out)
+            now = int(m.group(1)) if m else 0
+            settled = settled + 1 if now == last else 0
+            last, worst = now, max(worst, now)
+        check(worst > 0, "ss never showed unsent bytes: the stall did not reach the server")
+        check(worst <= 256 << 10, f"{worst} bytes unsent in the kernel for one connection "
+              "(TCP_NOTSENT_LOWAT is 128 KiB)")
+        c.pump(lambda: 1 in c.ended or 1 in c.resets, 10 * SLOW)
+        got = c.body.get(1, b"")
+        check(c.status.get(1) == 200 and got == big,
+              f"GET /big.bin after the stall: {c.status.get(1)}, {len(got)} of {len(big)} bytes")
+        return f"at most {worst} bytes unsent while the client did not read; then byte-exact"
+    finally:
+        c.close()
+
+
 def alpn_now(d):
     ctx = ssl.create_default_context(cafile=os.path.join(d.certs, "ca.pem"))
     ctx.set_alpn_protocols(["h2", "http/1.1"])
@@ -821,7 +862,7 @@ def reload_h2_off(d):
 
 ATTACKS = [rapid_reset, continuation_flood, hpack_bomb, settings_flood, ping_flood,
            zero_window, stream_id_exhaustion, oversized_frame, priorities, file_read_in_runs,
-           file_shrinks_mid_response, reload_h2_off]
+           file_shrinks_mid_response, unsent_backlog_bounded, reload_h2_off]
 
 
 def main():
