@@ -14,8 +14,8 @@
 # "Application protocol" line must say h2 for every server, or its row is
 # marked.
 #
-# Scenarios, interleaved (each server once per round, REPS rounds; the
-# median is reported):
+# Scenarios, interleaved (each server once per round, REPS rounds, the
+# order rotated by one each round; the median is reported):
 #   page   h2load -n N -c 10 -m 100 (100 streams x 10 connections; N =
 #          200,000 by default), /index.html (2 KB): req/s and server CPU per
 #          request (user+system ticks of the server's process tree over the
@@ -303,8 +303,13 @@ run_idle() { # REP SERVER PROTO
     sleep 2 # the server notices the closes
 }
 
+# the order rotates each round: the VM's speed drifts from minute to
+# minute, and no server should always be the one that runs first after
+# the previous round's last
+read -r -a order <<< "$servers"
 for rep in $(seq 1 "$reps"); do
-    for s in $servers; do
+    k=$(((rep - 1) % ${#order[@]}))
+    for s in "${order[@]:k}" "${order[@]:0:k}"; do
         echo "round $rep: $s" >&2
         if [ "$only" != idle ]; then
             run_h2load page "$rep" "$s" /index.html "$nreq"
