@@ -363,8 +363,13 @@ Test(upload_auth, wrong_passwords_neither_stall_nor_grow, .fini = stop, .timeout
 	cr_expect_eq(g->bad, 0, "the other client's GETs failed");
 	cr_assert_gt(g->n, 10);
 	qsort(g->worst_ms, g->n, sizeof(int64_t), cmp64);
-	cr_expect_lt(g->worst_ms[g->n * 99 / 100], 100, "GET p99 %lld ms over %zu requests",
-		     (long long)g->worst_ms[g->n * 99 / 100], g->n);
+	/* 100 ms for the real daemon; a sanitizer build runs the daemon
+	 * several times slower (one 101 ms p99 seen under ASan on a busy CI
+	 * machine). A GET queued behind the 1,000 verifications would wait
+	 * seconds, so either bar still catches a stall. */
+	cr_expect_lt(g->worst_ms[g->n * 99 / 100], sanitized() ? 300 : 100,
+		     "GET p99 %lld ms over %zu requests", (long long)g->worst_ms[g->n * 99 / 100],
+		     g->n);
 	cr_expect_lt(rss1 - rss0, 4096, "RSS grew from %ld to %ld KiB", rss0, rss1);
 	/* the right password still works from another client */
 	cr_expect_eq(post("127.0.0.4", basic("alice", "pw-alice"), doc, strlen(doc), NULL), 201);
