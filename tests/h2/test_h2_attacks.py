@@ -54,6 +54,11 @@ and, not attacks:
                        client's window: no byte that is not the file's is
                        sent, the response does not end as if complete,
                        and the stream is reset or the connection closed
+  unsent_backlog_bounded
+                       a download to a client that stops reading: ss
+                       shows at most 256 KiB unsent in the kernel for it
+                       (the HTTPS listener's TCP_NOTSENT_LOWAT, 128 KiB),
+                       then the client reads the file byte-exact
 
 and, last because it changes the configuration:
 
