@@ -166,8 +166,9 @@ class Daemon:
             self.index = f.read()
         with open(os.path.join(self.docroot, "index.html"), "wb") as f:
             f.write(self.index)
+        self.big = os.urandom(2 << 20)  # /big.bin's bytes
         with open(os.path.join(self.docroot, "big.bin"), "wb") as f:
-            f.write(os.urandom(2 << 20))
+            f.write(self.big)
         self.port, self.tls_port = free_ports(2)
         self.conf = os.path.join(tmp, "mthttpd.conf")
         with open(self.conf, "w") as f:
@@ -670,8 +671,7 @@ def oversized_frame(d):
 def priorities(d):
     c = Conn(d)
     try:
-        with open(os.path.join(d.docroot, "big.bin"), "rb") as f:
-            big = f.read()
+        big = d.big
         # both requests in one write: the server knows both before it
         # sends DATA for either
         c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, c.request_block("/big.bin"))
@@ -774,8 +774,7 @@ def unsent_backlog_bounded(d):
     buffer would hold; then the client reads the file whole."""
     if not shutil.which("ss"):
         raise Failed("ss is not installed (Debian: iproute2; scripts/dev.sh installs it)")
-    with open(os.path.join(d.docroot, "big.bin"), "rb") as f:
-        big = f.read()
+    big = d.big
     c = Conn(d, window=16 << 20)
     try:
         c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 16 << 20)))
@@ -817,8 +816,7 @@ def alpn_now(d):
 
 
 def reload_h2_off(d):
-    with open(os.path.join(d.docroot, "big.bin"), "rb") as f:
-        big = f.read()
+    big = d.big
     idle = Conn(d)
     st, body = idle.get(1)
     check(st == 200 and body == d.index, f"before the reload: GET got {st}")
